@@ -1,0 +1,3 @@
+"""jackstop: stops LLMjacking."""
+
+__version__ = "0.1.0"

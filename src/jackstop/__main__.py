@@ -1,0 +1,3 @@
+from jackstop.cli import main
+
+raise SystemExit(main())

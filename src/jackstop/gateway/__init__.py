@@ -1,0 +1,1 @@
+"""The gateway face: HTTP proxy for OpenAI, Anthropic and Gemini with virtual keys."""
