@@ -23,7 +23,7 @@ test: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install
-	$(BIN)/python bench/overhead.py
+	$(BIN)/python bench/run_all.py $(BENCH)
 
 demo: install
 	$(BIN)/jackstop demo

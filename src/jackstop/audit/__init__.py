@@ -1,0 +1,1 @@
+"""Supply-chain auditor: malicious and tampered packages in the AI toolchain."""

@@ -1,0 +1,1 @@
+"""Leak scanner: finds AI-provider keys in trees, git history, notebooks and archives."""
