@@ -35,13 +35,21 @@ def _mask(m: re.Match[str]) -> str:
     return s[:SHOW] + "…"
 
 
+def _mask_opaque(m: re.Match[str]) -> str:
+    s = m.group(0)
+    # File paths and words are long too; a secret mixes digits and letters and has few slashes.
+    if s.count("/") > 2 or not any(c.isdigit() for c in s) or not any(c.isalpha() for c in s):
+        return s
+    return s[:SHOW] + "…"
+
+
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     """Mask key-like substrings, and every exact value in `secrets`."""
     for s in secrets:
         if s and len(s) >= 4:
             text = text.replace(s, s[:4] + "…")
     text = _KEYLIKE.sub(_mask, text)
-    return _LONG_OPAQUE.sub(_mask, text)
+    return _LONG_OPAQUE.sub(_mask_opaque, text)
 
 
 def last4(secret: str) -> str:

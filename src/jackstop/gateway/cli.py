@@ -1,7 +1,403 @@
-"""Gateway and administration subcommands (placeholder until the foundation lands)."""
+"""Gateway and administration subcommands: init, serve, secrets, providers, keys, usage, prices.
+
+These act on the Store directly, so they work whether or not a gateway is running; a running
+gateway sees each change on its very next request.
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
+from typing import Any
 
-def register(sub) -> None:  # noqa: ANN001 - argparse's private type
-    pass
+from jackstop.cli import UsageError
+
+
+def _json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, sort_keys=True, default=str))
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from jackstop import config
+
+    try:
+        return config.load(getattr(args, "config", None))
+    except config.ConfigError as exc:
+        raise UsageError(f"configuration error: {exc}") from None
+
+
+def _control(args: argparse.Namespace, *, create: bool = False) -> Any:
+    from jackstop.gateway.control import Control, ControlError
+    from jackstop.home import Home, HomeError
+
+    try:
+        return Control.open(_settings(args), Home.from_env(), create=create)
+    except (ControlError, HomeError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _guard(fn: Any) -> Any:
+    """Turn the control layer's errors into one-line CLI errors."""
+
+    def run(args: argparse.Namespace) -> int:
+        from jackstop.gateway.control import ControlError
+        from jackstop.home import HomeError
+        from jackstop.secrets import SecretError
+        from jackstop.store import StoreError
+
+        try:
+            return fn(args)
+        except (ControlError, HomeError, SecretError, StoreError, ValueError) as exc:
+            raise UsageError(str(exc)) from None
+
+    return run
+
+
+# -- init / serve ------------------------------------------------------------------------------
+
+def _first_token(control: Any) -> str | None:
+    if control.needs_first_token():
+        return control.create_admin_token("admin", "admin", actor="init").token
+    return None
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    control = _control(args, create=True)
+    token = _first_token(control)
+    home = control.home
+    if args.json:
+        _json({"home": str(home.path), "store": control.store.url_for_display, "admin_token": token})
+        return 0
+    print(f"jackstop home: {home.path}")
+    print(f"store:         {control.store.url_for_display}")
+    if token:
+        print("\nAdmin token (shown once; keep it in a password manager):\n")
+        print(f"  {token}\n")
+        print("Use it as `Authorization: Bearer <token>` on the admin API.")
+    else:
+        print("Already initialised: an admin token exists (create another with `jackstop admin-tokens create`).")
+    return 0
+
+
+def _next_steps(control: Any, port: int) -> str | None:
+    if control.store.list_providers() and control.store.list_keys():
+        return None
+    return (
+        "No provider or virtual key yet. Register a provider key and create a virtual key:\n\n"
+        "  jackstop secrets set openai-main < /path/to/file-with-the-key   # or: read -s K; echo \"$K\" | jackstop secrets set openai-main\n"
+        "  jackstop providers add openai-main --kind openai --secret local:openai-main\n"
+        "  jackstop keys create my-app --provider openai-main\n\n"
+        f"Then point the OpenAI SDK at http://127.0.0.1:{port}/v1 with the jsk_… key it printed.\n"
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import dataclasses  # noqa: F401
+
+    from jackstop.gateway import logs
+    from jackstop.gateway.server import make_server
+
+    settings = _settings(args)
+    server_over: dict[str, Any] = {}
+    if args.host:
+        server_over["host"] = args.host
+    if args.port is not None:
+        server_over["port"] = args.port
+    if server_over:
+        from jackstop import config as cfg
+
+        try:
+            settings = settings.model_copy(update={"server": cfg.ServerSettings.model_validate(
+                {**settings.server.model_dump(), **server_over})})
+        except Exception as exc:
+            raise UsageError(f"bad --host/--port: {exc}") from None
+    logs.setup(settings.log.level, settings.log.file)
+    control = _control(args, create=True)
+    token = _first_token(control)
+    if token:
+        print(f"Initialised jackstop in {control.home.path}.\nAdmin token (shown once): {token}\n", flush=True)
+    steps = _next_steps(control, settings.server.port)
+    control.store.close()
+    if steps:
+        print(steps, flush=True)
+    server, _app = make_server(settings, control.home)
+    print(f"jackstop gateway listening on http://{settings.server.host}:{settings.server.port}", flush=True)
+    server.run()
+    return 0
+
+
+# -- secrets -------------------------------------------------------------------------------------
+
+def cmd_secrets_set(args: argparse.Namespace) -> int:
+    if sys.stdin.isatty():
+        import getpass
+
+        value = getpass.getpass(f"Value for secret {args.name} (input hidden): ")
+    else:
+        value = sys.stdin.read()
+    control = _control(args, create=True)
+    ref = control.set_secret(args.name, value, "cli")
+    print(f"stored {ref} (use it with: jackstop providers add NAME --kind KIND --secret {ref})")
+    return 0
+
+
+def cmd_secrets_list(args: argparse.Namespace) -> int:
+    control = _control(args)
+    recs = control.store.list_secrets()
+    if args.json:
+        _json([{"name": s.name, "ref": f"local:{s.name}", "last4": s.last4} for s in recs])
+        return 0
+    from jackstop.table import render
+
+    print(render(["name", "ref", "last4"], [[s.name, f"local:{s.name}", s.last4] for s in recs]))
+    return 0
+
+
+def cmd_secrets_remove(args: argparse.Namespace) -> int:
+    control = _control(args)
+    control.store.delete_secret(args.name, "cli")
+    print(f"removed secret local:{args.name}")
+    return 0
+
+
+# -- providers ----------------------------------------------------------------------------------
+
+def _provider_row(control: Any, p: Any) -> dict[str, Any]:
+    return {"name": p.name, "kind": p.kind, "base_url": p.base_url, "secret": p.secret_ref,
+            "secret_last4": control.provider_secret_last4(p)}
+
+
+def cmd_providers_add(args: argparse.Namespace) -> int:
+    control = _control(args)
+    p = control.add_provider(args.name, args.kind, args.secret, args.base_url, "cli")
+    if args.json:
+        _json(_provider_row(control, p))
+    else:
+        print(f"added provider {p.name} ({p.kind}) at {p.base_url} using {p.secret_ref}")
+    return 0
+
+
+def cmd_providers_list(args: argparse.Namespace) -> int:
+    control = _control(args)
+    rows = [_provider_row(control, p) for p in control.store.list_providers()]
+    if args.json:
+        _json(rows)
+        return 0
+    from jackstop.table import render
+
+    print(render(["name", "kind", "base url", "secret", "last4"],
+                 [[r["name"], r["kind"], r["base_url"], r["secret"], r["secret_last4"]] for r in rows]))
+    return 0
+
+
+def cmd_providers_remove(args: argparse.Namespace) -> int:
+    control = _control(args)
+    control.remove_provider(args.name, "cli")
+    print(f"removed provider {args.name}")
+    return 0
+
+
+def cmd_providers_rotate(args: argparse.Namespace) -> int:
+    control = _control(args)
+    p = control.rotate_provider(args.name, args.secret, "cli")
+    print(f"provider {p.name} now uses {p.secret_ref}; new requests use it at once, in-flight ones finish")
+    return 0
+
+
+# -- keys -------------------------------------------------------------------------------------
+
+def _key_rows(control: Any, recs: list[Any]) -> list[dict[str, Any]]:
+    return [control.key_view(r) for r in recs]
+
+
+def _print_keys(views: list[dict[str, Any]]) -> None:
+    from jackstop.durations import iso
+    from jackstop.table import render
+
+    print(render(["name", "status", "provider", "project", "key", "created", "expires"],
+                 [[v["name"], v["status"] + (f" ({v['status_reason']})" if v["status_reason"] else ""),
+                   v["provider"], v["project"] or "",
+                   ", ".join(c["display"] for c in v["credentials"] if c["active"]),
+                   iso(v["created_at"]), iso(v["expires_at"]) or ""] for v in views]))
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    from jackstop.gateway.policy_cli import policy_from_args
+
+    control = _control(args)
+    policy, expires_at = policy_from_args(args)
+    issued = control.create_key(args.name, args.provider, "cli", project=args.project, policy=policy,
+                                expires_at=expires_at)
+    view = control.key_view(issued.record)
+    if args.json:
+        _json({"key": issued.token, **view})
+        return 0
+    print(f"Created key {args.name} for provider {args.provider}"
+          + (f" in project {args.project}" if args.project else "") + ".")
+    print("\nVirtual key (shown once; put it in the app's secret store, never in code):\n")
+    print(f"  {issued.token}\n")
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    control = _control(args)
+    views = _key_rows(control, control.store.list_keys(provider=args.provider, project=args.project))
+    if args.json:
+        _json(views)
+    else:
+        _print_keys(views)
+    return 0
+
+
+def cmd_keys_show(args: argparse.Namespace) -> int:
+    control = _control(args)
+    from jackstop.store import NotFound
+
+    try:
+        view = control.key_view(control.store.get_key(args.name))
+    except NotFound as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        _json(view)
+    else:
+        _print_keys([view])
+        if view["policy"]:
+            print("\npolicy: " + json.dumps(view["policy"], sort_keys=True))
+    return 0
+
+
+def _status_cmd(status: str, verb: str) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        control = _control(args)
+        rec = control.set_key_status(args.name, status, args.reason or "", "cli")
+        if args.json:
+            _json(control.key_view(rec))
+        else:
+            print(f"{verb} key {rec.name}; takes effect on its next request")
+        return 0
+
+    return run
+
+
+# -- usage / prices ---------------------------------------------------------------------------
+
+def cmd_usage(args: argparse.Namespace) -> int:
+    from jackstop.durations import parse_since
+    from jackstop.table import render, usd
+
+    control = _control(args)
+    since = parse_since(args.since)
+    rows = control.store.usage(since=since, key_name=args.key)
+    if args.json:
+        _json({"since": since, "usage": rows,
+               "total_cost_usd": sum(r["cost_nusd"] for r in rows) / 1e9})
+        return 0
+    print(render(["key", "model", "requests", "served", "input", "cached", "output", "reasoning", "cost"],
+                 [[r["key"] or "(none)", r["model"] or "", r["requests"], r["served"], r["input_tokens"],
+                   r["cached_input_tokens"], r["output_tokens"], r["reasoning_tokens"], usd(r["cost_nusd"])]
+                  for r in rows]))
+    print(f"\ntotal: {usd(sum(r['cost_nusd'] for r in rows))} since {args.since}")
+    return 0
+
+
+def cmd_prices(args: argparse.Namespace) -> int:
+    from jackstop.pricing import Catalog, PriceError
+
+    settings = _settings(args)
+    try:
+        catalog = Catalog.load(settings.prices)
+    except PriceError as exc:
+        raise UsageError(f"[prices] in the configuration: {exc}") from None
+    rows = [r for r in catalog.rows() if not args.provider or r.provider_kind == args.provider]
+    if args.json:
+        _json([r.as_dict() for r in rows])
+        return 0
+    from jackstop.table import render
+
+    print("USD per million tokens (per image where shown)")
+    print(render(["provider", "model", "input", "cached", "cache write", "output", "per image", "as of", "override"],
+                 [[r.provider_kind, r.model, r.rates.input, r.rates.cached_input or "", r.rates.cache_write or "",
+                   r.rates.output, ", ".join(f"{s} {q} {usd}" for s, q, usd in r.images[:3])
+                   + (" …" if len(r.images) > 3 else ""), r.as_of or "", "yes" if r.override else ""]
+                  for r in rows]))
+    return 0
+
+
+# -- registration -------------------------------------------------------------------------------
+
+def register(sub: Any) -> None:
+    def common(p: argparse.ArgumentParser, json_flag: bool = True) -> argparse.ArgumentParser:
+        p.add_argument("--config", metavar="FILE", help="jackstop.toml (default: $JACKSTOP_CONFIG)")
+        if json_flag:
+            p.add_argument("--json", action="store_true", help="machine-readable output")
+        return p
+
+    p = common(sub.add_parser("init", help="create the data directory, store and first admin token"))
+    p.set_defaults(func=_guard(cmd_init))
+
+    p = common(sub.add_parser("serve", help="run the gateway"), json_flag=False)
+    p.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 8787)")
+    p.set_defaults(func=_guard(cmd_serve))
+
+    sec = sub.add_parser("secrets", help="the local keystore of provider keys").add_subparsers(
+        dest="secrets_cmd", metavar="ACTION", required=True)
+    p = common(sec.add_parser("set", help="store a secret read from standard input (never from argv)"), False)
+    p.add_argument("name")
+    p.set_defaults(func=_guard(cmd_secrets_set))
+    p = common(sec.add_parser("list", help="list stored secrets (names and last 4 characters)"))
+    p.set_defaults(func=_guard(cmd_secrets_list))
+    p = common(sec.add_parser("remove", help="delete a stored secret"), False)
+    p.add_argument("name")
+    p.set_defaults(func=_guard(cmd_secrets_remove))
+
+    prov = sub.add_parser("providers", help="provider credentials the gateway holds").add_subparsers(
+        dest="providers_cmd", metavar="ACTION", required=True)
+    p = common(prov.add_parser("add", help="register a provider"))
+    p.add_argument("name")
+    p.add_argument("--kind", required=True, choices=["openai", "anthropic", "gemini", "openai-compatible"])
+    p.add_argument("--secret", required=True, metavar="SECRETREF", help="env:VARIABLE or local:NAME")
+    p.add_argument("--base-url", help="what you would give the provider's SDK as base_url")
+    p.set_defaults(func=_guard(cmd_providers_add))
+    p = common(prov.add_parser("list", help="list providers (never their secrets)"))
+    p.set_defaults(func=_guard(cmd_providers_list))
+    p = common(prov.add_parser("remove", help="remove a provider"), False)
+    p.add_argument("name")
+    p.set_defaults(func=_guard(cmd_providers_remove))
+    p = common(prov.add_parser("rotate", help="point a provider at a new secret"), False)
+    p.add_argument("name")
+    p.add_argument("--secret", required=True, metavar="SECRETREF")
+    p.set_defaults(func=_guard(cmd_providers_rotate))
+
+    from jackstop.gateway.policy_cli import add_policy_args
+
+    keys = sub.add_parser("keys", help="virtual keys").add_subparsers(dest="keys_cmd", metavar="ACTION", required=True)
+    p = common(keys.add_parser("create", help="create a virtual key (printed once)"))
+    p.add_argument("name")
+    p.add_argument("--provider", required=True)
+    p.add_argument("--project")
+    add_policy_args(p)
+    p.set_defaults(func=_guard(cmd_keys_create))
+    p = common(keys.add_parser("list", help="list keys"))
+    p.add_argument("--provider")
+    p.add_argument("--project")
+    p.set_defaults(func=_guard(cmd_keys_list))
+    p = common(keys.add_parser("show", help="show one key"))
+    p.add_argument("name")
+    p.set_defaults(func=_guard(cmd_keys_show))
+    for action, status, verb in (("revoke", "revoked", "revoked"), ("suspend", "suspended", "suspended"),
+                                 ("resume", "active", "resumed")):
+        p = common(keys.add_parser(action, help=f"{action} a key"))
+        p.add_argument("name")
+        p.add_argument("--reason", help="recorded in the audit log")
+        p.set_defaults(func=_guard(_status_cmd(status, verb)))
+
+    p = common(sub.add_parser("usage", help="spend and tokens per key and model"))
+    p.add_argument("--key", metavar="NAME")
+    p.add_argument("--since", default="24h", help="a duration (24h, 7d) or an ISO date (default 24h)")
+    p.set_defaults(func=_guard(cmd_usage))
+
+    p = common(sub.add_parser("prices", help="prices in force, USD per million tokens"))
+    p.add_argument("--provider", metavar="KIND")
+    p.set_defaults(func=_guard(cmd_prices))

@@ -1,0 +1,183 @@
+"""Configuration: one TOML file plus JACKSTOP_* environment variables, validated at start-up.
+
+Every value is checked before anything starts. A bad value stops the program with one message
+that names the key, the value, what is wrong and how to fix it (`ConfigError`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import os
+import pathlib
+import tomllib
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_PORT = 8787
+
+
+class ConfigError(Exception):
+    """A configuration value that cannot be used; the message names the key and the fix."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Section):
+    host: str = Field("127.0.0.1", description="an interface address such as 127.0.0.1 or 0.0.0.0")
+    port: int = Field(DEFAULT_PORT, ge=0, le=65535, description="a TCP port between 0 and 65535")
+    trusted_proxies: tuple[str, ...] = Field(
+        (), description="a list of CIDRs of reverse proxies whose X-Forwarded-For is believed"
+    )
+    max_body_bytes: int = Field(
+        16 * 1024 * 1024, ge=1024, le=1024**3, description="a size in bytes between 1024 and 1 GiB"
+    )
+    upstream_connect_timeout: float = Field(10.0, gt=0, le=600, description="seconds, > 0")
+    upstream_timeout: float = Field(
+        600.0, gt=0, le=3600, description="seconds without a byte from the provider before giving up"
+    )
+    upstream_client: Literal["pyreqwest", "aiohttp"] = Field(
+        "pyreqwest", description='"pyreqwest" (fast, default) or "aiohttp" (mature fallback)'
+    )
+    stream_drain_timeout: float = Field(
+        30.0, ge=0, le=600,
+        description="seconds to keep reading a provider stream for its usage after the client left",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"{cidr!r} is not an IPv4/IPv6 address or CIDR") from None
+        return value
+
+
+class StoreSettings(_Section):
+    url: str = Field(
+        "", description='"" for SQLite in JACKSTOP_HOME, sqlite:///PATH, or postgresql://USER@HOST/DB'
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError("must start with sqlite:///, postgresql:// or postgres://")
+        return value
+
+
+class CountersSettings(_Section):
+    url: str = Field("memory://", description='"memory://" (single node) or redis://HOST:PORT/DB')
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, value: str) -> str:
+        if not value.startswith(("memory://", "redis://", "rediss://", "unix://")):
+            raise ValueError("must be memory:// or start with redis://, rediss:// or unix://")
+        return value
+
+
+class KeyDefaults(_Section):
+    max_tokens: int = Field(
+        4096, ge=1, le=10_000_000,
+        description="the output-token ceiling injected when a request names none (a positive integer)",
+    )
+
+
+class LogSettings(_Section):
+    level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="one of debug, info, warning, error"
+    )
+    file: str = Field("", description='"" for standard error, or a file path for JSON lines')
+
+
+class Settings(_Section):
+    server: ServerSettings = ServerSettings()
+    store: StoreSettings = StoreSettings()
+    counters: CountersSettings = CountersSettings()
+    keys: KeyDefaults = KeyDefaults()
+    log: LogSettings = LogSettings()
+    # Operator price entries; validated by jackstop.pricing when the catalog loads.
+    prices: dict[str, Any] = Field(default_factory=dict, description="see README: Prices")
+
+
+# Environment variables that override a config key: (variable, section, key, type).
+ENV_OVERRIDES = (
+    ("JACKSTOP_HOST", "server", "host", str),
+    ("JACKSTOP_PORT", "server", "port", int),
+    ("JACKSTOP_STORE_URL", "store", "url", str),
+    ("JACKSTOP_COUNTERS_URL", "counters", "url", str),
+    ("JACKSTOP_LOG_LEVEL", "log", "level", str),
+    ("JACKSTOP_LOG_FILE", "log", "file", str),
+    ("JACKSTOP_UPSTREAM_CLIENT", "server", "upstream_client", str),
+)
+
+
+def _describe(error: dict[str, Any], source: str, raw: dict[str, Any]) -> str:
+    loc = [str(p) for p in error["loc"]]
+    key = ".".join(loc)
+    if error["type"] == "extra_forbidden":
+        section_model: Any = Settings
+        for part in loc[:-1]:
+            field = section_model.model_fields.get(part)
+            section_model = field.annotation if field else None
+            if section_model is None or not isinstance(section_model, type):
+                break
+        known = list(section_model.model_fields) if isinstance(section_model, type) else []
+        close = difflib.get_close_matches(loc[-1], known, n=1)
+        hint = f"did you mean {'.'.join(loc[:-1] + close)}?" if close else f"known keys: {', '.join(known)}"
+        return f"{source}: unknown key {key}; {hint}"
+    value: Any = raw
+    for part in loc:
+        value = value.get(part) if isinstance(value, dict) else None
+    desc = ""
+    model: Any = Settings
+    for part in loc:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            break
+        desc = field.description or desc
+        model = field.annotation
+    msg = error["msg"].removeprefix("Value error, ")
+    fix = f" Fix: set {key} to {desc}." if desc else ""
+    return f"{source}: {key} = {value!r}: {msg}.{fix}"
+
+
+def load(path: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Read the config file (if any) and the environment; raise ConfigError on any bad value."""
+    env = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    source = "defaults"
+    config_path = path or env.get("JACKSTOP_CONFIG")
+    if config_path:
+        p = pathlib.Path(config_path).expanduser()
+        source = str(p)
+        try:
+            raw = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {p} does not exist; fix the --config path or JACKSTOP_CONFIG") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{p}: not valid TOML ({exc}); fix the syntax at that line") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {p} cannot be read: {exc.__class__.__name__}") from None
+    for var, section, key, typ in ENV_OVERRIDES:
+        if var in env:
+            value: Any = env[var]
+            if typ is int:
+                try:
+                    value = int(value)
+                except ValueError:
+                    raise ConfigError(f"{var}={env[var]!r}: not an integer; set it to a whole number") from None
+            raw.setdefault(section, {})
+            if not isinstance(raw[section], dict):
+                raise ConfigError(f"{source}: [{section}] must be a table")
+            raw[section][key] = value
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(_describe(e, source, raw) for e in exc.errors())) from None

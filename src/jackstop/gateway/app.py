@@ -1,0 +1,90 @@
+"""The gateway's ASGI application: provider routes, admin API, health and metrics.
+
+Built from settings by `build_app`; the lifespan starts the upstream client and stops the
+ledger writer cleanly, so nothing queued is lost on a normal shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from jackstop.config import Settings
+from jackstop.gateway.admin import PREFIX, AdminAPI
+from jackstop.gateway.control import Control
+from jackstop.gateway.http import send_bytes, send_json
+from jackstop.gateway.ledger import LedgerWriter
+from jackstop.gateway.proxy import Proxy
+from jackstop.gateway.state import State
+from jackstop.gateway.upstream import make_upstream
+from jackstop.home import Home
+
+log = logging.getLogger("jackstop.gateway")
+
+
+class Gateway:
+    def __init__(self, settings: Settings, home: Home) -> None:
+        from jackstop.pricing import Catalog
+
+        self.settings = settings
+        self.control = Control.open(settings, home, create=True)
+        self.store = self.control.store
+        self.state = State(self.store, home)
+        self.catalog = Catalog.load(settings.prices)
+        self.ledger = LedgerWriter(self.store)
+        s = settings.server
+        self.upstream = make_upstream(s.upstream_client, s.upstream_connect_timeout, s.upstream_timeout)
+        self.proxy = Proxy(state=self.state, upstream=self.upstream, ledger=self.ledger, catalog=self.catalog,
+                           max_body_bytes=s.max_body_bytes, stream_drain_timeout=s.stream_drain_timeout)
+        self.admin = AdminAPI(self.control, self.state, self.catalog)
+        self.started = False
+
+    async def startup(self) -> None:
+        await self.upstream.start()
+        self.started = True
+
+    async def shutdown(self) -> None:
+        await self.upstream.close()
+        self.ledger.close()
+        self.state.close()
+        self.store.close()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            path: str = scope["path"]
+            if path.startswith("/v1"):
+                await self.proxy(scope, receive, send)
+            elif path.startswith(PREFIX):
+                await self.admin(scope, receive, send)
+            elif path == "/healthz":
+                await send_json(send, 200, {"status": "ok"})
+            elif path == "/readyz":
+                ok = self.started
+                await send_json(send, 200 if ok else 503, {"status": "ready" if ok else "starting"})
+            else:
+                await self.proxy(scope, receive, send)  # answers unknown routes in a provider dialect
+        elif kind == "lifespan":
+            while True:
+                msg = await receive()
+                if msg["type"] == "lifespan.startup":
+                    try:
+                        await self.startup()
+                    except Exception as exc:
+                        await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                        return
+                    await send({"type": "lifespan.startup.complete"})
+                elif msg["type"] == "lifespan.shutdown":
+                    await self.shutdown()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        else:  # websockets are not offered
+            if kind == "websocket":
+                await send({"type": "websocket.close", "code": 1003})
+
+
+def build_app(settings: Settings, home: Home) -> Gateway:
+    return Gateway(settings, home)
+
+
+__all__ = ["Gateway", "build_app", "send_bytes"]

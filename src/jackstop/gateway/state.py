@@ -1,0 +1,183 @@
+"""The gateway's in-memory view of the Store, kept exact by a change feed.
+
+The hot path never queries the Store for a key: it looks up the key's hash here. Before each
+request the gateway asks the feed whether anything changed (for SQLite, `PRAGMA data_version`,
+about a microsecond); if so it fetches just the rows changed since the epoch it last saw. A
+revoke written by another process is therefore seen by the very next request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from jackstop.home import Home
+from jackstop.secrets import Keystore, SecretError, parse_ref
+from jackstop.store import (
+    AdminTokenRecord,
+    CredentialRecord,
+    KeyRecord,
+    ProjectRecord,
+    ProviderRecord,
+    SecretRecord,
+    Store,
+)
+from jackstop.store.base import Changes
+
+log = logging.getLogger("jackstop.gateway")
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    key: KeyRecord
+    credential: CredentialRecord
+
+
+class SqliteFeed:
+    """Changes by any other connection to the control file move its data_version."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._version = store.data_version()
+
+    def changed(self) -> bool:
+        v = self._store.data_version()
+        if v != self._version:
+            self._version = v
+            return True
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+class PostgresFeed:
+    """LISTEN for the NOTIFY each control transaction sends when it commits."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        self._dirty = threading.Event()
+        self._stop = threading.Event()
+        self._conn = psycopg.connect(url, autocommit=True)
+        self._conn.execute("LISTEN jackstop_epoch")
+        self._thread = threading.Thread(target=self._run, name="jackstop-pg-listen", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                for _ in self._conn.notifies(timeout=1.0):
+                    self._dirty.set()
+            except Exception:  # connection lost: mark dirty so the next request re-reads
+                self._dirty.set()
+                time.sleep(1.0)
+
+    def changed(self) -> bool:
+        if self._dirty.is_set():
+            self._dirty.clear()
+            return True
+        return False
+
+    def close(self) -> None:
+        self._stop.set()
+        try:
+            self._conn.close()
+        except Exception:
+            pass
+
+
+class State:
+    def __init__(self, store: Store, home: Home) -> None:
+        self.store = store
+        self.keystore = Keystore(store, home.derive("keystore"))
+        self.hash_key = home.derive("token-hash")
+        self.epoch = 0
+        self.credentials: dict[str, CredentialRecord] = {}
+        self.keys: dict[str, KeyRecord] = {}  # by id
+        self.keys_by_name: dict[str, KeyRecord] = {}
+        self.providers: dict[str, ProviderRecord] = {}
+        self.projects: dict[str, ProjectRecord] = {}
+        self.secrets: dict[str, SecretRecord] = {}
+        self.admin_tokens: dict[str, AdminTokenRecord] = {}
+        self._resolved: dict[str, tuple[int, str]] = {}  # secret name -> (seq, value)
+        self.listeners: list = []  # callables(Changes) run after each refresh
+        self.force = False
+        if hasattr(store, "url") and str(getattr(store, "url", "")).startswith(("postgres", "postgresql")):
+            self.feed: SqliteFeed | PostgresFeed = PostgresFeed(store.url)  # type: ignore[attr-defined]
+        else:
+            self.feed = SqliteFeed(store)
+        self.apply(store.changes_since(0))
+
+    # -- refresh ------------------------------------------------------------------------------
+    def apply(self, ch: Changes) -> None:
+        for c in ch.credentials:
+            self.credentials[c.hash] = c
+        for k in ch.keys:
+            old = self.keys.get(k.id)
+            if old is not None and old.name != k.name:
+                self.keys_by_name.pop(old.name, None)
+            self.keys[k.id] = k
+            self.keys_by_name[k.name] = k
+        for p in ch.providers:
+            if p.removed_at is None:
+                self.providers[p.name] = p
+            else:
+                self.providers.pop(p.name, None)
+        for p in ch.projects:
+            self.projects[p.name] = p
+        for s in ch.secrets:
+            self.secrets[s.name] = s
+        for t in ch.admin_tokens:
+            self.admin_tokens[t.hash] = t
+        self.epoch = max(self.epoch, ch.epoch)
+        for fn in self.listeners:
+            fn(ch)
+
+    def refresh_if_changed(self) -> None:
+        """Synchronous: for SQLite a local read of a few rows; callers on PostgreSQL use arefresh."""
+        if self.feed.changed() or self.force:
+            self.force = False
+            self.apply(self.store.changes_since(self.epoch))
+
+    async def arefresh_if_changed(self) -> None:
+        if self.feed.changed() or self.force:
+            self.force = False
+            if isinstance(self.feed, SqliteFeed):
+                self.apply(self.store.changes_since(self.epoch))
+            else:
+                self.apply(await asyncio.to_thread(self.store.changes_since, self.epoch))
+
+    # -- lookups --------------------------------------------------------------------------------
+    def identify(self, token_hash: str) -> Identity | None:
+        cred = self.credentials.get(token_hash)
+        if cred is None:
+            return None
+        key = self.keys.get(cred.key_id)
+        return Identity(key, cred) if key is not None else None
+
+    def admin(self, token_hash: str) -> AdminTokenRecord | None:
+        rec = self.admin_tokens.get(token_hash)
+        return rec if rec is not None and rec.revoked_at is None else None
+
+    def provider_secret(self, provider: ProviderRecord) -> str:
+        """The provider key, decrypted once per secret version and kept in memory only."""
+        ref = parse_ref(provider.secret_ref)
+        if ref.scheme == "env":
+            return self.keystore.resolve(ref)
+        rec = self.secrets.get(ref.name)
+        if rec is None:
+            raise SecretError(f"secret {ref} is missing from the keystore; "
+                              f"set it with `jackstop secrets set {ref.name}`")
+        cached = self._resolved.get(ref.name)
+        if cached is not None and cached[0] == rec.seq:
+            return cached[1]
+        value = self.keystore.decrypt(rec)
+        self._resolved[ref.name] = (rec.seq, value)
+        return value
+
+    def close(self) -> None:
+        self.feed.close()

@@ -1,0 +1,195 @@
+"""The upstream HTTP client behind one small interface.
+
+pyreqwest (Rust's reqwest) is the default: measured here at about 125 µs of gateway CPU per
+proxied request against 170 µs with aiohttp. It is a young 0.x library, so aiohttp (mature)
+is a drop-in fallback (`server.upstream_client = "aiohttp"`). Streams are read with no
+read-ahead buffer, so each SSE event is relayed the moment it arrives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+
+class UpstreamError(Exception):
+    """The provider could not be reached or broke off; `kind` says how."""
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(detail)
+        self.kind = kind  # "timeout" | "connect" | "read" | "other"
+
+
+class UpstreamResponse:
+    status: int
+    headers: list[tuple[str, str]]
+
+    async def read(self) -> bytes:
+        raise NotImplementedError
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        raise NotImplementedError
+
+
+class Upstream:
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    def request(self, method: str, url: str, headers: list[tuple[str, str]], body: bytes | None,
+                stream: bool) -> contextlib.AbstractAsyncContextManager[UpstreamResponse]:
+        raise NotImplementedError
+
+
+# -- pyreqwest -----------------------------------------------------------------------------
+
+class _PyreqwestResponse(UpstreamResponse):
+    def __init__(self, resp: Any, errors: Any) -> None:
+        self._resp = resp
+        self._errors = errors
+        self.status = resp.status
+        self.headers = list(resp.headers.items())
+
+    async def read(self) -> bytes:
+        try:
+            return bytes(await self._resp.bytes())
+        except self._errors.RequestTimeoutError as exc:
+            raise UpstreamError("timeout", str(exc)) from None
+        except self._errors.PyreqwestError as exc:
+            raise UpstreamError("read", str(exc)) from None
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        reader = self._resp.body_reader
+        while True:
+            try:
+                chunk = await reader.read_chunk()
+            except self._errors.RequestTimeoutError as exc:
+                raise UpstreamError("timeout", str(exc)) from None
+            except self._errors.PyreqwestError as exc:
+                raise UpstreamError("read", str(exc)) from None
+            if chunk is None:
+                return
+            yield bytes(chunk)
+
+
+class PyreqwestUpstream(Upstream):
+    def __init__(self, connect_timeout: float, read_timeout: float) -> None:
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._client: Any = None
+
+    async def start(self) -> None:
+        from pyreqwest.client import ClientBuilder
+
+        self._client = (ClientBuilder()
+                        .connect_timeout(timedelta(seconds=self._connect_timeout))
+                        .read_timeout(timedelta(seconds=self._read_timeout))
+                        .max_connections(None)
+                        .gzip(False).brotli(False).zstd(False).deflate(False)
+                        .follow_redirects(False)
+                        .build())
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+
+    @contextlib.asynccontextmanager
+    async def request(self, method: str, url: str, headers: list[tuple[str, str]], body: bytes | None,
+                      stream: bool) -> AsyncIterator[UpstreamResponse]:
+        from pyreqwest import exceptions as errors
+
+        builder = self._client.request(method, url)
+        for k, v in headers:
+            builder = builder.header(k, v, is_sensitive=k in ("authorization", "x-api-key", "x-goog-api-key"))
+        if body is not None:
+            builder = builder.body_bytes(body)
+        try:
+            if stream:
+                req = builder.streamed_read_buffer_limit(0).build_streamed()
+                async with req as resp:
+                    yield _PyreqwestResponse(resp, errors)
+            else:
+                resp = await builder.build().send()
+                yield _PyreqwestResponse(resp, errors)
+        except errors.ConnectTimeoutError as exc:
+            raise UpstreamError("timeout", str(exc)) from None
+        except errors.RequestTimeoutError as exc:
+            raise UpstreamError("timeout", str(exc)) from None
+        except errors.ConnectError as exc:
+            raise UpstreamError("connect", str(exc)) from None
+        except errors.PyreqwestError as exc:
+            raise UpstreamError("other", str(exc)) from None
+
+
+# -- aiohttp -----------------------------------------------------------------------------
+
+class _AiohttpResponse(UpstreamResponse):
+    def __init__(self, resp: Any, aiohttp: Any) -> None:
+        self._resp = resp
+        self._aiohttp = aiohttp
+        self.status = resp.status
+        self.headers = [(k.lower(), v) for k, v in resp.headers.items()]
+
+    async def read(self) -> bytes:
+        try:
+            return await self._resp.read()
+        except TimeoutError as exc:
+            raise UpstreamError("timeout", str(exc)) from None
+        except self._aiohttp.ClientError as exc:
+            raise UpstreamError("read", str(exc)) from None
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._resp.content.iter_any():
+                yield chunk
+        except TimeoutError as exc:
+            raise UpstreamError("timeout", str(exc)) from None
+        except self._aiohttp.ClientError as exc:
+            raise UpstreamError("read", str(exc)) from None
+
+
+class AiohttpUpstream(Upstream):
+    def __init__(self, connect_timeout: float, read_timeout: float) -> None:
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._session: Any = None
+
+    async def start(self) -> None:
+        import aiohttp
+
+        self._aiohttp = aiohttp
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, enable_cleanup_closed=True),
+            timeout=aiohttp.ClientTimeout(total=None, connect=self._connect_timeout,
+                                          sock_read=self._read_timeout),
+            auto_decompress=False, skip_auto_headers=("User-Agent", "Accept-Encoding"),
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    @contextlib.asynccontextmanager
+    async def request(self, method: str, url: str, headers: list[tuple[str, str]], body: bytes | None,
+                      stream: bool) -> AsyncIterator[UpstreamResponse]:
+        aiohttp = self._aiohttp
+        try:
+            async with self._session.request(method, url, headers=headers, data=body,
+                                             allow_redirects=False) as resp:
+                yield _AiohttpResponse(resp, aiohttp)
+        except TimeoutError as exc:
+            raise UpstreamError("timeout", str(exc) or "timed out") from None
+        except aiohttp.ClientConnectorError as exc:
+            raise UpstreamError("connect", str(exc)) from None
+        except aiohttp.ClientError as exc:
+            raise UpstreamError("other", str(exc)) from None
+
+
+def make_upstream(kind: str, connect_timeout: float, read_timeout: float) -> Upstream:
+    if kind == "aiohttp":
+        return AiohttpUpstream(connect_timeout, read_timeout)
+    return PyreqwestUpstream(connect_timeout, read_timeout)

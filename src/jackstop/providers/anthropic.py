@@ -1,0 +1,113 @@
+"""Anthropic Messages wire format.
+
+Authentication: `x-api-key`, or `Authorization: Bearer` (what today's SDK sends). Streams
+are SSE with named events: usage arrives in `message_start` (input side) and `message_delta`
+(cumulative output side, and in newer API versions the final input counts too).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from jackstop.pricing import Usage, usage_from_anthropic
+from jackstop.providers.base import Family, Prepared, Route, StreamTracker, dumps
+from jackstop.providers.sse import SSEFramer
+
+
+class AnthropicStream(StreamTracker):
+    def __init__(self) -> None:
+        super().__init__()
+        self._framer = SSEFramer()
+        self._raw_usage: dict[str, Any] = {}
+
+    def feed(self, chunk: bytes) -> bytes:
+        for _raw, name, data in (events := self._framer.feed(chunk)):
+            self.events += 1
+            if name in (b"message_start", b"message_delta", b"error") or (
+                    not name and (b'"message_start"' in data or b'"message_delta"' in data)):
+                try:
+                    obj = orjson.loads(data)
+                except orjson.JSONDecodeError:
+                    continue
+                if not isinstance(obj, dict):
+                    continue
+                kind = obj.get("type")
+                if kind == "message_start" and isinstance(obj.get("message"), dict):
+                    u = obj["message"].get("usage")
+                    if isinstance(u, dict):
+                        self._raw_usage.update({k: v for k, v in u.items() if v is not None})
+                elif kind == "message_delta" and isinstance(obj.get("usage"), dict):
+                    self._raw_usage.update({k: v for k, v in obj["usage"].items() if v is not None})
+                elif kind == "error":
+                    self.error = obj.get("error") if isinstance(obj.get("error"), dict) else obj
+                if self._raw_usage:
+                    self.usage = usage_from_anthropic(self._raw_usage)
+            elif name == b"message_stop" or (not name and b'"message_stop"' in data):
+                self.completed = True
+        return b"".join(e[0] for e in events)
+
+    def flush(self) -> bytes:
+        return self._framer.flush()
+
+
+class AnthropicFamily(Family):
+    name = "anthropic"
+    credential_headers = (b"x-api-key", b"authorization")
+
+    def match(self, method: str, path: str, query: str) -> Route | None:
+        if method == "POST" and path == "/v1/messages":
+            return Route("anthropic", "messages", path)
+        if method == "POST" and path == "/v1/messages/count_tokens":
+            return Route("anthropic", "messages.count_tokens", path, billable=False)
+        if method == "GET" and path == "/v1/models":
+            return Route("anthropic", "models", path, billable=False)
+        return None
+
+    def credential(self, headers: dict[bytes, bytes], query: str) -> str | None:
+        key = headers.get(b"x-api-key")
+        if key:
+            return key.strip().decode("latin-1")
+        auth = headers.get(b"authorization")
+        if auth and auth[:7].lower() == b"bearer ":
+            return auth[7:].strip().decode("latin-1")
+        return None
+
+    def auth_headers(self, secret: str) -> list[tuple[str, str]]:
+        return [("x-api-key", secret)]
+
+    def prepare(self, route: Route, body: dict[str, Any], raw: bytes, stream: bool) -> Prepared:
+        return Prepared(raw)
+
+    def usage(self, route: Route, data: Any, request: dict[str, Any]) -> Usage | None:
+        if isinstance(data, dict) and isinstance(data.get("usage"), dict):
+            return usage_from_anthropic(data["usage"])
+        return None
+
+    def tracker(self, route: Route, prepared: Prepared) -> StreamTracker:
+        return AnthropicStream()
+
+    def error_body(self, status: int, message: str, code: str) -> bytes:
+        kind = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
+                403: "permission_error", 404: "not_found_error", 413: "request_too_large",
+                429: "rate_limit_error", 529: "overloaded_error"}.get(status, "api_error")
+        return dumps({"type": "error", "error": {"type": kind, "message": message, "code": code}})
+
+    def stream_error_event(self, message: str, code: str) -> bytes:
+        return b"event: error\ndata: " + dumps({"type": "error", "error": {"type": "api_error", "message": message,
+                                                                          "code": code}}) + b"\n\n"
+
+    def models_body(self, route: Route, data: Any, allowed: Any) -> bytes:
+        items = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            return dumps(data)
+        keep = [m for m in items if isinstance(m, dict) and isinstance(m.get("id"), str) and allowed(m["id"])]
+        out = {**data, "data": keep}
+        if "first_id" in data:
+            out["first_id"] = keep[0]["id"] if keep else None
+            out["last_id"] = keep[-1]["id"] if keep else None
+        return dumps(out)
+
+
+FAMILY = AnthropicFamily()

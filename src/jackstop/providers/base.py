@@ -1,0 +1,94 @@
+"""What every provider family module supplies to the gateway."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from jackstop.pricing import Usage
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A matched provider route."""
+
+    family: str  # "openai" | "anthropic" | "gemini"
+    endpoint: str  # e.g. "chat.completions", "messages", "generateContent"
+    upstream_path: str  # appended to the provider's base URL
+    model: str | None = None  # when the path names it (Gemini)
+    stream: bool = False  # when the path says so (Gemini streamGenerateContent)
+    sse: bool = False  # Gemini: alt=sse
+    billable: bool = True  # False: listing and counting calls that cost nothing
+
+
+class StreamTracker:
+    """Watches a relayed stream: forwards its bytes and keeps the usage it reports."""
+
+    def __init__(self) -> None:
+        self.usage: Usage | None = None
+        self.completed = False  # the provider sent its terminal event
+        self.error: dict[str, Any] | None = None  # an error event the provider sent
+        self.events = 0
+
+    def feed(self, chunk: bytes) -> bytes:
+        raise NotImplementedError
+
+    def flush(self) -> bytes:
+        return b""
+
+
+@dataclass
+class Prepared:
+    """The request body after the gateway's changes, and what it changed."""
+
+    body: bytes
+    injected_usage: bool = False
+    changes: list[str] = field(default_factory=list)
+
+
+def dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj)
+
+
+class Family:
+    name = ""
+    credential_headers: tuple[bytes, ...] = ()  # client headers that carry a key: stripped upstream
+
+    def match(self, method: str, path: str, query: str) -> Route | None:
+        raise NotImplementedError
+
+    def credential(self, headers: dict[bytes, bytes], query: str) -> str | None:
+        raise NotImplementedError
+
+    def auth_headers(self, secret: str) -> list[tuple[str, str]]:
+        raise NotImplementedError
+
+    def upstream_query(self, query: str) -> str:
+        return query
+
+    def model(self, route: Route, body: dict[str, Any]) -> str | None:
+        return route.model or (body.get("model") if isinstance(body.get("model"), str) else None)
+
+    def wants_stream(self, route: Route, body: dict[str, Any]) -> bool:
+        return route.stream or body.get("stream") is True
+
+    def prepare(self, route: Route, body: dict[str, Any], raw: bytes, stream: bool) -> Prepared:
+        return Prepared(raw)
+
+    def usage(self, route: Route, data: Any, request: dict[str, Any]) -> Usage | None:
+        raise NotImplementedError
+
+    def tracker(self, route: Route, prepared: Prepared) -> StreamTracker:
+        raise NotImplementedError
+
+    def error_body(self, status: int, message: str, code: str) -> bytes:
+        raise NotImplementedError
+
+    def stream_error_event(self, message: str, code: str) -> bytes:
+        raise NotImplementedError
+
+    def models_body(self, route: Route, data: Any, allowed: Any) -> bytes:
+        """Filter a model-listing response to the models a key may use."""
+        raise NotImplementedError

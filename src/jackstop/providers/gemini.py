@@ -1,0 +1,165 @@
+"""Gemini (Generative Language API) wire format, under /v1/ and /v1beta/.
+
+Authentication: `x-goog-api-key` or `?key=`; upstream the gateway always sends the header
+and drops `key` from the query, so the provider key never appears in a URL. Streams are SSE
+(`alt=sse`) or, without it, one JSON array written piece by piece; every chunk carries
+`usageMetadata`, the last one the totals.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlencode
+
+import orjson
+
+from jackstop.pricing import Usage, usage_from_gemini
+from jackstop.providers.base import Family, Prepared, Route, StreamTracker, dumps
+from jackstop.providers.sse import SSEFramer
+
+_ACTION = re.compile(r"^/(v1|v1beta)/models/([^/:]+):([A-Za-z]+)$")
+_ACTIONS = {
+    "generateContent": True,
+    "streamGenerateContent": True,
+    "countTokens": False,
+    "embedContent": True,
+    "batchEmbedContents": True,
+}
+_MAX_ARRAY = 64 * 1024 * 1024
+
+
+class GeminiSSE(StreamTracker):
+    def __init__(self) -> None:
+        super().__init__()
+        self._framer = SSEFramer()
+
+    def feed(self, chunk: bytes) -> bytes:
+        events = self._framer.feed(chunk)
+        for _raw, _name, data in events:
+            self.events += 1
+            if b'"usageMetadata"' in data or b'"error"' in data:
+                try:
+                    obj = orjson.loads(data)
+                except orjson.JSONDecodeError:
+                    continue
+                if isinstance(obj, dict):
+                    if isinstance(obj.get("usageMetadata"), dict):
+                        self.usage = usage_from_gemini(obj["usageMetadata"])
+                        cands = obj.get("candidates")
+                        if isinstance(cands, list) and any(isinstance(c, dict) and c.get("finishReason") for c in cands):
+                            self.completed = True
+                    if isinstance(obj.get("error"), dict):
+                        self.error = obj["error"]
+        return b"".join(e[0] for e in events)
+
+    def flush(self) -> bytes:
+        rest = self._framer.flush()
+        if rest.strip():  # an unterminated last event still counts
+            self.feed(b"\n\n")
+        return rest
+
+
+class GeminiArray(StreamTracker):
+    """The JSON-array stream: relayed as is, parsed once it has ended."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._parts: list[bytes] = []
+        self._size = 0
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self._size <= _MAX_ARRAY:
+            self._parts.append(chunk)
+            self._size += len(chunk)
+        self.events += 1
+        return chunk
+
+    def flush(self) -> bytes:
+        try:
+            items = orjson.loads(b"".join(self._parts))
+        except orjson.JSONDecodeError:
+            return b""
+        if isinstance(items, dict):
+            items = [items]
+        if isinstance(items, list):
+            for obj in items:
+                if isinstance(obj, dict) and isinstance(obj.get("usageMetadata"), dict):
+                    self.usage = usage_from_gemini(obj["usageMetadata"])
+                if isinstance(obj, dict) and isinstance(obj.get("error"), dict):
+                    self.error = obj["error"]
+            self.completed = self.error is None
+        return b""
+
+
+class GeminiFamily(Family):
+    name = "gemini"
+    credential_headers = (b"x-goog-api-key", b"authorization")
+
+    def match(self, method: str, path: str, query: str) -> Route | None:
+        if method == "POST":
+            m = _ACTION.match(path)
+            if m is None or m.group(3) not in _ACTIONS:
+                return None
+            version, model, action = m.group(1), unquote(m.group(2)), m.group(3)
+            stream = action == "streamGenerateContent"
+            sse = stream and ("alt=sse" in query)
+            return Route("gemini", action, path, model=model, stream=stream, sse=sse, billable=_ACTIONS[action])
+        if method == "GET" and path in ("/v1/models", "/v1beta/models"):
+            return Route("gemini", "models", path, billable=False)
+        return None
+
+    def credential(self, headers: dict[bytes, bytes], query: str) -> str | None:
+        key = headers.get(b"x-goog-api-key")
+        if key:
+            return key.strip().decode("latin-1")
+        if "key=" in query:
+            for k, v in parse_qsl(query, keep_blank_values=True):
+                if k == "key":
+                    return v
+        return None
+
+    def auth_headers(self, secret: str) -> list[tuple[str, str]]:
+        return [("x-goog-api-key", secret)]
+
+    def upstream_query(self, query: str) -> str:
+        if "key=" not in query:
+            return query
+        return urlencode([(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "key"])
+
+    def model(self, route: Route, body: dict[str, Any]) -> str | None:
+        return route.model
+
+    def wants_stream(self, route: Route, body: dict[str, Any]) -> bool:
+        return route.stream
+
+    def usage(self, route: Route, data: Any, request: dict[str, Any]) -> Usage | None:
+        if isinstance(data, dict) and isinstance(data.get("usageMetadata"), dict):
+            return usage_from_gemini(data["usageMetadata"])
+        return None
+
+    def tracker(self, route: Route, prepared: Prepared) -> StreamTracker:
+        return GeminiSSE() if route.sse else GeminiArray()
+
+    def error_body(self, status: int, message: str, code: str) -> bytes:
+        grpc = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 402: "RESOURCE_EXHAUSTED",
+                403: "PERMISSION_DENIED", 404: "NOT_FOUND", 413: "INVALID_ARGUMENT",
+                429: "RESOURCE_EXHAUSTED", 502: "UNAVAILABLE", 503: "UNAVAILABLE",
+                504: "DEADLINE_EXCEEDED"}.get(status, "INTERNAL")
+        return dumps({"error": {"code": status, "message": message, "status": grpc,
+                                "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                                             "reason": code, "domain": "jackstop"}]}})
+
+    def stream_error_event(self, message: str, code: str) -> bytes:
+        return b"data: " + self.error_body(502, message, code) + b"\n\n"
+
+    def models_body(self, route: Route, data: Any, allowed: Any) -> bytes:
+        items = data.get("models") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            return dumps(data)
+        keep = [m for m in items if isinstance(m, dict) and isinstance(m.get("name"), str)
+                and allowed(m["name"].removeprefix("models/"))]
+        return dumps({**data, "models": keep})
+
+
+FAMILY = GeminiFamily()

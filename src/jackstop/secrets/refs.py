@@ -1,0 +1,48 @@
+"""Parse and resolve SecretRefs."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+SCHEMES = ("env", "local")
+PLANNED = ("vault", "aws-sm")
+_NAME = re.compile(r"^[A-Za-z0-9_.\-/]{1,128}$")
+
+
+class SecretError(Exception):
+    """A SecretRef that is malformed or cannot be resolved; never contains the secret."""
+
+
+@dataclass(frozen=True, slots=True)
+class SecretRef:
+    scheme: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.scheme}:{self.name}"
+
+
+def parse_ref(text: str) -> SecretRef:
+    scheme, sep, name = text.partition(":")
+    if not sep or not name:
+        raise SecretError(f"{text!r} is not a SecretRef; use env:VARIABLE or local:NAME "
+                          f"(a secret stored with `jackstop secrets set NAME`)")
+    if scheme in PLANNED:
+        raise SecretError(f"SecretRef scheme {scheme}: is not supported in this version; "
+                          f"use env:VARIABLE or local:NAME")
+    if scheme not in SCHEMES:
+        raise SecretError(f"unknown SecretRef scheme {scheme!r}; use env:VARIABLE or local:NAME")
+    if not _NAME.match(name):
+        raise SecretError(f"SecretRef name {name!r} may only use letters, digits and _ . - / (1-128 chars)")
+    if scheme == "env" and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+        raise SecretError(f"env:{name} is not an environment variable name")
+    return SecretRef(scheme, name)
+
+
+def resolve_env(ref: SecretRef) -> str:
+    value = os.environ.get(ref.name)
+    if not value:
+        raise SecretError(f"environment variable {ref.name} (from {ref}) is not set in the gateway's environment")
+    return value

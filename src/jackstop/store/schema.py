@@ -1,0 +1,64 @@
+"""Schema of the durable Store, one text for SQLite and PostgreSQL.
+
+`{ID}` becomes the dialect's auto-increment primary key, `{REAL}` its double type.
+Timestamps are UNIX seconds; money is integer nano-USD; policies are JSON text.
+`seq` columns take the value of the `epoch` counter at each change, so a gateway can fetch
+exactly the rows changed since it last looked.
+"""
+
+VERSION = 1
+
+CONTROL = """
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS epoch (id INTEGER PRIMARY KEY CHECK (id = 1), n BIGINT NOT NULL);
+INSERT INTO epoch (id, n) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
+CREATE TABLE IF NOT EXISTS secrets (
+    name TEXT PRIMARY KEY, nonce TEXT NOT NULL, ciphertext TEXT NOT NULL, last4 TEXT NOT NULL,
+    created_at {REAL} NOT NULL, updated_at {REAL} NOT NULL, seq BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS providers (
+    name TEXT PRIMARY KEY, kind TEXT NOT NULL, base_url TEXT NOT NULL, secret_ref TEXT NOT NULL,
+    policy TEXT NOT NULL DEFAULT '{}',
+    created_at {REAL} NOT NULL, updated_at {REAL} NOT NULL, removed_at {REAL}, seq BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS projects (
+    name TEXT PRIMARY KEY, policy TEXT NOT NULL DEFAULT '{}',
+    created_at {REAL} NOT NULL, updated_at {REAL} NOT NULL, seq BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS keys (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, provider TEXT NOT NULL,
+    project TEXT, parent_id TEXT, status TEXT NOT NULL, status_reason TEXT NOT NULL DEFAULT '',
+    policy TEXT NOT NULL DEFAULT '{}', expires_at {REAL},
+    created_at {REAL} NOT NULL, updated_at {REAL} NOT NULL, seq BIGINT NOT NULL);
+CREATE INDEX IF NOT EXISTS keys_seq ON keys (seq);
+CREATE TABLE IF NOT EXISTS key_credentials (
+    hash TEXT PRIMARY KEY, key_id TEXT NOT NULL, display TEXT NOT NULL,
+    created_at {REAL} NOT NULL, not_after {REAL}, seq BIGINT NOT NULL);
+CREATE INDEX IF NOT EXISTS key_credentials_seq ON key_credentials (seq);
+CREATE TABLE IF NOT EXISTS admin_tokens (
+    hash TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, role TEXT NOT NULL, display TEXT NOT NULL,
+    created_at {REAL} NOT NULL, revoked_at {REAL}, seq BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_log (
+    id {ID}, ts {REAL} NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+    target TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '{}');
+"""
+
+LEDGER = """
+CREATE TABLE IF NOT EXISTS ledger (
+    id {ID}, ts {REAL} NOT NULL, request_id TEXT NOT NULL,
+    key_id TEXT, key_name TEXT, project TEXT, provider TEXT, provider_kind TEXT,
+    endpoint TEXT NOT NULL, model TEXT, source_ip TEXT, user_agent TEXT,
+    status INTEGER NOT NULL, rule TEXT, stream INTEGER NOT NULL DEFAULT 0,
+    input_tokens BIGINT NOT NULL DEFAULT 0, cached_input_tokens BIGINT NOT NULL DEFAULT 0,
+    cache_write_tokens BIGINT NOT NULL DEFAULT 0, output_tokens BIGINT NOT NULL DEFAULT 0,
+    reasoning_tokens BIGINT NOT NULL DEFAULT 0, images INTEGER NOT NULL DEFAULT 0,
+    cost_nusd BIGINT NOT NULL DEFAULT 0, reserved_nusd BIGINT NOT NULL DEFAULT 0,
+    latency_ms {REAL}, upstream_latency_ms {REAL}, error TEXT);
+CREATE INDEX IF NOT EXISTS ledger_ts ON ledger (ts);
+CREATE INDEX IF NOT EXISTS ledger_key_ts ON ledger (key_name, ts);
+"""
+
+SQLITE = {"ID": "INTEGER PRIMARY KEY AUTOINCREMENT", "REAL": "REAL"}
+POSTGRES = {"ID": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "REAL": "DOUBLE PRECISION"}
+
+
+def render(text: str, dialect: dict[str, str]) -> list[str]:
+    sql = text.replace("{ID}", dialect["ID"]).replace("{REAL}", dialect["REAL"])
+    return [s.strip() for s in sql.split(";") if s.strip()]
