@@ -1,0 +1,192 @@
+"""Detection on bytes: prefilter for keywords, run each rule's regex in windows around the
+hits, then validate. Streams of any size are scanned in overlapping chunks."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from jackstop.scan import validators
+from jackstop.scan.prefilter import Prefilter
+from jackstop.scan.rules import Rule, RuleSet
+
+ALLOW_MARKER = b"jackstop:allow"
+CHUNK = 8 << 20  # bytes read at a time from a stream
+OVERLAP = 16 << 10  # carried into the next chunk; longer than any rule's match
+MAX_BASE64_RUN = 4 << 20
+BASE64_DEPTH = 2  # base64 inside base64, no deeper
+_LINE_SCAN = 4096  # how far to look for the line around a match (minified files)
+
+
+@dataclass(frozen=True)
+class Hit:
+    rule: Rule
+    secret: bytes
+    start: int  # offset of the secret in the buffer or stream
+    line: int  # 1-based
+    column: int  # 1-based, in bytes
+    encoding: str | None = None  # "base64" when found inside a decoded blob
+
+
+def _printable_ratio(data: bytes) -> float:
+    if not data:
+        return 0.0
+    sample = data[:2048]
+    ok = sum(1 for b in sample if 32 <= b < 127 or b in (9, 10, 13))
+    return ok / len(sample)
+
+
+class Detector:
+    def __init__(self, ruleset: RuleSet, force_re: bool = False) -> None:
+        self.rules = ruleset.rules
+        keywords: list[tuple[str, bool]] = []
+        index: dict[tuple[str, bool], int] = {}
+        for rule in self.rules:
+            for kw in rule.keywords:
+                key = (kw.lower() if rule.ignore_case else kw, rule.ignore_case)
+                if key not in index:
+                    index[key] = len(keywords)
+                    keywords.append(key)
+        # Rules to try for each keyword hit. A hit on "sk-ant-x" also credits rules whose
+        # keyword is a prefix of it, since the prefilter reports only the longest keyword.
+        self._rules_for: list[list[int]] = [[] for _ in keywords]
+        for k, (kw, ci) in enumerate(keywords):
+            for r, rule in enumerate(self.rules):
+                for own in rule.keywords:
+                    own_cmp = own.lower() if rule.ignore_case else own
+                    hit_cmp = kw.lower() if rule.ignore_case else kw
+                    if hit_cmp.startswith(own_cmp) and (ci or not rule.ignore_case or True):
+                        if r not in self._rules_for[k]:
+                            self._rules_for[k].append(r)
+        self._kwlen = [len(k[0].encode()) for k in keywords]
+        self.prefilter = Prefilter(keywords, force_re=force_re)
+
+    # -- one buffer --------------------------------------------------------------------
+    def scan_buffer(self, data: bytes, limit: int | None = None, depth: int = 0) -> list[Hit]:
+        """Hits whose secret starts before `limit` (default: anywhere in `data`)."""
+        limit = len(data) if limit is None else limit
+        windows: dict[int, list[tuple[int, int]]] = {}
+        for k, off in self.prefilter.hits(data):
+            for r in self._rules_for[k]:
+                before, after = self.rules[r].window
+                windows.setdefault(r, []).append((max(0, off - before), min(len(data), off + self._kwlen[k] + after)))
+        found: dict[tuple[int, int], tuple[int, bytes]] = {}
+        for r in sorted(windows):
+            rule = self.rules[r]
+            for ws, we in _merge(windows[r]):
+                for m in rule.regex.finditer(data, ws, we):
+                    s, e = rule.secret_span(m)
+                    if s >= limit or (s, e) in found:
+                        continue
+                    secret = data[s:e]
+                    try:
+                        text = secret.decode("ascii")
+                    except UnicodeDecodeError:
+                        continue
+                    if not validators.accept(text, rule.entropy, rule.validator):
+                        continue
+                    found[(s, e)] = (r, secret)
+        hits: list[Hit] = []
+        if found:
+            line, pos = 1, 0
+            for (s, e), (r, secret) in sorted(found.items()):
+                line += data.count(b"\n", pos, s)
+                pos = s
+                if _allowed(data, s, e):
+                    continue
+                line_start = data.rfind(b"\n", 0, s) + 1
+                hits.append(Hit(self.rules[r], secret, s, line, s - line_start + 1))
+        if depth < BASE64_DEPTH:
+            hits.extend(self._scan_base64(data, limit, depth))
+        return hits
+
+    def _scan_base64(self, data: bytes, limit: int, depth: int) -> list[Hit]:
+        out: list[Hit] = []
+        line, pos = 1, 0
+        for s, e in self.prefilter.base64_runs(data):
+            if s >= limit or e - s > MAX_BASE64_RUN:
+                continue
+            run = data[s:e].rstrip(b"=")
+            run = run[: len(run) - len(run) % 4] if len(run) % 4 == 1 else run
+            try:
+                decoded = base64.b64decode(run + b"=" * (-len(run) % 4))
+            except (binascii.Error, ValueError):
+                continue
+            if _printable_ratio(decoded) < 0.85:
+                continue
+            inner = self.scan_buffer(decoded, depth=depth + 1)
+            if not inner:
+                continue
+            line += data.count(b"\n", pos, s)
+            pos = s
+            if _allowed(data, s, e):
+                continue
+            line_start = data.rfind(b"\n", 0, s) + 1
+            for h in inner:
+                out.append(Hit(h.rule, h.secret, s, line, s - line_start + 1, "base64"))
+        return out
+
+    # -- a stream of any size --------------------------------------------------------------
+    def scan_stream(self, chunks: Iterable[bytes]) -> list[Hit]:
+        """Scan a stream given as chunks, in bounded memory (about CHUNK + OVERLAP)."""
+        hits: list[Hit] = []
+        buf = b""
+        base = 0  # stream offset of buf[0]
+        line_base = 0  # newlines before buf[0]
+        for piece in _rechunk(chunks):
+            buf = buf + piece if buf else piece
+            if len(buf) < CHUNK + OVERLAP:
+                continue
+            limit = len(buf) - OVERLAP
+            hits.extend(_shift(self.scan_buffer(buf, limit), base, line_base))
+            line_base += buf.count(b"\n", 0, limit)
+            base += limit
+            buf = buf[limit:]
+        if buf:
+            hits.extend(_shift(self.scan_buffer(buf), base, line_base))
+        return hits
+
+
+def _rechunk(chunks: Iterable[bytes]) -> Iterable[bytes]:
+    for c in chunks:
+        if c:
+            yield c
+
+
+def _shift(hits: list[Hit], base: int, line_base: int) -> list[Hit]:
+    if not base and not line_base:
+        return hits
+    return [Hit(h.rule, h.secret, h.start + base, h.line + line_base, h.column, h.encoding) for h in hits]
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    spans.sort()
+    merged = [spans[0]]
+    for s, e in spans[1:]:
+        ps, pe = merged[-1]
+        if s <= pe:
+            merged[-1] = (ps, max(pe, e))
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def _allowed(data: bytes, s: int, e: int) -> bool:
+    """`jackstop:allow` anywhere on the match's line (any comment syntax) suppresses it."""
+    ls = data.rfind(b"\n", max(0, s - _LINE_SCAN), s) + 1
+    le = data.find(b"\n", e, e + _LINE_SCAN)
+    if le == -1:
+        le = min(len(data), e + _LINE_SCAN)
+    if ls == 0 and s > _LINE_SCAN:
+        ls = s - _LINE_SCAN
+    return data.find(ALLOW_MARKER, ls, le) != -1
+
+
+def reader_chunks(read: Callable[[int], bytes], size: int = 1 << 20) -> Iterable[bytes]:
+    while True:
+        piece = read(size)
+        if not piece:
+            return
+        yield piece

@@ -1,0 +1,131 @@
+"""Load detection rules from the package's data file (rules.toml) or a user-supplied one."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from jackstop.scan import validators
+
+DEFAULT_WINDOW = (256, 512)
+
+
+class RulesError(ValueError):
+    """The rules file is malformed; the message names the rule and the field."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    provider: str
+    description: str
+    regex: re.Pattern[bytes]
+    keywords: tuple[str, ...]
+    ignore_case: bool = False
+    window: tuple[int, int] = DEFAULT_WINDOW
+    entropy: float = 0.0
+    validator: str | None = None
+    source: str = ""
+    examples: tuple[str, ...] = ()
+    negatives: tuple[str, ...] = ()
+    verify: bool = True
+
+    def __repr__(self) -> str:
+        return f"Rule({self.id!r})"
+
+    def secret_span(self, m: re.Match[bytes]) -> tuple[int, int]:
+        if "secret" in self.regex.groupindex:
+            return m.span("secret")
+        return m.span()
+
+
+@dataclass(frozen=True)
+class ProviderCheck:
+    """How `--verify` asks a provider whether a key is live (read-only, non-billable)."""
+
+    url: str
+    auth: str = "bearer"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    rules: tuple[Rule, ...]
+    providers: dict[str, ProviderCheck]
+
+    def by_id(self, rule_id: str) -> Rule:
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(rule_id)
+
+
+def _rule(raw: dict, index: int) -> Rule:
+    rid = raw.get("id") or f"#{index + 1}"
+    for key in ("id", "provider", "description", "regex", "keywords"):
+        if key not in raw:
+            raise RulesError(f"rule {rid}: missing field {key!r}")
+    try:
+        regex = re.compile(raw["regex"].encode("utf-8"))
+    except re.error as exc:
+        raise RulesError(f"rule {rid}: bad regex: {exc}") from None
+    validator = raw.get("validator")
+    if validator is not None and validator not in validators.STRUCTURAL:
+        known = ", ".join(sorted(validators.STRUCTURAL))
+        raise RulesError(f"rule {rid}: unknown validator {validator!r} (known: {known})")
+    keywords = tuple(raw["keywords"])
+    if not keywords or not all(isinstance(k, str) and k for k in keywords):
+        raise RulesError(f"rule {rid}: keywords must be a non-empty list of strings")
+    window = tuple(raw.get("window", DEFAULT_WINDOW))
+    if len(window) != 2 or not all(isinstance(w, int) and w >= 0 for w in window):
+        raise RulesError(f"rule {rid}: window must be [before, after] byte counts")
+    return Rule(
+        id=raw["id"],
+        provider=raw["provider"],
+        description=raw["description"],
+        regex=regex,
+        keywords=keywords,
+        ignore_case=bool(raw.get("ignore_case", False)),
+        window=(window[0], window[1]),
+        entropy=float(raw.get("entropy", 0.0)),
+        validator=validator,
+        source=raw.get("source", ""),
+        examples=tuple(raw.get("examples", ())),
+        negatives=tuple(raw.get("negatives", ())),
+        verify=bool(raw.get("verify", True)),
+    )
+
+
+def parse(text: str) -> RuleSet:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RulesError(f"rules file is not valid TOML: {exc}") from None
+    rules = tuple(_rule(raw, i) for i, raw in enumerate(data.get("rule", [])))
+    if not rules:
+        raise RulesError("rules file defines no [[rule]]")
+    ids = [r.id for r in rules]
+    dupes = {i for i in ids if ids.count(i) > 1}
+    if dupes:
+        raise RulesError(f"duplicate rule ids: {', '.join(sorted(dupes))}")
+    providers = {
+        name: ProviderCheck(url=p["url"], auth=p.get("auth", "bearer"), headers=dict(p.get("headers", {})))
+        for name, p in data.get("provider", {}).items()
+    }
+    return RuleSet(rules=rules, providers=providers)
+
+
+_default: RuleSet | None = None
+
+
+def load(path: Path | None = None) -> RuleSet:
+    """The built-in rules, or the rules in `path`."""
+    global _default
+    if path is not None:
+        return parse(Path(path).read_text(encoding="utf-8"))
+    if _default is None:
+        _default = parse(resources.files("jackstop.scan").joinpath("rules.toml").read_text(encoding="utf-8"))
+    return _default
