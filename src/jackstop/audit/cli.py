@@ -1,0 +1,62 @@
+"""`jackstop audit`: the command line of the supply-chain auditor (stdlib-only imports here)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+LEVELS = ("info", "low", "medium", "high", "critical")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "audit",
+        help="check environments and lock files for malicious, tampered or stealer-shaped packages",
+        description=(
+            "Audit Python environments, lock files and npm installs for known-malicious releases (OSV feed), "
+            "files changed after install, code that runs at interpreter start (.pth), indicators of compromise, "
+            "and credential-stealer shapes. With no input option: the running environment and every lock or "
+            "requirements file in the current directory. Nothing audited is imported or executed."
+        ),
+    )
+    p.add_argument("--env", action="append", default=[], metavar="PATH", type=Path,
+                   help="a virtualenv root or site-packages folder to audit (repeatable)")
+    p.add_argument("--lockfile", action="append", default=[], metavar="FILE", type=Path,
+                   help="requirements*.txt, poetry.lock, uv.lock, Pipfile.lock, pdm.lock, package-lock.json, "
+                        "yarn.lock, pnpm-lock.yaml, pyproject.toml or package.json (repeatable)")
+    p.add_argument("--node-modules", action="append", default=[], metavar="DIR", type=Path,
+                   help="an installed node_modules folder (repeatable)")
+    p.add_argument("--code", action="append", default=[], metavar="DIR", type=Path,
+                   help="any source tree (plugin, vendored or unpacked package) for the stealer heuristics (repeatable)")
+    p.add_argument("--feed", action="append", default=[], metavar="PATH", type=Path,
+                   help="more OSV advisories: a folder or zip of OSV JSON files, or one file (repeatable)")
+    p.add_argument("--iocs", action="append", default=[], metavar="FILE", type=Path,
+                   help="more indicators of compromise, in jackstop's IOC JSON format (repeatable)")
+    p.add_argument("--host", nargs="?", const=Path("~"), default=None, metavar="HOME", type=Path,
+                   help="also look for dropped persistence files under HOME (default: your home) and at known paths")
+    p.add_argument("--format", choices=("table", "json", "sarif"), default="table")
+    p.add_argument("--fail-on", choices=LEVELS, default="high",
+                   help="exit 1 when a finding at or above this severity exists (default: high)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress on stderr (default: when stderr is a terminal)")
+    p.set_defaults(func=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from jackstop.audit.runner import build_options, run_audit
+    from jackstop.audit.report import RENDERERS
+    from jackstop.audit.findings import Severity
+
+    from jackstop.audit.lockfiles import LockfileError
+    from jackstop.cli import UsageError
+
+    options = build_options(args)
+    try:
+        result = run_audit(options)
+    except LockfileError as exc:
+        raise UsageError(str(exc)) from None
+    out = RENDERERS[args.format](result.findings, result.stats)
+    sys.stdout.write(out + "\n")
+    threshold = Severity.parse(args.fail_on)
+    return 1 if any(f.severity >= threshold for f in result.findings) else 0

@@ -1,0 +1,326 @@
+"""Python source analysis with `ast`: the shapes of credential stealers, graded.
+
+Rules (each hit names the rule, the line and why):
+- exec-decoded: exec/eval/compile of base64/zlib/hex/marshal-decoded data.
+- spawn-encoded: a child interpreter started with an encoded payload on its command line.
+- credential-sweep: several unrelated credential stores read in one module, plus the network.
+- env-dump: the whole environment serialised and sent, or swept for *KEY*/*TOKEN* names.
+- key-to-exfil-host: an AI/cloud key read next to a paste-bin, webhook or raw-IP URL.
+- download-exec / miner / persistence / ai-cli-abuse: the other payload shapes seen in the wild.
+A legitimate SDK that reads OPENAI_API_KEY and calls OpenAI trips none of these.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+
+from jackstop.audit.findings import Severity
+from jackstop.audit.heuristics import signals as S
+from jackstop.audit.heuristics.signals import Hit
+
+# Only files that pass this cheap gate are parsed: most of an environment never is. Plain
+# substring tests (memchr-fast) beat one big regex by an order of magnitude here.
+_DECODER_NEEDLES = ("b64decode", "b32decode", "b85decode", "a85decode", "decodebytes", "unhexlify",
+                    "a2b_", "fromhex", "decompress", "marshal", "codecs")
+_FAMILY_NEEDLES = (".ssh", "id_rsa", ".aws", ".kube", ".docker", ".azure", "gcloud", "git-credentials",
+                   "_history", "wallet", ".env", "netrc", "npmrc", "pypirc", "Login Data")
+_STRONG_NEEDLES = ("xmrig", "stratum+", "supportxmr", "nanopool", "systemd/user", "systemctl", "crontab",
+                   "launchagents", "currentversion", "dangerously-skip", "--yolo", "trust-all-tools", "webhook",
+                   "telegram", "pastebin", "hastebin", "ngrok", "curl", "wget", "requestbin", "pipedream",
+                   "transfer.sh", "oast.", "interact.sh")
+_STRONG_CONFIRM = (S.MINER, S.PERSISTENCE, S.AI_CLI_ABUSE, S.EXFIL_HOSTS, S.SHELL_DOWNLOAD_EXEC)
+_EXEC_CALL = re.compile(r"\b(?:exec|eval|compile|FunctionType)\s*\(")
+_ENV_DUMP = re.compile(r"(?:dumps|str|repr|dict|encode)\(\s*(?:dict\()?\s*(?:os\.)?environ\b|for\s+\w+(?:\s*,\s*\w+)?\s+in\s+(?:os\.)?environ\b")
+_NET_NEEDLES = ("requests", "urllib", "http", "socket", "aiohttp", "curl")
+
+
+def lines_with(text: str, needle: str, limit: int = 50) -> list[str]:
+    """The lines of text that contain needle (at most `limit`): regexes then run on lines only,
+    because Python's re has no fast literal scan for alternations over megabyte files."""
+    out: list[str] = []
+    start = text.find(needle)
+    while start != -1 and len(out) < limit:
+        lo = text.rfind("\n", 0, start) + 1
+        hi = text.find("\n", start)
+        hi = len(text) if hi == -1 else hi
+        out.append(text[max(lo, start - 2000) : min(hi, start + 2000)])
+        start = text.find(needle, hi)
+    return out
+
+
+def worth_parsing(s: str) -> bool:
+    low = s.lower()
+    for needle in _STRONG_NEEDLES:
+        for line in lines_with(low, needle):
+            if any(rx.search(line) for rx in _STRONG_CONFIRM):
+                return True
+    if any(n in s for n in _DECODER_NEEDLES) and _EXEC_CALL.search(s):
+        return True
+    if sum(n in s for n in _FAMILY_NEEDLES) >= 2 and len(S.families_in(s)) >= 2:
+        return True
+    return "environ" in s and _ENV_DUMP.search(s) is not None and any(n in s for n in _NET_NEEDLES)
+
+
+DECODERS = {
+    "base64.b64decode", "base64.b32decode", "base64.b16decode", "base64.b85decode", "base64.a85decode",
+    "base64.decodebytes", "base64.decodestring", "base64.urlsafe_b64decode", "base64.standard_b64decode",
+    "binascii.unhexlify", "binascii.a2b_base64", "binascii.a2b_hex", "zlib.decompress", "bz2.decompress",
+    "lzma.decompress", "gzip.decompress", "marshal.loads", "codecs.decode", "bytes.fromhex", "bytearray.fromhex",
+}
+EXEC_SINKS = {"exec", "eval", "compile", "builtins.exec", "builtins.eval", "types.FunctionType"}
+NETWORK = {
+    "socket.socket", "socket.create_connection", "urllib.request.urlopen", "urllib.request.Request",
+    "urllib.request.urlretrieve", "urllib.urlopen", "urllib2.urlopen", "http.client.HTTPConnection",
+    "http.client.HTTPSConnection", "requests.post", "requests.get", "requests.put", "requests.request",
+    "requests.Session", "requests.session", "httpx.post", "httpx.get", "httpx.put", "httpx.request",
+    "httpx.Client", "httpx.AsyncClient", "aiohttp.ClientSession", "urllib3.PoolManager",
+    "urllib3.request", "ftplib.FTP", "smtplib.SMTP", "smtplib.SMTP_SSL", "pycurl.Curl",
+}
+PROCESS = {
+    "subprocess.Popen", "subprocess.run", "subprocess.call", "subprocess.check_call",
+    "subprocess.check_output", "subprocess.getoutput", "subprocess.getstatusoutput", "os.system",
+    "os.popen", "os.execv", "os.execve", "os.execl", "os.execvp", "os.spawnl", "os.spawnv",
+    "os.posix_spawn", "pty.spawn", "asyncio.create_subprocess_exec", "asyncio.create_subprocess_shell",
+}
+ENV_READS = {"os.getenv", "os.environ.get", "os.environ.__getitem__", "os.environ.pop", "os.getenvb"}
+SERIALISERS = {"json.dumps", "str", "repr", "pickle.dumps", "base64.b64encode", "marshal.dumps"}
+
+
+@dataclass
+class _Facts:
+    aliases: dict[str, str] = field(default_factory=dict)
+    decoded_names: set[str] = field(default_factory=set)
+    hits: list[Hit] = field(default_factory=list)
+    network_line: int = 0
+    process_line: int = 0
+    families: dict[str, int] = field(default_factory=dict)  # family -> first line
+    ai_key_lines: list[int] = field(default_factory=list)
+    secret_env_lines: list[int] = field(default_factory=list)
+    exfil_line: int = 0
+    metadata_line: int = 0
+    env_dump_line: int = 0
+    env_sweep_line: int = 0
+    chmod_exec_line: int = 0
+    strings: list[tuple[str, int]] = field(default_factory=list)
+
+
+def _dotted(node: ast.AST, aliases: dict[str, str]) -> str | None:
+    """The qualified name a call target refers to, resolving import aliases and __import__('x')."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        base = aliases.get(node.id, node.id)
+    elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "__import__"
+          and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+        base = node.args[0].value
+    elif isinstance(node, ast.Constant) and isinstance(node.value, bytes | str):
+        base = "bytes" if isinstance(node.value, bytes) else "str"
+    else:
+        return None
+    return ".".join([base, *reversed(parts)])
+
+
+def _is_environ(node: ast.AST, aliases: dict[str, str]) -> bool:
+    return _dotted(node, aliases) in ("os.environ", "environ")
+
+
+class _Walker(ast.NodeVisitor):
+    def __init__(self) -> None:
+        self.f = _Facts()
+
+    # -- imports -------------------------------------------------------------------------
+    def visit_Import(self, node: ast.Import) -> None:
+        for a in node.names:
+            self.f.aliases[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+        self.generic_visit(node)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.module:
+            for a in node.names:
+                self.f.aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+        self.generic_visit(node)
+
+    # -- data flow: names bound to decoded data -------------------------------------------
+    def _contains_decoder(self, node: ast.AST) -> bool:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Call):
+                name = _dotted(sub.func, self.f.aliases)
+                if name in DECODERS or (name and name.endswith((".fromhex", ".b64decode", ".decompress"))):
+                    return True
+                if (isinstance(sub.func, ast.Attribute) and sub.func.attr == "decode" and sub.args
+                        and isinstance(sub.args[0], ast.Constant)
+                        and str(sub.args[0].value).lower() in ("base64", "hex", "rot13", "rot_13", "zlib")):
+                    return True
+            elif isinstance(sub, ast.Name) and sub.id in self.f.decoded_names:
+                return True
+        return False
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        if self._contains_decoder(node.value):
+            for t in node.targets:
+                for n in ast.walk(t):
+                    if isinstance(n, ast.Name):
+                        self.f.decoded_names.add(n.id)
+        self.generic_visit(node)
+
+    # -- calls -----------------------------------------------------------------------------
+    def visit_Call(self, node: ast.Call) -> None:
+        name = _dotted(node.func, self.f.aliases) or ""
+        f = self.f
+        if name in EXEC_SINKS and node.args and self._contains_decoder(node.args[0]):
+            f.hits.append(Hit("exec-decoded", Severity.CRITICAL, node.lineno,
+                              f"{name}() of decoded (base64/zlib/hex/marshal) data: hidden code runs"))
+        if name in NETWORK or name.startswith(("requests.", "httpx.", "aiohttp.", "urllib.request.", "socket.")) \
+                and name.split(".")[-1] in ("post", "put", "urlopen", "socket", "create_connection", "request", "Request"):
+            f.network_line = f.network_line or node.lineno
+        if name in PROCESS:
+            f.process_line = f.process_line or node.lineno
+            text = " ".join(self._const_strings(node))
+            if S.SHELL_DOWNLOAD_EXEC.search(text.lower()):
+                f.hits.append(Hit("download-exec", Severity.CRITICAL, node.lineno,
+                                  f"{name}() runs a command that downloads and executes code"))
+            if S.ENCODED_EXEC_STRING.search(text) or (("-c" in self._const_strings(node)) and self._contains_decoder(node)):
+                f.hits.append(Hit("spawn-encoded", Severity.CRITICAL, node.lineno,
+                                  f"{name}() starts an interpreter with an encoded payload"))
+            if S.AI_CLI_ABUSE.search(text):
+                f.hits.append(Hit("ai-cli-abuse", Severity.CRITICAL, node.lineno,
+                                  "runs an AI coding CLI with its permission checks disabled"))
+            if re.search(r"\b(?:curl|wget|nc|ncat)\b", text):  # the network, through a child process
+                f.network_line = f.network_line or node.lineno
+        if name == "os.chmod" and len(node.args) > 1 and isinstance(node.args[1], ast.Constant) \
+                and isinstance(node.args[1].value, int) and node.args[1].value & 0o111:
+            f.chmod_exec_line = f.chmod_exec_line or node.lineno
+        # Environment reads by name.
+        env_name = None
+        if name in ENV_READS and node.args and isinstance(node.args[0], ast.Constant):
+            env_name = node.args[0].value
+        if isinstance(env_name, str):
+            self._env_name(env_name, node.lineno)
+        # The whole environment handed to a serialiser or the network.
+        if name in SERIALISERS or name in NETWORK or name.endswith((".write", ".post", ".put", ".send", ".sendall")):
+            for arg in [*node.args, *(k.value for k in node.keywords)]:
+                for sub in ast.walk(arg):
+                    if _is_environ(sub, f.aliases):
+                        f.env_dump_line = f.env_dump_line or node.lineno
+        self.generic_visit(node)
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        if _is_environ(node.value, self.f.aliases) and isinstance(node.slice, ast.Constant) \
+                and isinstance(node.slice.value, str):
+            self._env_name(node.slice.value, node.lineno)
+        self.generic_visit(node)
+
+    def visit_For(self, node: ast.For) -> None:
+        # for k, v in os.environ.items(): if "KEY" in k ...  -> a sweep for secrets by name
+        it = node.iter
+        target = it.func.value if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) else it
+        if _is_environ(target, self.f.aliases):
+            body = " ".join(c.value for c in ast.walk(node) if isinstance(c, ast.Constant) and isinstance(c.value, str))
+            if re.search(r"KEY|TOKEN|SECRET|PASSWORD", body, re.IGNORECASE):
+                self.f.env_sweep_line = self.f.env_sweep_line or node.lineno
+        self.generic_visit(node)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, str) and node.value:
+            self.f.strings.append((node.value, node.lineno))
+
+    def _env_name(self, env: str, line: int) -> None:
+        if S.AI_KEY_ENV.match(env):
+            self.f.ai_key_lines.append(line)
+        elif S.SECRET_ENV.match(env):
+            self.f.secret_env_lines.append(line)
+
+    def _const_strings(self, node: ast.AST) -> list[str]:
+        return [c.value for c in ast.walk(node) if isinstance(c, ast.Constant) and isinstance(c.value, str)]
+
+
+def _grade(f: _Facts) -> list[Hit]:
+    hits = list(f.hits)
+    for text, line in f.strings:
+        if len(text) > 4096:
+            sample = text[:4096]
+        else:
+            sample = text
+        for fam in S.families_in(sample):
+            f.families.setdefault(fam, line)
+        low = sample.lower()
+        if not f.exfil_line and S.EXFIL_HOSTS.search(low):
+            f.exfil_line = line
+        if not f.metadata_line and S.CLOUD_METADATA.search(low):
+            f.metadata_line = line
+        if S.MINER.search(low):
+            hits.append(Hit("miner", Severity.CRITICAL, line, "cryptocurrency-miner command or pool address"))
+        if S.ENCODED_EXEC_STRING.search(sample):
+            hits.append(Hit("spawn-encoded", Severity.CRITICAL, line, "string holding exec() of an encoded payload"))
+        if S.PERSISTENCE.search(low) and (f.process_line or ".config/systemd/user" in sample):
+            hits.append(Hit("persistence", Severity.HIGH, line,
+                            "installs itself to run again (systemd user unit, cron, shell rc, Run key)"))
+        if S.AI_CLI_ABUSE.search(sample) and f.process_line:
+            hits.append(Hit("ai-cli-abuse", Severity.CRITICAL, line,
+                            "drives an AI coding CLI with its permission checks disabled"))
+    fams = sorted(f.families, key=lambda k: f.families[k])
+    first = min(f.families.values(), default=0)
+    net = bool(f.network_line)
+    dump = f.env_dump_line or f.env_sweep_line
+    if len(fams) >= 3 and (net or dump):
+        hits.append(Hit("credential-sweep", Severity.CRITICAL, first,
+                        f"reads {len(fams)} unrelated credential stores ({', '.join(fams)}) and uses the network"))
+    elif len(fams) >= 2 and (dump or (net and (f.metadata_line or f.exfil_line))):
+        hits.append(Hit("credential-sweep", Severity.HIGH, first,
+                        f"reads credential stores ({', '.join(fams)}) together with "
+                        + ("an environment dump" if dump else "cloud metadata / exfil endpoints and the network")))
+    elif len(fams) >= 4:
+        hits.append(Hit("credential-sweep", Severity.MEDIUM, first,
+                        f"reads {len(fams)} unrelated credential stores ({', '.join(fams)})"))
+    if dump and (net or f.exfil_line):
+        hits.append(Hit("env-dump", Severity.CRITICAL if f.exfil_line else Severity.HIGH, dump,
+                        "serialises the whole environment (every API key in it) and sends it over the network"))
+    key_lines = f.ai_key_lines + f.secret_env_lines
+    if key_lines and f.exfil_line:
+        hits.append(Hit("key-to-exfil-host", Severity.CRITICAL, min(key_lines),
+                        "reads an API key and holds a paste-bin / webhook / raw-IP URL"))
+    elif f.exfil_line and net and (fams or dump):
+        hits.append(Hit("key-to-exfil-host", Severity.HIGH, f.exfil_line,
+                        "sends collected data to a paste-bin / webhook / raw-IP URL"))
+    if f.chmod_exec_line and f.process_line and net and not any(h.rule == "download-exec" for h in hits):
+        hits.append(Hit("download-exec", Severity.MEDIUM, f.chmod_exec_line,
+                        "downloads a file, marks it executable and starts a process"))
+    return _dedupe(hits)
+
+
+def _dedupe(hits: list[Hit]) -> list[Hit]:
+    best: dict[str, Hit] = {}
+    for h in sorted(hits, key=lambda h: (-h.severity, h.line)):
+        best.setdefault(h.rule, h)
+    return sorted(best.values(), key=lambda h: (-h.severity, h.line))
+
+
+def analyze_python(text: str, force: bool = False) -> list[Hit]:
+    """Heuristic hits for one Python source. `force` skips the keyword prefilter."""
+    if not force and not worth_parsing(text):
+        return []
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return _fallback(text)
+    w = _Walker()
+    try:
+        w.visit(tree)
+    except RecursionError:
+        return _fallback(text)
+    return _grade(w.f)
+
+
+def _fallback(text: str) -> list[Hit]:
+    """Unparseable source (Python 2, deliberately broken): the string-level rules only."""
+    hits = []
+    for rx, rule, msg in ((S.ENCODED_EXEC_STRING, "spawn-encoded", "exec() of an encoded payload"),
+                          (S.MINER, "miner", "cryptocurrency-miner command or pool address")):
+        m = rx.search(text if rx is S.ENCODED_EXEC_STRING else text.lower())
+        if m:
+            hits.append(Hit(rule, Severity.CRITICAL, text.count("\n", 0, m.start()) + 1, msg))
+    return hits
