@@ -51,6 +51,8 @@ def test_names_resolve_to_their_entry(catalog: Catalog, kind: str, requested: st
         ("openai", "o3-pro"),
         ("openai", "gpt-5-pro"),  # not gpt-5
         ("openai", "gpt-5-codex"),
+        ("openai", "gpt-5-chat-latest"),  # -latest is stripped, but gpt-5-chat is not priced
+        ("openai", "o3-deep-research-2025-06-26"),  # dearer than o3; the date strips to an unknown name
         ("openai", "gpt-4.1-nano"),  # shut down, not gpt-4.1
         ("openai", "gpt-4"),
         ("openai", "gpt-4o-2024"),  # not a real date suffix
