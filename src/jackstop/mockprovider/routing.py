@@ -1,0 +1,70 @@
+"""Which provider dialect and endpoint a request is for, and which credentials it carries."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Mapping
+
+from jackstop.mockprovider import anthropic_api, gemini_api, openai_api
+
+DIALECTS: dict[str, ModuleType] = {
+    "openai": openai_api,
+    "anthropic": anthropic_api,
+    "gemini": gemini_api,
+}
+
+_GEMINI_METHOD = re.compile(r"^/(v1|v1beta)/models/([^/:]+):([A-Za-z]+)$")
+_GEMINI_LIST = re.compile(r"^/(v1|v1beta)/models/?$")
+
+
+@dataclass(frozen=True)
+class Route:
+    family: str
+    endpoint: str | None  # None: no such route in that dialect (answered with its 404)
+    path_model: str | None = None
+
+
+def collect_credentials(headers: Mapping[str, str], query: Mapping[str, str]) -> dict[str, str]:
+    """Every place a key may be carried, keyed by where it was found; Bearer prefix removed."""
+    found: dict[str, str] = {}
+    auth = headers.get("authorization")
+    if auth:
+        scheme, _, token = auth.partition(" ")
+        found["authorization"] = token.strip() if scheme.lower() == "bearer" else auth
+    for name in ("x-api-key", "x-goog-api-key"):
+        if headers.get(name):
+            found[name] = headers[name]
+    if query.get("key"):
+        found["query:key"] = query["key"]
+    return found
+
+
+def _guess_family(path: str, headers: Mapping[str, str], credentials: Mapping[str, str]) -> str:
+    """For colliding or unknown paths: the credential header (or version header) decides."""
+    if "x-goog-api-key" in credentials or "query:key" in credentials or \
+            path.startswith("/v1beta/"):
+        return "gemini"
+    if "x-api-key" in credentials or "anthropic-version" in headers:
+        return "anthropic"
+    return "openai"
+
+
+def resolve(method: str, path: str, headers: Mapping[str, str],
+            credentials: Mapping[str, str]) -> Route:
+    match = _GEMINI_METHOD.match(path)
+    if match:
+        endpoint = gemini_api.METHODS.get(match.group(3)) if method == "POST" else None
+        return Route("gemini", endpoint, match.group(2))
+    family = _guess_family(path, headers, credentials)
+    if method == "GET" and _GEMINI_LIST.match(path):
+        if family == "gemini":
+            return Route("gemini", "gemini.models")
+        if path.rstrip("/") == "/v1/models":
+            return Route(family, f"{family}.models")
+    for name in ("openai", "anthropic"):
+        endpoint = DIALECTS[name].ROUTES.get((method, path))
+        if endpoint and not endpoint.endswith(".models"):
+            return Route(name, endpoint)
+    return Route(family, None)

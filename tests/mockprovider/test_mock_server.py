@@ -1,0 +1,87 @@
+"""Lifecycle, construction and the standalone command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import httpx2
+import pytest
+
+from jackstop.mockprovider import MockProvider, UsagePolicy, generate_key
+from jackstop.mockprovider.routing import collect_credentials, resolve
+
+
+def test_given_keys_are_checked_and_missing_families_get_realistic_ones():
+    with MockProvider(keys={"openai": "sk-test-openai-123456"}) as mock:
+        assert mock.keys["openai"] == "sk-test-openai-123456"
+        assert mock.keys["anthropic"].startswith("sk-ant-api03-")
+        assert mock.keys["gemini"].startswith("AIza") and len(mock.keys["gemini"]) == 39
+        ok = httpx2.get(mock.base_url + "/v1/models",
+                        headers={"authorization": "Bearer sk-test-openai-123456"})
+        assert ok.status_code == 200
+    assert generate_key("openai") != generate_key("openai")
+
+
+def test_a_none_key_accepts_any_credential_but_still_requires_one():
+    with MockProvider(keys={"gemini": None}) as mock:
+        url = mock.base_url + "/v1beta/models/gemini-2.5-flash:countTokens"
+        body = {"contents": [{"parts": [{"text": "abcd"}]}]}
+        assert httpx2.post(url, json=body, params={"key": "anything"}).status_code == 200
+        assert httpx2.post(url, json=body).status_code == 403
+
+
+def test_unknown_family_is_refused():
+    with pytest.raises(ValueError, match="unknown provider family"):
+        MockProvider(keys={"mistral": "x"})
+
+
+def test_instances_are_independent_and_stop_cleanly():
+    with MockProvider(usage=UsagePolicy(output_tokens=3)) as one, MockProvider() as two:
+        assert one.port != two.port
+        for mock in (one, two):
+            httpx2.get(mock.base_url + "/v1/models",
+                       headers={"authorization": f"Bearer {mock.keys['openai']}"})
+        assert len(one.requests) == len(two.requests) == 1
+        base = one.base_url
+    with pytest.raises(httpx2.ConnectError):
+        httpx2.get(base + "/v1/models")
+
+
+def test_shared_models_path_is_routed_by_credential():
+    found = collect_credentials({"authorization": "Bearer sk-x"}, {})
+    assert resolve("GET", "/v1/models", {}, found).family == "openai"
+    found = collect_credentials({"x-goog-api-key": "AIza"}, {})
+    assert resolve("GET", "/v1/models", {}, found).endpoint == "gemini.models"
+    found = collect_credentials({"authorization": "Bearer sk-ant"}, {})
+    assert resolve("GET", "/v1/models", {"anthropic-version": "1"}, found).family == "anthropic"
+    assert collect_credentials({}, {"key": "k"}) == {"query:key": "k"}
+
+
+def test_standalone_command_serves_until_stopped():
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jackstop.mockprovider", "--port", "0",
+         "--openai-key", "sk-standalone-key-0001", "--usage", "output=7"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        first = proc.stdout.readline().strip()
+        assert first.startswith("mock provider listening on http://127.0.0.1:")
+        base = first.rsplit(" ", 1)[1]
+        reply = httpx2.post(base + "/v1/chat/completions",
+                            json={"model": "gpt-4o-mini", "messages": [
+                                {"role": "user", "content": "hi"}]},
+                            headers={"authorization": "Bearer sk-standalone-key-0001"})
+        assert reply.json()["usage"]["completion_tokens"] == 7
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_standalone_command_rejects_bad_directives():
+    done = subprocess.run([sys.executable, "-m", "jackstop.mockprovider", "--fault", "boom"],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert "unknown directive 'boom'" in done.stderr
+    assert "Traceback" not in done.stderr
