@@ -32,12 +32,14 @@ def _needle_lines(text: str, needles: tuple[str, ...]) -> list[tuple[str, int]]:
     out = []
     for n in needles:
         pos = low.find(n)
-        if pos != -1:
+        while pos != -1:
             before = low[pos - 1] if pos else " "
             after = low[pos + len(n)] if pos + len(n) < len(low) else " "
-            # whole-word only: 'giftshop.club' must not match 'mygiftshop.club.example'
-            if not (before.isalnum() or before in "-_.") and not (after.isalnum() or after in "-_"):
+            # whole names only: 'giftshop.club' matches 'x.giftshop.club', not 'mygiftshop.club'
+            if not (before.isalnum() or before in "-_") and not (after.isalnum() or after in "-_"):
                 out.append((n, low.count("\n", 0, pos) + 1))
+                break
+            pos = low.find(n, pos + 1)
     return out
 
 

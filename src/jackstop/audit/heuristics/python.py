@@ -60,6 +60,8 @@ def worth_parsing(s: str) -> bool:
         return True
     if sum(n in s for n in _FAMILY_NEEDLES) >= 2 and len(S.families_in(s)) >= 2:
         return True
+    if "chmod" in s and ("Popen" in s or "subprocess" in s or "os.system" in s) and any(n in s for n in _NET_NEEDLES):
+        return True
     return "environ" in s and _ENV_DUMP.search(s) is not None and any(n in s for n in _NET_NEEDLES)
 
 

@@ -44,11 +44,17 @@ EXFIL_HOSTS = re.compile(
     r"(?:discord(?:app)?\.com/api/webhooks|api\.telegram\.org/bot|pastebin\.com|hastebin\.|"
     r"webhook\.site|pipedream\.net|requestbin|ngrok(?:-free)?\.(?:io|app)|burpcollaborator\.net|"
     r"\.oast\.(?:fun|live|site|online|me|pro)|interact\.sh|transfer\.sh|\bfile\.io\b|\bix\.io\b|"
-    r"https?://(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?/)"
+    # a public IP literal (cloud metadata, loopback and private ranges are not exfil endpoints)
+    r"https?://(?!169\.254\.|127\.|10\.|192\.168\.|0\.0\.0\.0|172\.(?:1[6-9]|2\d|3[01])\.)"
+    r"(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?/)"
 )
 CLOUD_METADATA = re.compile(r"169\.254\.169\.254|metadata\.google\.internal")
 
-MINER = re.compile(r"\bxmrig\b|stratum\+(?:tcp|ssl)://|supportxmr|nanopool\.org|minexmr|moneroocean")
+# Miner binaries, pool protocols and pools, and Monero wallet addresses (95 base58 characters).
+MINER = re.compile(
+    r"\bxmrig\b|stratum\+(?:tcp|ssl)://|supportxmr|nanopool\.org|minexmr|moneroocean|"
+    r"(?<![0-9a-z])[48][1-9a-z]{94}(?![0-9a-z])"
+)
 SHELL_DOWNLOAD_EXEC = re.compile(
     r"\b(?:curl|wget)\b[^\n]*?(?:\|\s*(?:ba|z|da)?sh\b|\|\s*python|&&\s*(?:chmod|nohup|\./|sh\s|bash\s|python))"
     r"|(?:invoke-webrequest|iwr|invoke-expression|iex)\b[^\n]*(?:iex|invoke-expression|start-process)"
