@@ -82,7 +82,10 @@ class _Guarded:
         self.out = 0
 
     def read(self, n: int = -1) -> bytes:
-        data = self.inner.read(n if n and n > 0 else 1 << 20)
+        try:
+            data = self.inner.read(n if n and n > 0 else 1 << 20)
+        except (EOFError, OSError, zlib.error, lzma.LZMAError, zipfile.BadZipFile, tarfile.TarError) as exc:
+            raise ArchiveRefused(f"{self.what}: damaged or truncated ({exc})") from None
         self.out += len(data)
         self.budget.spend(len(data))
         if self.declared is not None and self.out > self.declared:
