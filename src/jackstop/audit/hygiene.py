@@ -37,7 +37,8 @@ def requirements_findings(data: LockData) -> list[Finding]:
             ))
     by_file: dict[Path, list[Requirement]] = {}
     for r in reqs:
-        by_file.setdefault(r.path, []).append(r)
+        if not r.url:  # local paths and VCS URLs carry no index artifact to hash
+            by_file.setdefault(r.path, []).append(r)
     for path, rs in by_file.items():
         missing = [r for r in rs if not r.hashes]
         if missing:

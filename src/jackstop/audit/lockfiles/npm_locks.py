@@ -87,15 +87,14 @@ def read_yarn_lock(path: Path) -> LockData:
 
 def _pnpm_key(key: str) -> tuple[str, str] | None:
     key = key.lstrip("/")
-    key = re.sub(r"\(.*$", "", key)  # peer-dependency suffix (v6+)
-    if "@" in key[1:]:
-        at = key.rfind("@")
-        name, version = key[:at], key[at + 1 :]
-    elif "/" in key:  # v5: /name/1.2.3 or /@scope/name/1.2.3_peer
-        name, _, version = key.rpartition("/")
-        version = version.split("_", 1)[0]
-    else:
+    v5 = re.match(r"^((?:@[^/@]+/)?[^/@]+)/(\d[^/_(]*)", key)  # v5: name/1.2.3 or @s/name/1.2.3_peer
+    if v5:
+        return v5.group(1), v5.group(2)
+    key = re.sub(r"\(.*$", "", key)  # v6+: peer-dependency suffix in parentheses
+    at = key.rfind("@")
+    if at <= 0:
         return None
+    name, version = key[:at], key[at + 1 :]
     if not name or not version or ":" in version:
         return None
     return name, version

@@ -94,23 +94,12 @@ def parse_requirements(path: Path, _seen: set[Path] | None = None, _constraint: 
             continue
         if head.startswith("-") and not head.startswith("--hash"):
             continue  # index and build options: not requirements
-        spec_tokens, hashes = [], []
-        for t in tokens:
-            if t.startswith("--hash="):
-                hashes.append(t.split("=", 1)[1])
-            elif t == "--hash":
-                continue
-            elif hashes == [] and t.startswith("--"):
-                continue
-            else:
-                spec_tokens.append(t)
-        # "--hash sha256:..." (space-separated) form
-        for i, t in enumerate(tokens[:-1]):
-            if t == "--hash":
-                hashes.append(tokens[i + 1])
-                if tokens[i + 1] in spec_tokens:
-                    spec_tokens.remove(tokens[i + 1])
-        spec = " ".join(spec_tokens)
+        # Requirement text runs up to the first option; options (--hash ...) follow it. Quotes in
+        # markers must survive, so the requirement part is not shell-split.
+        parts = re.split(r"\s+(?=--?[A-Za-z])", line, maxsplit=1)
+        spec_part, opts = parts[0], (parts[1] if len(parts) > 1 else "")
+        hashes = re.findall(r"--hash[=\s]+(\S+)", opts)
+        spec = spec_part.strip()
         if not spec:
             continue
         if re.match(r"^(?:\.{0,2}/|[a-z]+://|git\+)", spec):
