@@ -28,3 +28,19 @@ def redis_url() -> str:
     if not url:
         pytest.skip("JACKSTOP_TEST_REDIS is not set (CI sets it; e.g. redis://127.0.0.1:6379/0)")
     return url
+
+
+@pytest.fixture
+def fresh_postgres(postgres_url: str):
+    """A new, empty PostgreSQL database for one test; dropped afterwards."""
+    import uuid
+
+    import psycopg
+
+    name = f"jackstop_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, _db = postgres_url.rpartition("/")
+    yield f"{base}/{name}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -125,9 +125,33 @@ def start_gateway(tmp: pathlib.Path, *, extra_env: dict[str, str] | None = None,
 
 
 @pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory, mock: MockProvider) -> Iterator[GatewayProc]:
-    """One gateway per test module, with a provider of each kind pointing at the mock."""
-    g = start_gateway(tmp_path_factory.mktemp("gw"))
+def module_postgres(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh PostgreSQL database for one test module (skipped without JACKSTOP_TEST_POSTGRES)."""
+    url = os.environ.get("JACKSTOP_TEST_POSTGRES")
+    if not url:
+        pytest.skip("JACKSTOP_TEST_POSTGRES is not set (CI sets it; e.g. postgresql://postgres@127.0.0.1:5432/test)")
+    import psycopg
+
+    name = f"jackstop_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield url.rpartition("/")[0] + "/" + name
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def tier_env(request: pytest.FixtureRequest, tier: str) -> dict[str, str]:
+    """Environment that puts a gateway on a storage tier: the embedded default or scale-out."""
+    if tier == "sqlite":
+        return {}
+    return {"JACKSTOP_STORE_URL": request.getfixturevalue("module_postgres")}
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def gateway(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+            mock: MockProvider) -> Iterator[GatewayProc]:
+    """One gateway per test module and storage tier, with a provider of each kind at the mock."""
+    g = start_gateway(tmp_path_factory.mktemp("gw"), extra_env=tier_env(request, request.param))
     g.add_provider("oai", "openai", mock.keys["openai"], mock.base_url + "/v1")
     g.add_provider("ant", "anthropic", mock.keys["anthropic"], mock.base_url)
     g.add_provider("gem", "gemini", mock.keys["gemini"], mock.base_url)

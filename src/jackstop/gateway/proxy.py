@@ -309,6 +309,8 @@ class Proxy:
                 msg = await receive()
                 if msg["type"] == "http.disconnect":
                     gone.set()
+                    log.debug("client disconnected mid-stream; draining the provider's stream for usage",
+                              extra={"request_id": row.request_id, "key": row.key_name})
                     return
 
         watcher = asyncio.ensure_future(watch())
