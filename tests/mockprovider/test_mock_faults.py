@@ -162,7 +162,7 @@ def test_server_faults_apply_until_reset(mock, oai):
     ("x-mock-fault", "explode", "unknown directive 'explode'"),
     ("x-mock-fault", "drip=soon", "'drip=soon' is not a number"),
     ("x-mock-usage", "output=lots", "'output=lots' is not a number"),
-    ("x-mock-fault", "status=200", "must be an error status 400-599"),
+    ("x-mock-fault", "status=200", "status=200 must be an error status 400-599"),
     ("x-mock-usage", "cut_after=1", "unknown directive 'cut_after'"),
 ])
 def test_bad_control_headers_are_400_in_the_callers_dialect(oai, header, value, needle):

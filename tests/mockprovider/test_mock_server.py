@@ -9,7 +9,7 @@ import sys
 import httpx2
 import pytest
 
-from jackstop.mockprovider import MockProvider, UsagePolicy, generate_key
+from jackstop.mockprovider import Faults, MockProvider, UsagePolicy, generate_key
 from jackstop.mockprovider.routing import collect_credentials, resolve
 
 
@@ -85,3 +85,44 @@ def test_standalone_command_rejects_bad_directives():
     assert done.returncode == 2
     assert "unknown directive 'boom'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_large_bodies_are_accepted(mock):
+    text = "y" * (4 * 1024 * 1024)  # 4 MiB, beyond aiohttp's default 1 MiB cap
+    reply = httpx2.post(mock.base_url + "/v1/chat/completions",
+                        json={"model": "gpt-4o-mini", "messages": [{"role": "user",
+                                                                     "content": text}]},
+                        headers={"authorization": f"Bearer {mock.keys['openai']}"})
+    assert reply.status_code == 200
+    assert reply.json()["usage"]["prompt_tokens"] == (len(text) + 4) // 4
+
+
+def test_settings_are_validated_with_a_clear_message():
+    with pytest.raises(ValueError, match="must be an error status 400-599"):
+        Faults(status=200)
+    with pytest.raises(ValueError, match="non-negative integer or \"max\""):
+        UsagePolicy(output_tokens="lots")
+
+
+def test_request_log_keeps_the_newest_and_counts_all():
+    from jackstop.mockprovider.recording import RecordedRequest, RequestLog
+
+    log = RequestLog(limit=3)
+    for i in range(5):
+        log.append(RecordedRequest(id=str(i), method="GET", path="/", query={}, headers={},
+                                   raw_body=b"", body=None))
+    assert [r.id for r in log] == ["2", "3", "4"]
+    assert log[-1].id == "4" and [r.id for r in log[:2]] == ["2", "3"]
+    assert log.total == 5 and len(log.wait_for(5, timeout=0)) == 3
+    with pytest.raises(TimeoutError):
+        log.wait_for(6, timeout=0)
+
+
+def test_a_stopped_mock_can_start_again_on_the_same_port():
+    mock = MockProvider(keys={"openai": None})
+    with mock:
+        port = mock.port
+    with mock:
+        assert mock.port == port
+        reply = httpx2.get(mock.base_url + "/v1/models", headers={"authorization": "Bearer x"})
+        assert reply.status_code == 200

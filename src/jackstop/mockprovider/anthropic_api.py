@@ -102,9 +102,9 @@ def missing_version() -> BadRequest:
 
 
 def _usage_json(u: Usage, *, output: int) -> dict[str, Any]:
-    uncached = u.input_tokens - u.cached_tokens - u.cache_write_tokens
+    """Anthropic usage: input_tokens excludes cache reads and writes (its own convention)."""
     out: dict[str, Any] = {
-        "input_tokens": uncached,
+        "input_tokens": u.input_tokens - u.cached_tokens - u.cache_write_tokens,
         "cache_creation_input_tokens": u.cache_write_tokens,
         "cache_read_input_tokens": u.cached_tokens,
         "cache_creation": {"ephemeral_5m_input_tokens": u.cache_write_tokens,
@@ -112,9 +112,13 @@ def _usage_json(u: Usage, *, output: int) -> dict[str, Any]:
         "output_tokens": output,
         "service_tier": "standard",
     }
-    if u.reasoning_tokens and output == u.output_tokens:
+    if u.reasoning_tokens and output == u.output_tokens:  # only once the output is final
         out["output_tokens_details"] = {"thinking_tokens": u.reasoning_tokens}
     return out
+
+
+_DELTA_USAGE_KEYS = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens",
+                     "output_tokens", "output_tokens_details")
 
 
 def messages(call: Call) -> Reply:
@@ -177,12 +181,9 @@ def messages(call: Call) -> Reply:
     delta: dict[str, Any] = {"type": "message_delta",
                              "delta": {"stop_reason": stop, "stop_sequence": None}}
     if call.include_usage:
-        # Cumulative: the final output count, and the input counts repeated.
+        # Cumulative: the final output count, with the input counts repeated.
         full = _usage_json(usage, output=usage.output_tokens)
-        delta["usage"] = {k: full[k] for k in (
-            "input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens",
-            "output_tokens") } | ({"output_tokens_details": full["output_tokens_details"]}
-                                  if "output_tokens_details" in full else {})
+        delta["usage"] = {k: full[k] for k in _DELTA_USAGE_KEYS if k in full}
     events.append(sse_event(delta, "message_delta"))
     events.append(sse_event({"type": "message_stop"}, "message_stop"))
     return Reply(events=events, framing="sse", content_type=SSE_TYPE, usage=reported)

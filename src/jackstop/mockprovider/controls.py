@@ -33,6 +33,15 @@ class Faults:
     omit_usage: bool = False  # leave the usage report out of the response
     gated: bool = False  # hold each stream event after the first until mock.release()
 
+    def __post_init__(self) -> None:
+        if self.status is not None and not 400 <= self.status <= 599:
+            raise ValueError(f"Faults.status={self.status} must be an error status 400-599 "
+                             "(or None for no error)")
+        for name in ("latency", "drip", "retry_after", "cut_after", "stall_after"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"Faults.{name}={value} must not be negative")
+
 
 @dataclass(frozen=True)
 class UsagePolicy:
@@ -43,6 +52,16 @@ class UsagePolicy:
     cached_tokens: int = 0  # part of the input read from cache, clipped to it
     cache_write_tokens: int = 0  # part of the input written to cache (Anthropic), clipped
     stream_deltas: int = 4  # content delta events per choice in a stream
+
+    def __post_init__(self) -> None:
+        if self.output_tokens != "max" and (
+                isinstance(self.output_tokens, bool) or not isinstance(self.output_tokens, int)
+                or self.output_tokens < 0):
+            raise ValueError(f"UsagePolicy.output_tokens={self.output_tokens!r} must be a "
+                             "non-negative integer or \"max\"")
+        for name in ("reasoning_tokens", "cached_tokens", "cache_write_tokens", "stream_deltas"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"UsagePolicy.{name} must not be negative")
 
 
 _FAULT_TYPES: dict[str, type] = {
@@ -111,10 +130,10 @@ def parse_faults(value: str | None, base: Faults) -> Faults:
             changes[name] = arg in (None, "1", "true")
         else:
             changes[name] = _number(FAULT_HEADER, name, arg, kind)
-    if changes.get("status") is not None and not 400 <= changes["status"] <= 599:
-        raise ControlError(f"{FAULT_HEADER}: 'status={changes['status']}' must be an error "
-                           "status 400-599 (or 'none' to clear a server-wide one)")
-    return replace(base, **changes)
+    try:
+        return replace(base, **changes)
+    except ValueError as exc:
+        raise ControlError(f"{FAULT_HEADER}: {exc}") from None
 
 
 def parse_usage(value: str | None, base: UsagePolicy) -> UsagePolicy:
@@ -132,4 +151,7 @@ def parse_usage(value: str | None, base: UsagePolicy) -> UsagePolicy:
             changes[field] = "max"
         else:
             changes[field] = _number(USAGE_HEADER, name, arg, int)
-    return replace(base, **changes)
+    try:
+        return replace(base, **changes)
+    except ValueError as exc:
+        raise ControlError(f"{USAGE_HEADER}: {exc}") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Iterator, overload
 
@@ -31,7 +32,9 @@ class RecordedRequest:
     credential: str | None = None
     credential_ok: bool = False
     status: int | None = None  # HTTP status sent (None until the status line went out)
-    usage: Usage | None = None  # the usage the answer reports (None when omitted or no usage)
+    # The usage the answer carries (None when omitted or the endpoint has none). It is set
+    # when the answer starts; the client received it only if `completed`.
+    usage: Usage | None = None
     events_sent: int = 0  # streamed events written so far
     completed: bool = False  # the whole answer was written
     disconnected: bool = False  # the client went away before the answer was complete
@@ -41,31 +44,38 @@ class RecordedRequest:
 
 
 class RequestLog:
-    """A thread-safe, append-only list of RecordedRequest (cleared by reset)."""
+    """A thread-safe list of RecordedRequest, oldest first (cleared by reset).
 
-    def __init__(self) -> None:
-        self._items: list[RecordedRequest] = []
+    Only the newest `limit` are kept, so a long benchmark does not grow without bound;
+    `total` counts every request ever appended.
+    """
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self._items: deque[RecordedRequest] = deque(maxlen=limit)
         self._cond = threading.Condition()
+        self.total = 0
 
     def append(self, item: RecordedRequest) -> None:
         with self._cond:
             self._items.append(item)
+            self.total += 1
             self._cond.notify_all()
 
     def clear(self) -> None:
         with self._cond:
             self._items.clear()
+            self.total = 0
 
     def snapshot(self) -> list[RecordedRequest]:
         with self._cond:
             return list(self._items)
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[RecordedRequest]:
-        """Block until at least `count` requests arrived; raise TimeoutError otherwise."""
+        """Block until at least `count` requests arrived (since the last clear)."""
         with self._cond:
-            if not self._cond.wait_for(lambda: len(self._items) >= count, timeout):
+            if not self._cond.wait_for(lambda: self.total >= count, timeout):
                 raise TimeoutError(
-                    f"mock provider received {len(self._items)} requests, expected {count}"
+                    f"mock provider received {self.total} requests, expected {count}"
                 )
             return list(self._items)
 
@@ -82,6 +92,8 @@ class RequestLog:
     def __getitem__(self, index: slice) -> list[RecordedRequest]: ...
     def __getitem__(self, index: int | slice) -> RecordedRequest | list[RecordedRequest]:
         with self._cond:
+            if isinstance(index, slice):
+                return list(self._items)[index]
             return self._items[index]
 
     def __repr__(self) -> str:

@@ -13,7 +13,6 @@ import socket
 import string
 import threading
 from collections import deque
-from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import orjson
@@ -44,6 +43,7 @@ DEFAULT_MODELS: dict[str, tuple[str, ...]] = {
                "gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-embedding-001"),
 }
 _RETRY_STATUSES = (429, 503, 529)
+MAX_BODY = 64 * 1024 * 1024
 _ALNUM = string.ascii_letters + string.digits
 
 
@@ -86,19 +86,16 @@ class _Gate:
                 waiter.set_result(None)
 
 
-@dataclass
-class _Outcome:
-    """Why a send stopped early: the connection is to be dropped without a proper end."""
-
-    drop: bool = False
-
-
 class MockProvider:
     """A fake OpenAI + Anthropic + Gemini API on 127.0.0.1 (see the package docstring).
 
     keys: expected provider key per family ("openai", "anthropic", "gemini"); a family left
           out gets a random realistic key (read it back from `mock.keys`); None disables the
           check for that family (any credential in the right place is accepted).
+    usage, faults: the server-wide UsagePolicy and Faults (also settable as attributes;
+          `reset()` restores these). models: the model ids each family lists.
+    strict_models: refuse models not in `models` with the provider's 404.
+    max_records: how many recent requests `requests` keeps.
     """
 
     def __init__(
@@ -111,6 +108,7 @@ class MockProvider:
         faults: Faults | None = None,
         models: Mapping[str, Sequence[str]] | None = None,
         strict_models: bool = False,
+        max_records: int = 100_000,
     ) -> None:
         unknown = set(keys or {}) - set(FAMILIES)
         if unknown:
@@ -129,7 +127,7 @@ class MockProvider:
         self._default_faults = faults or Faults()
         self.usage = self._default_usage
         self.faults = self._default_faults
-        self.requests = RequestLog()
+        self.requests = RequestLog(max_records)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready = threading.Event()
@@ -152,6 +150,8 @@ class MockProvider:
     def start(self) -> "MockProvider":
         if self._thread is not None:
             raise RuntimeError("mock provider already started")
+        self._ready.clear()
+        self._startup_error = None
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         sock = socket.create_server((self.host, self._port), family=family, backlog=1024)
         self._port = sock.getsockname()[1]
@@ -215,7 +215,16 @@ class MockProvider:
 
     async def _serve(self, sock: socket.socket) -> None:
         self._stopping = asyncio.Event()
-        server = web.Server(self._handle, handler_cancellation=True, access_log=None)
+        loop = asyncio.get_running_loop()
+
+        def make_request(message: Any, payload: Any, protocol: Any, writer: Any,
+                         task: Any) -> web.BaseRequest:
+            # Real providers take bodies of tens of MB (aiohttp's default cap is 1 MiB).
+            return web.BaseRequest(message, payload, protocol, writer, task, loop,
+                                   client_max_size=MAX_BODY)
+
+        server = web.Server(self._handle, request_factory=make_request,
+                            handler_cancellation=True, access_log=None)
         runner = web.ServerRunner(server, shutdown_timeout=0.2)
         await runner.setup()
         site = web.SockSite(runner, sock, backlog=1024)
@@ -317,42 +326,48 @@ class MockProvider:
             headers.update({"openai-version": "2020-10-01", "openai-processing-ms": "1"})
         if reply.events is not None:
             headers["cache-control"] = "no-cache"
-        response = web.StreamResponse(status=reply.status, headers=headers)
         record.usage = reply.usage
+        send = self._send_body if reply.events is None else self._send_events
         try:
-            if reply.events is None:
-                outcome = await self._send_body(request, response, reply, faults, record)
-            else:
-                outcome = await self._send_events(request, response, reply, faults, record)
-        except ConnectionError:
+            response, complete = await send(request, reply, headers, faults, record)
+        except ConnectionError:  # the client went away while we were writing
             record.disconnected = True
-            return response
-        if outcome.drop:
-            _close(request)
-        else:
+            return _dropped(request)
+        if complete:
             record.completed = True
+        else:
+            _close(request)  # cut or stalled: drop the connection without a proper end
         return response
 
-    async def _send_body(self, request: web.BaseRequest, response: web.StreamResponse,
-                         reply: Reply, faults: Faults, record: RecordedRequest) -> _Outcome:
+    async def _send_body(self, request: web.BaseRequest, reply: Reply, headers: dict[str, str],
+                         faults: Faults,
+                         record: RecordedRequest) -> tuple[web.StreamResponse, bool]:
+        """Write a whole body; the flag is True when it was sent complete."""
         body = reply.body
         if faults.malformed:
             body = body[: len(body) // 2]
-        response.content_length = len(body)
-        await response.prepare(request)
-        record.status = reply.status
         if faults.cut_after is None and faults.stall_after is None:
-            await response.write(body)
+            # A Response sends its status line, headers and body in one write.
+            response = web.Response(status=reply.status, headers=headers, body=body)
+            await response.prepare(request)
+            record.status = reply.status
             await response.write_eof()
-            return _Outcome()
-        await response.write(body[: len(body) // 2])  # half a body, then cut or stall
+            return response, True
+        stream = web.StreamResponse(status=reply.status, headers=headers)
+        stream.content_length = len(body)
+        await stream.prepare(request)
+        record.status = reply.status
+        await stream.write(body[: len(body) // 2])  # half a body, then cut or stall
         if faults.cut_after is None:
             await self._hang()
-        return _Outcome(drop=True)
+        return stream, False
 
-    async def _send_events(self, request: web.BaseRequest, response: web.StreamResponse,
-                           reply: Reply, faults: Faults, record: RecordedRequest) -> _Outcome:
+    async def _send_events(self, request: web.BaseRequest, reply: Reply,
+                           headers: dict[str, str], faults: Faults,
+                           record: RecordedRequest) -> tuple[web.StreamResponse, bool]:
+        """Write events one by one (drip, gate, cut, stall); the flag is True when complete."""
         events = list(reply.events or [])
+        response = web.StreamResponse(status=reply.status, headers=headers)
         if faults.malformed and events:
             index = min(1, len(events) - 1)
             events[index] = _break_event(events[index], reply.framing)
@@ -360,10 +375,10 @@ class MockProvider:
         record.status = reply.status
         for index, event in enumerate(events):
             if index == faults.cut_after:
-                return _Outcome(drop=True)
+                return response, False
             if index == faults.stall_after:
                 await self._hang()
-                return _Outcome(drop=True)
+                return response, False
             if index:
                 if faults.gated:
                     await self._gate.wait()
@@ -372,7 +387,7 @@ class MockProvider:
             await response.write(event)
             record.events_sent = index + 1
         await response.write_eof()
-        return _Outcome()
+        return response, True
 
 
 def _parse_json(raw: bytes) -> Any:
@@ -404,6 +419,7 @@ def _close(request: web.BaseRequest) -> None:
 
 
 def _dropped(request: web.BaseRequest) -> web.StreamResponse:
-    """Close the connection without any answer (after a hang)."""
+    """Close the connection without any answer (after a hang). aiohttp's attempt to send the
+    returned placeholder then meets a closed transport, which it handles quietly."""
     _close(request)
     return web.Response(status=502)

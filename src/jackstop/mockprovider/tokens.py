@@ -20,7 +20,7 @@ Output: per choice, min(policy, limit) for a fixed policy, or exactly `limit` fo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Literal
+from typing import Any, Literal
 
 BYTES_PER_TOKEN = 4
 ATTACHMENT_TOKENS = 258
@@ -180,14 +180,3 @@ def split_pieces(words: list[str], pieces: int) -> list[str]:
         out.append("".join(words[start:end]))
         start = end
     return out
-
-
-def sum_usage(parts: Iterable[Usage]) -> Usage:
-    items = list(parts)
-    return Usage(
-        input_tokens=sum(u.input_tokens for u in items),
-        output_tokens=sum(u.output_tokens for u in items),
-        reasoning_tokens=sum(u.reasoning_tokens for u in items),
-        cached_tokens=sum(u.cached_tokens for u in items),
-        cache_write_tokens=sum(u.cache_write_tokens for u in items),
-    )
