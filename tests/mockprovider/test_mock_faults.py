@@ -206,3 +206,40 @@ def test_200_concurrent_clients_some_streaming_some_leaving(mock):
     wait_until(lambda: all(r.disconnected for r in leavers))
     assert all(r.events_sent == 1 and not r.completed for r in leavers)
     assert sum(r.completed for r in mock.requests) == 200 - len(leavers)
+
+
+def test_in_stream_error_in_every_dialect(mock, oai, ant, gem):
+    from google.genai import errors as genai_errors
+
+    fault = {"x-mock-fault": "error_after=2"}
+    with pytest.raises(openai.APIError, match="server had an error"):
+        list(oai.chat.completions.create(**CHAT, stream=True, extra_headers=fault))
+    events = list(oai.responses.create(model="gpt-5", input="hi", stream=True,
+                                       extra_headers=fault))
+    assert [e.type for e in events] == ["response.created", "response.in_progress", "error"]
+    with pytest.raises(anthropic.APIStatusError) as err:
+        list(ant.messages.create(model="claude-haiku-4-5", max_tokens=9, messages=HELLO,
+                                 stream=True, extra_headers=fault))
+    assert err.value.body["error"]["type"] == "overloaded_error"
+    client = gem  # the header goes per request through the SDK's http_options
+    with pytest.raises(genai_errors.ServerError) as gerr:
+        list(client.models.generate_content_stream(
+            model="gemini-2.5-flash", contents="hi",
+            config={"http_options": {"headers": fault}}))
+    assert gerr.value.code == 503
+    assert all(r.events_sent == 3 and r.completed and r.usage is None for r in mock.requests)
+
+
+def test_cut_gemini_stream_in_both_framings(mock, gem):
+    with pytest.raises(httpx2.RemoteProtocolError):
+        list(gem.models.generate_content_stream(
+            model="gemini-2.5-flash", contents="hi",
+            config={"http_options": {"headers": {"x-mock-fault": "cut_after=1"}}}))
+    body = {"contents": [{"parts": [{"text": "hi"}]}]}
+    with httpx2.stream("POST", mock.base_url + "/v1beta/models/gemini-2.5-flash:"
+                       "streamGenerateContent", json=body,
+                       headers={"x-goog-api-key": mock.keys["gemini"],
+                                "x-mock-fault": "cut_after=2"}) as reply:
+        with pytest.raises(httpx2.RemoteProtocolError):
+            reply.read()
+    assert [r.events_sent for r in mock.requests] == [1, 2]

@@ -11,7 +11,8 @@ Usage
         rec = mock.requests[-1]          # RecordedRequest: method, path, query, headers, body,
         rec.credential_header            # "authorization" | "x-api-key" | "x-goog-api-key" | "query:key"
         rec.credential                   # the key it carried (Bearer prefix removed)
-        rec.usage                        # the Usage the answer reported (None if omitted)
+        rec.usage                        # the Usage the answer carries (None if omitted)
+        rec.status, rec.events_sent, rec.completed, rec.disconnected   # how the answer went
         mock.faults = Faults(status=429) # server-wide, until changed or mock.reset()
         mock.usage = UsagePolicy(output_tokens="max")
 
@@ -47,6 +48,9 @@ Header controls (per request; they override the server's settings for that reque
   cut_after=N    a stream: close the connection after N events (no usage, no end marker);
                  a whole body: send the headers and half the body, then close
   stall_after=N  like cut_after but keep the connection open and silent (timeout tests)
+  error_after=N  a stream: after N events send the provider's in-stream error and end
+                 properly (OpenAI `data: {"error": ...}`, Responses `event: error`,
+                 Anthropic `event: error` overloaded_error, Gemini an {"error": ...} chunk)
   hang           never send anything (until the client leaves or the mock stops)
   omit_usage     leave usage out (OpenAI `usage`, the include_usage chunk, Anthropic
                  `usage` in message/message_start/message_delta, Gemini `usageMetadata`)
@@ -54,6 +58,8 @@ Header controls (per request; they override the server's settings for that reque
 `x-mock-usage: output=N|max, reasoning=N, cached=N, cache_write=N, deltas=N`
   (UsagePolicy output_tokens, reasoning_tokens, cached_tokens, cache_write_tokens,
   stream_deltas). A bad directive gets a 400 in the caller's dialect naming it.
+`status=none` (and cut_after/stall_after/error_after=none) clears a server-wide setting
+for one request.
 
 Token counts (deterministic; see tokens.py)
 -------------------------------------------

@@ -70,6 +70,13 @@ def error(status: int, message: str | None = None, *, param: str | None = None,
     return json_reply(body, status=status, headers=headers)
 
 
+def stream_error(endpoint: str, framing: str | None, index: int) -> bytes:
+    """Anthropic's in-stream error event (the streaming form of a 529)."""
+    return sse_event({"type": "error", "error": {"type": "overloaded_error",
+                                                 "message": "Overloaded"},
+                      "request_id": new_id("req_")}, "error")
+
+
 def auth_error(presented: str | None, place: str | None = None) -> Reply:
     if not presented:
         return error(401, "x-api-key header is required")

@@ -29,6 +29,7 @@ class Faults:
     malformed: bool = False  # 200 with a body (or one stream event) that is not valid JSON
     cut_after: int | None = None  # close the connection after N events (no usage, no end)
     stall_after: int | None = None  # after N events send nothing more, keep the socket open
+    error_after: int | None = None  # after N events send the dialect's in-stream error, end
     hang: bool = False  # never answer (until the client goes away or the mock stops)
     omit_usage: bool = False  # leave the usage report out of the response
     gated: bool = False  # hold each stream event after the first until mock.release()
@@ -37,7 +38,8 @@ class Faults:
         if self.status is not None and not 400 <= self.status <= 599:
             raise ValueError(f"Faults.status={self.status} must be an error status 400-599 "
                              "(or None for no error)")
-        for name in ("latency", "drip", "retry_after", "cut_after", "stall_after"):
+        for name in ("latency", "drip", "retry_after", "cut_after", "stall_after",
+                     "error_after"):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ValueError(f"Faults.{name}={value} must not be negative")
@@ -72,6 +74,7 @@ _FAULT_TYPES: dict[str, type] = {
     "malformed": bool,
     "cut_after": int,
     "stall_after": int,
+    "error_after": int,
     "hang": bool,
     "omit_usage": bool,
     "gated": bool,
@@ -83,7 +86,7 @@ _USAGE_NAMES = {
     "cache_write": "cache_write_tokens",
     "deltas": "stream_deltas",
 }
-_OPTIONAL = frozenset({"status", "cut_after", "stall_after"})
+_OPTIONAL = frozenset({"status", "cut_after", "stall_after", "error_after"})
 FAULT_NAMES = tuple(f.name for f in fields(Faults))
 USAGE_NAMES = tuple(_USAGE_NAMES)
 

@@ -109,6 +109,15 @@ def invalid_json() -> BadRequest:
     return BadRequest("Invalid JSON payload received. Unexpected token.")
 
 
+def stream_error(endpoint: str, framing: str | None, index: int) -> bytes:
+    """An error element in a stream: an SSE event, or the array's next (and last) element."""
+    body = orjson.dumps({"error": {"code": 503, "message": _MESSAGES[503],
+                                   "status": "UNAVAILABLE"}})
+    if framing == "sse":
+        return b"data: " + body + b"\r\n\r\n"
+    return (b"[" if index == 0 else b",\r\n") + body + b"]"
+
+
 def as_stream_array(reply: Reply) -> Reply:
     """Without alt=sse the streaming endpoint wraps even its errors in a JSON array."""
     reply.body = b"[" + reply.body + b"]"

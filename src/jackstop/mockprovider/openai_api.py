@@ -76,6 +76,16 @@ def error(status: int, message: str | None = None, *, param: str | None = None,
     return json_reply(body, status=status, headers=headers)
 
 
+def stream_error(endpoint: str, framing: str | None, index: int) -> bytes:
+    """The error a stream carries when the server fails mid-way (then the stream ends)."""
+    message = _STATUS_ERRORS[500][2]
+    if endpoint == "openai.responses":
+        return sse_event({"type": "error", "code": "server_error", "message": message,
+                          "param": None, "sequence_number": index}, "error")
+    return sse_event({"error": {"message": message, "type": "server_error", "param": None,
+                                "code": None}})
+
+
 def _mask(key: str) -> str:
     return "*" * len(key) if len(key) < 12 else f"{key[:3]}{'*' * 10}{key[-4:]}"
 

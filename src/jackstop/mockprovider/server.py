@@ -379,6 +379,13 @@ class MockProvider:
             if index == faults.stall_after:
                 await self._hang()
                 return response, False
+            if index == faults.error_after:
+                dialect = DIALECTS[record.family or "openai"]
+                record.usage = None  # the stream ends in an error, not in a usage report
+                await response.write(dialect.stream_error(record.endpoint, reply.framing, index))
+                record.events_sent = index + 1
+                await response.write_eof()
+                return response, True
             if index:
                 if faults.gated:
                     await self._gate.wait()
