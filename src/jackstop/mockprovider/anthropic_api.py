@@ -23,6 +23,7 @@ from jackstop.mockprovider.wire import (
     int_param,
     json_reply,
     new_id,
+    phrase,
     sse_event,
 )
 
@@ -64,7 +65,7 @@ def error(status: int, message: str | None = None, *, param: str | None = None,
     kind = kind or _ERROR_TYPES.get(status, "api_error" if status >= 500 else
                                     "invalid_request_error")
     body = {"type": "error",
-            "error": {"type": kind, "message": message or _MESSAGES.get(status, "Error")},
+            "error": {"type": kind, "message": message or _MESSAGES.get(status, phrase(status))},
             "request_id": new_id("req_")}
     headers = {"retry-after": str(retry_after)} if retry_after is not None else {}
     return json_reply(body, status=status, headers=headers)

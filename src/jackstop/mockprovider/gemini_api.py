@@ -23,7 +23,15 @@ from jackstop.mockprovider.tokens import (
     split_cached,
     split_pieces,
 )
-from jackstop.mockprovider.wire import BadRequest, Call, Reply, int_param, json_reply, new_id
+from jackstop.mockprovider.wire import (
+    BadRequest,
+    Call,
+    Reply,
+    int_param,
+    json_reply,
+    new_id,
+    phrase,
+)
 
 FAMILY = "gemini"
 SSE_TYPE = "text/event-stream"
@@ -67,7 +75,7 @@ def error(status: int, message: str | None = None, *, param: str | None = None,
           details: list[dict[str, Any]] | None = None) -> Reply:
     body: dict[str, Any] = {"error": {
         "code": status,
-        "message": message or _MESSAGES.get(status, "Error"),
+        "message": message or _MESSAGES.get(status, phrase(status)),
         "status": kind or _STATUS_NAMES.get(status, "UNAVAILABLE" if status >= 500 else
                                            "FAILED_PRECONDITION"),
     }}

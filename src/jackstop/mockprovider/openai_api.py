@@ -29,6 +29,7 @@ from jackstop.mockprovider.wire import (
     json_reply,
     new_id,
     now,
+    phrase,
     require,
     sse_event,
 )
@@ -64,7 +65,8 @@ def error(status: int, message: str | None = None, *, param: str | None = None,
           code: str | None = None, kind: str | None = None,
           retry_after: int | None = None) -> Reply:
     default_kind, default_code, default_message = _STATUS_ERRORS.get(
-        status, ("server_error" if status >= 500 else "invalid_request_error", None, "Error.")
+        status, ("server_error" if status >= 500 else "invalid_request_error", None,
+                 phrase(status))
     )
     body = {"error": {
         "message": message or default_message,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from http import HTTPStatus
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping, Sequence
@@ -72,6 +73,14 @@ def sse_event(data: Any, event: str | None = None, *, sep: bytes = b"\n\n") -> b
     payload = data if isinstance(data, bytes) else dumps(data)
     head = b"event: " + event.encode() + b"\n" if event else b""
     return head + b"data: " + payload + sep
+
+
+def phrase(status: int) -> str:
+    """The standard reason phrase of a status, for error messages without a better one."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Overloaded" if status == 529 else "Error"
 
 
 def new_id(prefix: str) -> str:
