@@ -148,7 +148,7 @@ class Proxy:
             raise Refusal(401, "auth_malformed", "the API key is not a jackstop virtual key (jsk_… with a valid "
                                                  "checksum); use the key `jackstop keys create` printed")
         await self.state.arefresh_if_changed()
-        ident = self.state.identify(tokens.token_hash(token, self.state.hash_key))
+        ident = await self.state.identify_or_refresh(tokens.token_hash(token, self.state.hash_key))
         if ident is None:
             raise Refusal(401, "auth_unknown", "unknown API key; it was never issued by this gateway")
         key = ident.key

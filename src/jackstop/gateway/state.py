@@ -91,6 +91,8 @@ class PostgresFeed:
 
 
 class State:
+    MISS_REFRESH_PER_S = 20
+
     def __init__(self, store: Store, home: Home) -> None:
         self.store = store
         self.keystore = Keystore(store, home.derive("keystore"))
@@ -106,6 +108,9 @@ class State:
         self._resolved: dict[str, tuple[int, str]] = {}  # secret name -> (seq, value)
         self.listeners: list = []  # callables(Changes) run after each refresh
         self.force = False
+        self._miss_window = 0.0
+        self._miss_count = 0
+        self._refreshing: asyncio.Future | None = None
         if hasattr(store, "url") and str(getattr(store, "url", "")).startswith(("postgres", "postgresql")):
             self.feed: SqliteFeed | PostgresFeed = PostgresFeed(store.url)  # type: ignore[attr-defined]
         else:
@@ -150,6 +155,30 @@ class State:
                 self.apply(self.store.changes_since(self.epoch))
             else:
                 self.apply(await asyncio.to_thread(self.store.changes_since, self.epoch))
+
+    async def identify_or_refresh(self, token_hash: str) -> Identity | None:
+        """Look the hash up; on a miss re-read the Store once, in case the key is newer than the
+        last change notification (PostgreSQL notifications arrive a moment after the commit).
+        Misses re-read at most `MISS_REFRESH_PER_S` times a second, so a flood of made-up keys
+        cannot turn into a flood of database queries."""
+        ident = self.identify(token_hash)
+        if ident is not None or isinstance(self.feed, SqliteFeed):
+            return ident  # SQLite's data_version is exact: a miss is a miss
+        now = time.monotonic()
+        if now - self._miss_window >= 1.0:
+            self._miss_window, self._miss_count = now, 0
+        if self._miss_count >= self.MISS_REFRESH_PER_S:
+            return None
+        self._miss_count += 1
+        if self._refreshing is None:
+            self._refreshing = asyncio.ensure_future(asyncio.to_thread(self.store.changes_since, self.epoch))
+            try:
+                self.apply(await self._refreshing)
+            finally:
+                self._refreshing = None
+        else:
+            await asyncio.shield(self._refreshing)
+        return self.identify(token_hash)
 
     # -- lookups --------------------------------------------------------------------------------
     def identify(self, token_hash: str) -> Identity | None:
