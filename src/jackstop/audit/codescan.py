@@ -11,7 +11,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from jackstop.audit.heuristics.javascript import analyze_js
-from jackstop.audit.heuristics.python import analyze_python
+from jackstop.audit.heuristics.python import analyze_python, gate, may_need_parsing, needle_set
 from jackstop.audit.heuristics.signals import Hit
 
 PARALLEL_BYTES = 8 << 20  # below this, a worker pool costs more than it saves
@@ -51,6 +51,35 @@ def scan_one(path: str, needles: tuple[str, ...]) -> FileResult | None:
             text = fh.read().decode("utf-8", "replace")
     except OSError:
         return None
+    return scan_text(path, text, needles)
+
+
+_IOC_SETS: dict[tuple[str, ...], object] = {}
+
+
+def scan_bytes(path: str, data: bytes, needles: tuple[str, ...]) -> FileResult | None:
+    """Like scan_text, but decides from the raw bytes first: most files are never decoded."""
+    if path.endswith((".js", ".mjs", ".cjs")):
+        return scan_text(path, data.decode("utf-8", "replace"), needles)
+    found = gate(data)
+    ioc_hit = False
+    if needles:
+        rs = _IOC_SETS.get(needles)
+        if rs is None:
+            rs = _IOC_SETS[needles] = needle_set(needles)
+        ioc_hit = bool(rs.Match(data))  # type: ignore[attr-defined]
+    if not ioc_hit and not may_need_parsing(found):
+        return None
+    text = data.decode("utf-8", "replace")
+    hits = analyze_python(text, found=found)
+    iocs = _needle_lines(text, needles) if ioc_hit else []
+    if not hits and not iocs:
+        return None
+    return FileResult(path, tuple(hits), tuple(iocs))
+
+
+def scan_text(path: str, text: str, needles: tuple[str, ...]) -> FileResult | None:
+    """Heuristic hits and IOC strings for one source already in memory."""
     if path.endswith((".js", ".mjs", ".cjs")):
         hits = analyze_js(text)
     else:

@@ -3,6 +3,9 @@
 Limits, by design: RECORD is written by the installer from the wheel, so a malicious file that
 shipped *in* the wheel (litellm 1.82.8's .pth) verifies cleanly. Integrity catches tampering
 after install; the start-up, IOC and heuristic checks catch payloads that came with the wheel.
+
+Each file is read once: the same bytes are hashed for RECORD and IOC matching and, for Python
+sources, handed to the heuristics. The work is spread over worker processes by byte count.
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ import hashlib
 import os
 import posixpath
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from jackstop.audit import findings as F
+from jackstop.audit.codescan import MAX_FILE_BYTES, PARALLEL_BYTES, FileResult, scan_bytes
 from jackstop.audit.findings import Finding, Severity
 from jackstop.audit.pyenv import Distribution
 
@@ -43,46 +47,102 @@ def norm(rel: str) -> str:
 @dataclass
 class IntegrityResult:
     findings: list[Finding] = field(default_factory=list)
-    hashes: dict[str, Path] = field(default_factory=dict)  # hex sha256 -> file, for IOC matching
+    ioc_hashes: list[tuple[Path, str]] = field(default_factory=list)  # files whose sha256 is an IOC
+    scans: list[FileResult] = field(default_factory=list)  # heuristic / IOC-string results
     files_checked: int = 0
+    sources_scanned: int = 0
     owned: set[str] = field(default_factory=set)  # site-relative paths owned by some RECORD
 
 
-def _check_one(site: Path, dist: Distribution, rel: str, algo: str | None, digest: str | None,
-               size: int | None) -> tuple[str, Path, bytes | None, str | None]:
-    """-> (status, path, raw sha256 or None, detail). status: ok|missing|modified|skipped."""
-    path = site / rel
+@dataclass(frozen=True)
+class FileJob:
+    path: str
+    algo: str | None  # None: scan only (a file no RECORD lists)
+    digest: str | None
+    size: int | None
+    scan: bool
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    path: str
+    status: str  # ok | missing | modified | skipped
+    sha256: str | None  # set only when it is an IOC hash
+    detail: str | None
+    scan: FileResult | None
+
+
+def check_file(job: FileJob, needles: tuple[str, ...], ioc_hashes: frozenset[str]) -> FileOutcome:
+    """Read the file once: verify it against RECORD, and run the heuristics on the same bytes."""
+    data: bytes | None = None
     try:
-        st = path.stat()
+        with open(job.path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size <= 32 * _CHUNK:
+                data = fh.read()
+                raw = hashlib.sha256(data).digest()
+            else:
+                raw = hashlib.file_digest(fh, "sha256").digest()
     except FileNotFoundError:
-        return ("missing" if digest else "skipped", path, None, None)
-    except OSError:
-        return ("skipped", path, None, None)
-    if not path.is_file():
-        return ("skipped", path, None, None)
-    if not digest or not algo:
-        return ("skipped", path, None, None)
-    try:
-        if algo == "sha256":
-            raw = sha256_file(path)
+        return FileOutcome(job.path, "missing" if job.digest else "skipped", None, None, None)
+    except (OSError, ValueError):
+        return FileOutcome(job.path, "skipped", None, None, None)
+    status, detail = "ok", None
+    if job.digest and job.algo:
+        if job.algo == "sha256":
             actual = record_digest(raw)
         else:
-            with open(path, "rb") as fh:
-                h = hashlib.new(algo)
-                while chunk := fh.read(_CHUNK):
-                    h.update(chunk)
-            raw, actual = None, record_digest(h.digest())
-    except (OSError, ValueError):
-        return ("skipped", path, None, None)
-    if actual != digest:
-        detail = f"size {st.st_size}, RECORD says {size}" if size is not None and size != st.st_size else "same size"
-        return ("modified", path, raw, detail)
-    return ("ok", path, raw, None)
+            try:
+                actual = record_digest(hashlib.new(job.algo, data if data is not None else Path(job.path).read_bytes()).digest())
+            except (ValueError, OSError):
+                actual = job.digest  # an algorithm this Python lacks: cannot judge
+        if actual != job.digest:
+            status = "modified"
+            detail = f"size {size}, RECORD says {job.size}" if job.size is not None and job.size != size else "same size"
+    scan = None
+    if job.scan and data is not None and size <= MAX_FILE_BYTES:
+        scan = scan_bytes(job.path, data, needles)
+    hexdigest = raw.hex()
+    return FileOutcome(job.path, status, hexdigest if hexdigest in ioc_hashes else None, detail, scan)
 
 
-def verify(dists: Iterable[Distribution], workers: int = 4) -> IntegrityResult:
+def check_chunk(jobs: list[FileJob], needles: tuple[str, ...], ioc_hashes: frozenset[str]) -> tuple[int, list[FileOutcome]]:
+    """-> (files read, the outcomes worth reporting). Runs in a worker process."""
+    interesting = []
+    for job in jobs:
+        out = check_file(job, needles, ioc_hashes)
+        if out.status != "ok" or out.sha256 or out.scan:
+            interesting.append(out)
+    return len(jobs), interesting
+
+
+def run_jobs(jobs: list[FileJob], needles: tuple[str, ...], ioc_hashes: frozenset[str],
+             workers: int | None = None) -> tuple[int, list[FileOutcome]]:
+    """All jobs, balanced by bytes over worker processes (both cores on this machine)."""
+    total = sum(j.size or 0 for j in jobs)
+    workers = workers or min(os.cpu_count() or 1, 4)
+    if workers <= 1 or total < PARALLEL_BYTES:
+        return check_chunk(jobs, needles, ioc_hashes)
+    chunks: list[list[FileJob]] = [[] for _ in range(workers * 4)]
+    loads = [0] * len(chunks)
+    for job in sorted(jobs, key=lambda j: j.size or 0, reverse=True):
+        i = loads.index(min(loads))
+        chunks[i].append(job)
+        loads[i] += (job.size or 4096) * (3 if job.scan else 1)  # scanning costs more than hashing
+    count, outcomes = 0, []
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for n, res in pool.map(check_chunk, chunks, [needles] * len(chunks), [ioc_hashes] * len(chunks)):
+            count += n
+            outcomes.extend(res)
+    return count, outcomes
+
+
+def verify(dists: Iterable[Distribution], scan_only: Iterable[Path] = (), needles: tuple[str, ...] = (),
+           ioc_hashes: frozenset[str] = frozenset(), scan: bool = True) -> IntegrityResult:
+    """Verify every RECORD-listed file; scan its .py files (and `scan_only`) with the heuristics."""
     result = IntegrityResult()
-    jobs = []
+    jobs: list[FileJob] = []
+    by_path: dict[str, tuple[Distribution, str]] = {}
     for dist in dists:
         if dist.record is None:
             result.findings.append(Finding(
@@ -95,29 +155,42 @@ def verify(dists: Iterable[Distribution], workers: int = 4) -> IntegrityResult:
         for e in dist.record:
             rel = norm(e.path)
             result.owned.add(rel)
-            if rel.startswith(posixpath.basename(str(dist.meta_dir)) + "/RECORD"):
+            if not e.digest:
+                continue  # RECORD itself, .pyc files: listed without a hash
+            path = str(dist.site / rel)
+            by_path[path] = (dist, rel)
+            jobs.append(FileJob(path, e.algorithm, e.digest, e.size, scan and rel.endswith(".py")))
+    for p in scan_only:
+        if str(p) not in by_path:
+            try:
+                size = p.stat().st_size
+            except OSError:
                 continue
-            jobs.append((dist, rel, e))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        outcomes = pool.map(lambda j: (j, _check_one(j[0].site, j[0], j[1], j[2].algorithm, j[2].digest, j[2].size)), jobs)
-        for (dist, rel, _e), (status, path, raw, detail) in outcomes:
-            if raw is not None:
-                result.hashes[raw.hex()] = path
-                result.files_checked += 1
-            if status == "modified":
-                result.findings.append(Finding(
-                    F.FILE_MODIFIED, Severity.HIGH,
-                    f"{rel} of {dist.label} does not match the sha256 in its RECORD ({detail}): changed after install",
-                    path=str(path), package=dist.name, version=dist.version,
-                    fix=f"inspect the change, then reinstall: pip install --force-reinstall '{dist.name}=={dist.version}'",
-                ))
-            elif status == "missing":
-                result.findings.append(Finding(
-                    F.FILE_MISSING, Severity.MEDIUM,
-                    f"{rel} of {dist.label} is listed in its RECORD but missing",
-                    path=str(path), package=dist.name, version=dist.version,
-                    fix=f"reinstall: pip install --force-reinstall '{dist.name}=={dist.version}'",
-                ))
+            jobs.append(FileJob(str(p), None, None, size, True))
+    result.sources_scanned = sum(j.scan for j in jobs)
+    result.files_checked, outcomes = run_jobs(jobs, needles, ioc_hashes)
+    for o in outcomes:
+        if o.scan:
+            result.scans.append(o.scan)
+        if o.sha256:
+            result.ioc_hashes.append((Path(o.path), o.sha256))
+        if o.path not in by_path:
+            continue
+        dist, rel = by_path[o.path]
+        if o.status == "modified":
+            result.findings.append(Finding(
+                F.FILE_MODIFIED, Severity.HIGH,
+                f"{rel} of {dist.label} does not match the sha256 in its RECORD ({o.detail}): changed after install",
+                path=o.path, package=dist.name, version=dist.version,
+                fix=f"inspect the change, then reinstall: pip install --force-reinstall '{dist.name}=={dist.version}'",
+            ))
+        elif o.status == "missing":
+            result.findings.append(Finding(
+                F.FILE_MISSING, Severity.MEDIUM, f"{rel} of {dist.label} is listed in its RECORD but missing",
+                path=o.path, package=dist.name, version=dist.version,
+                fix=f"reinstall: pip install --force-reinstall '{dist.name}=={dist.version}'",
+            ))
+    result.scans.sort(key=lambda r: r.path)
     return result
 
 

@@ -89,7 +89,7 @@ def builtin_iocs() -> list[Incident]:
 
 
 class IocSet:
-    """All incidents, with a single compiled pattern for their domains and strings."""
+    """All incidents, indexed by payload hash and by domain/string needle."""
 
     def __init__(self, incidents: Iterable[Incident]) -> None:
         self.incidents = list(incidents)
@@ -102,30 +102,9 @@ class IocSet:
                 self._needles[d] = inc
             for s in inc.strings:
                 self._needles[s] = inc
-        if self._needles:
-            alts = sorted(self._needles, key=len, reverse=True)
-            # Domains match as whole host names: not as the tail of a longer name.
-            self.pattern: re.Pattern[str] | None = re.compile(
-                "|".join(rf"(?<![\w.-]){re.escape(n)}(?![\w-])" for n in alts), re.IGNORECASE
-            )
-        else:
-            self.pattern = None
 
     def files(self, where: str) -> list[tuple[Incident, IocFile]]:
         return [(inc, f) for inc in self.incidents for f in inc.files if f.where == where]
-
-    def search_text(self, text: str) -> list[tuple[Incident, str, int]]:
-        """(incident, needle, line) for every domain or string indicator found in text."""
-        if self.pattern is None:
-            return []
-        out = []
-        for m in self.pattern.finditer(text):
-            needle = m.group(0)
-            inc = self._needles.get(needle) or self._needles.get(needle.lower())
-            if inc is None:
-                continue
-            out.append((inc, needle, text.count("\n", 0, m.start()) + 1))
-        return out
 
     def incident_for(self, needle: str) -> Incident | None:
         low = needle.lower()

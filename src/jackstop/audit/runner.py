@@ -94,20 +94,22 @@ class Auditor:
         for d in dists:
             self.findings += feedcheck.version_findings(self.feed, PYPI, d.name, d.version,
                                                         where="installed", path=d.meta_dir)
-        self.say(f"{site}: verifying installed files against RECORD")
-        res = integrity.verify(dists)
+        owner = self._owner_map(dists)
+        unowned_py = [p for p in _walk(site, (".py",)) if p.relative_to(site).as_posix() not in owner]
+        self.say(f"{site}: verifying files against RECORD and scanning Python sources")
+        res = integrity.verify(dists, scan_only=unowned_py, needles=self.needles,
+                               ioc_hashes=frozenset(self.iocs.by_hash))
         self.stats["files_hashed"] += res.files_checked
+        self.stats["sources_scanned"] += res.sources_scanned
         self.findings += res.findings
         self.findings += integrity.unowned_findings(dists, res.owned)
-        owner = self._owner_map(dists)
-        hashes = dict(res.hashes)
+        hashes = {digest: path for path, digest in res.ioc_hashes}
         # Start-up hooks.
         for pth in sorted(site.glob("*.pth")):
             dist = owner.get(pth.name)
             self.findings += startup.audit_pth(pth, dist.label if dist else None,
                                                dist.name if dist else None, dist.version if dist else None)
-            if pth.name not in owner:
-                hashes.setdefault(sha256_file(pth).hex(), pth)
+            hashes.setdefault(sha256_file(pth).hex(), pth)
         for name in ("sitecustomize.py", "usercustomize.py"):
             p = site / name
             if p.is_file():
@@ -124,10 +126,7 @@ class Auditor:
             if hit:
                 rel = path.relative_to(site).as_posix() if path.is_relative_to(site) else path.name
                 self._ioc(hit[0], path, f"sha256 of {path.name} matches {hit[1] or 'a known payload'}", owner.get(rel))
-        # Heuristics over every Python source in the environment.
-        sources = [str(p) for p in _walk(site, (".py",))]
-        self.say(f"{site}: scanning {len(sources)} Python sources")
-        self._record_scan(scan_files(sources, self.needles), site, owner)
+        self._record_scan(res.scans, site, owner)
 
     def _owner_map(self, dists: list[Distribution]) -> dict[str, Distribution]:
         owner: dict[str, Distribution] = {}
@@ -137,7 +136,6 @@ class Auditor:
         return owner
 
     def _record_scan(self, results: list[FileResult], base: Path | None, owner: dict[str, Distribution]) -> None:
-        self.stats["sources_scanned"] += len(results)
         for r in results:
             path = Path(r.path)
             dist = None
@@ -243,6 +241,7 @@ class Auditor:
     def audit_code(self, root: Path) -> None:
         sources = [str(p) for p in _walk(root, (".py", ".js", ".mjs", ".cjs"))]
         self.say(f"{root}: scanning {len(sources)} sources")
+        self.stats["sources_scanned"] += len(sources)
         self._record_scan(scan_files(sources, self.needles), None, {})
         for pth in sorted(_walk(root, (".pth",))):
             self.findings += [f for f in startup.audit_pth(pth, owner="--code") if f.severity > Severity.INFO]

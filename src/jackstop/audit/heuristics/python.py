@@ -38,11 +38,41 @@ _STRONG_NEEDLES = ("xmrig", "stratum+", "supportxmr", "nanopool", "minexmr", "mo
 _OTHER_NEEDLES = ("environ", "chmod", "popen", "subprocess", "os.system", "requests", "urllib", "http",
                   "socket", "aiohttp")
 _NET_NEEDLES = {"requests", "urllib", "http", "socket", "aiohttp", "curl"}
-_GATE = re2.compile("(?i)" + "|".join(re.escape(n) for n in
-                                     sorted({*_DECODER_NEEDLES, *_FAMILY_NEEDLES, *_STRONG_NEEDLES, *_OTHER_NEEDLES},
-                                            key=len, reverse=True)))
+_GATE_NEEDLES = sorted({*_DECODER_NEEDLES, *_FAMILY_NEEDLES, *_STRONG_NEEDLES, *_OTHER_NEEDLES})
+
+
+def needle_set(needles: list[str] | tuple[str, ...]) -> re2.Set:
+    """An RE2 set matching each needle case-insensitively; Match() returns the indices found."""
+    opts = re2.Options()
+    opts.case_sensitive = False
+    rs = re2.Set.SearchSet(opts)
+    for n in needles:
+        rs.Add(re2.escape(n))
+    rs.Compile()
+    return rs
+
+
+_GATE = needle_set(_GATE_NEEDLES)
+
+
+def gate(data: bytes | str) -> set[str]:
+    """Which needles a source holds, in one linear pass over its bytes."""
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")
+    return {_GATE_NEEDLES[i] for i in _GATE.Match(data) or ()}
+
+
+def may_need_parsing(found: set[str]) -> bool:
+    """The needle-level part of `worth_parsing`: False means no rule can fire."""
+    return bool(
+        any(n in found for n in _STRONG_NEEDLES) or any(n in found for n in _DECODER_NEEDLES)
+        or sum(n in found for n in _FAMILY_NEEDLES) >= 2 or "chmod" in found
+        or ("environ" in found and found & _NET_NEEDLES)
+    )
+
+
 _STRONG_CONFIRM = (S.MINER, S.PERSISTENCE, S.AI_CLI_ABUSE, S.EXFIL_HOSTS, S.SHELL_DOWNLOAD_EXEC)
-_EXEC_CALL = re2.compile(r"\b(?:exec|eval|compile|FunctionType)\s*\(")
+_EXEC_CALL = re2.compile(r"(?:^|[^\w.])(?:exec|eval|compile|FunctionType)\s*\(")  # not re.compile(
 _ENV_DUMP = re2.compile(r"(?:dumps|str|repr|dict|encode)\(\s*(?:dict\()?\s*(?:os\.)?environ\b|"
                         r"for\s+\w+(?:\s*,\s*\w+)?\s+in\s+(?:os\.)?environ\b")
 
@@ -60,9 +90,9 @@ def lines_with(text: str, needle: str, limit: int = 50) -> list[str]:
     return out
 
 
-def worth_parsing(s: str) -> bool:
-    found = {m.lower() for m in _GATE.findall(s)}
-    if not found:
+def worth_parsing(s: str, found: set[str] | None = None) -> bool:
+    found = gate(s) if found is None else found
+    if not may_need_parsing(found):
         return False
     strong = [n for n in _STRONG_NEEDLES if n in found]
     if strong:
@@ -262,6 +292,7 @@ class _Walker(ast.NodeVisitor):
 
 def _grade(f: _Facts) -> list[Hit]:
     hits = list(f.hits)
+    persistence: list[tuple[int, str]] = []
     for text, line in f.strings:
         if len(text) < 4:
             continue
@@ -276,9 +307,9 @@ def _grade(f: _Facts) -> list[Hit]:
                 f.exfil_line = line
             if S.MINER.search(low):
                 hits.append(Hit("miner", Severity.CRITICAL, line, "cryptocurrency-miner command or pool address"))
-            if S.PERSISTENCE.search(low) and (f.process_line or ".config/systemd/user" in low):
-                hits.append(Hit("persistence", Severity.HIGH, line,
-                                "installs itself to run again (systemd user unit, cron, shell rc, Run key)"))
+            m = S.PERSISTENCE.search(low)
+            if m and (f.process_line or ".config/systemd/user" in low):
+                persistence.append((line, m.group(0)))
             if S.AI_CLI_ABUSE.search(sample) and f.process_line:
                 hits.append(Hit("ai-cli-abuse", Severity.CRITICAL, line,
                                 "drives an AI coding CLI with its permission checks disabled"))
@@ -288,6 +319,14 @@ def _grade(f: _Facts) -> list[Hit]:
             f.metadata_line = line
         if "exec" in sample and S.ENCODED_EXEC_STRING.search(sample):
             hits.append(Hit("spawn-encoded", Severity.CRITICAL, line, "string holding exec() of an encoded payload"))
+    # Shell start-up files are also where completion installers write (click, typer): only a
+    # service unit, cron entry or Run key counts alone; a shell rc edit needs company.
+    others = bool(f.network_line or f.families or f.exfil_line or f.hits)
+    for line, what in persistence:
+        if not what.startswith((".bashrc", ".zshrc", ".bash_profile")) or others:
+            hits.append(Hit("persistence", Severity.HIGH, line,
+                            f"installs itself to run again ({what}: service unit, cron, shell rc or Run key)"))
+            break
     fams = sorted(f.families, key=lambda k: f.families[k])
     first = min(f.families.values(), default=0)
     net = bool(f.network_line)
@@ -325,9 +364,10 @@ def _dedupe(hits: list[Hit]) -> list[Hit]:
     return sorted(best.values(), key=lambda h: (-h.severity, h.line))
 
 
-def analyze_python(text: str, force: bool = False) -> list[Hit]:
-    """Heuristic hits for one Python source. `force` skips the keyword prefilter."""
-    if not force and not worth_parsing(text):
+def analyze_python(text: str, force: bool = False, found: set[str] | None = None) -> list[Hit]:
+    """Heuristic hits for one Python source. `force` skips the gate; `found` is its needle set
+    when the caller already computed it from the raw bytes."""
+    if not force and not worth_parsing(text, found):
         return []
     try:
         tree = ast.parse(text)

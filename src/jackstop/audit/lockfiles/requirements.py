@@ -10,12 +10,9 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement as Pep508
 from packaging.utils import canonicalize_name
 
-from jackstop.audit.lockfiles import LockData, LockfileError, Pinned
+from jackstop.audit.lockfiles import Constraint, LockData, LockfileError, Pinned
 from jackstop.audit.osv import PYPI
 
-_OPTION_WITH_VALUE = {"-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--trusted-host",
-                      "--no-binary", "--only-binary", "--prefer-binary", "--use-feature", "--config-settings",
-                      "--global-option", "--pre", "--no-index", "--require-hashes"}
 
 
 @dataclass
@@ -126,7 +123,6 @@ def read_requirements(path: Path) -> LockData:
         if v and not r.url and not r.editable:
             data.pinned.append(Pinned(PYPI, r.name, v, r.path, r.line, r.marker))
     # Unpinned requirements are constraints: they may admit a malicious release.
-    from jackstop.audit.lockfiles import Constraint
     for r in reqs:
         if not r.pinned_version and not r.url and not r.editable:
             data.constraints.append(Constraint(PYPI, r.name, r.specifier, r.path, r.line, "requirements"))
