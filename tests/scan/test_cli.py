@@ -226,3 +226,28 @@ def test_hook_install_does_not_clobber_another_hook(tmp_path) -> None:
 def test_pre_commit_hooks_manifest() -> None:
     text = (Path(__file__).resolve().parents[2] / ".pre-commit-hooks.yaml").read_text()
     assert "id: jackstop" in text and "entry: jackstop scan --staged" in text and "pass_filenames: false" in text
+
+
+def test_progress_bar_appears_when_stderr_is_a_terminal(tmp_path) -> None:
+    import pty
+    import subprocess
+    import sys
+
+    for i in range(40):
+        (tmp_path / f"f{i}.txt").write_text("line of text\n" * 2000)
+    master, slave = pty.openpty()
+    proc = subprocess.run([sys.executable, "-m", "jackstop", "scan", str(tmp_path)], stdout=subprocess.PIPE,
+                          stderr=slave, timeout=120)
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    assert proc.returncode == 0
+    assert b"scanning [" in shown and b"MB" in shown

@@ -220,3 +220,16 @@ def test_staged_scans_only_what_the_next_commit_records(tmp_path: Path, rng) -> 
         ("openrouter-api-key", staged.secret, "staged.env")}
     git(repo, "reset", "-q")
     assert run_cli("scan", str(repo), "--staged").code == 0
+
+
+def test_history_with_many_blobs_and_parallel_workers(tmp_path: Path, rng) -> None:
+    """Enough blobs to use the worker pool: it must not keep git's pipes open (a hang)."""
+    repo = init_repo(tmp_path / "r")
+    keys = [plant("groq-api-key", rng) for _ in range(3)]
+    for c in range(4):
+        for i in range(30):
+            (repo / f"f{i}.txt").write_text(f"commit {c} file {i}\n" + (keys[c].text + "\n" if i == c and c < 3 else ""))
+        _commit(repo, f"c{c}")
+    res = run_cli("scan", str(repo), "--history", "--workers", "2", "--format", "json", "--show-secrets")
+    assert res.code == 1
+    assert sorted(f["secret"] for f in _json(res)) == sorted(k.secret for k in keys)

@@ -30,12 +30,15 @@ class Hit:
     encoding: str | None = None  # "base64" when found inside a decoded blob
 
 
+_PRINTABLE = bytes(range(32, 127)) + b"\t\n\r"
+_B64_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+
+
 def _printable_ratio(data: bytes) -> float:
     if not data:
         return 0.0
     sample = data[:2048]
-    ok = sum(1 for b in sample if 32 <= b < 127 or b in (9, 10, 13))
-    return ok / len(sample)
+    return 1 - len(sample.translate(None, _PRINTABLE)) / len(sample)
 
 
 class Detector:
@@ -54,12 +57,11 @@ class Detector:
         self._rules_for: list[list[int]] = [[] for _ in keywords]
         for k, (kw, ci) in enumerate(keywords):
             for r, rule in enumerate(self.rules):
-                for own in rule.keywords:
-                    own_cmp = own.lower() if rule.ignore_case else own
-                    hit_cmp = kw.lower() if rule.ignore_case else kw
-                    if hit_cmp.startswith(own_cmp) and (ci or not rule.ignore_case or True):
-                        if r not in self._rules_for[k]:
-                            self._rules_for[k].append(r)
+                if ci and not rule.ignore_case:
+                    continue  # a case-insensitive hit may not have the case this rule needs
+                hit = kw.lower() if rule.ignore_case else kw
+                if any(hit.startswith(own.lower() if rule.ignore_case else own) for own in rule.keywords):
+                    self._rules_for[k].append(r)
         self._kwlen = [len(k[0].encode()) for k in keywords]
         self.prefilter = Prefilter(keywords, force_re=force_re)
 
@@ -105,10 +107,15 @@ class Detector:
     def _scan_base64(self, data: bytes, limit: int, depth: int) -> list[Hit]:
         out: list[Hit] = []
         line, pos = 1, 0
+        n = len(data)
         for s, e in self.prefilter.base64_runs(data):
-            if s >= limit or e - s > MAX_BASE64_RUN:
+            if s >= limit or (s and data[s - 1] in _B64_ALPHABET):
+                continue  # not the start of a base64 run
+            while e < n and data[e] in _B64_ALPHABET:
+                e += 1
+            if e - s > MAX_BASE64_RUN:
                 continue
-            run = data[s:e].rstrip(b"=")
+            run = data[s:e]
             run = run[: len(run) - len(run) % 4] if len(run) % 4 == 1 else run
             try:
                 decoded = base64.b64decode(run + b"=" * (-len(run) % 4))

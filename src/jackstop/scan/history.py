@@ -153,7 +153,12 @@ class _CatFile:
         for stream in (self.proc.stdout, self.proc.stderr):
             if stream:
                 stream.close()
-        self.proc.wait()
+        self.writer.join(timeout=5)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # never hang a scan on git: stop it
+            self.proc.kill()
+            self.proc.wait()
 
 
 class _Bounded:
@@ -187,6 +192,10 @@ def _init(scanner: Scanner) -> None:
     _worker = scanner
 
 
+def _noop(_: int) -> None:
+    return None
+
+
 def _scan_blobs(batch: list[tuple[str, bytes]]) -> list[tuple[str, Result]]:
     assert _worker is not None
     return [(sha, _worker.scan_bytes(data, sha)) for sha, data in batch]
@@ -214,14 +223,17 @@ def _blob_stream(cat: _CatFile, shas: list[str], scanner: Scanner) -> Iterator[t
 def _scan_all_blobs(repo: Path, scanner: Scanner, shas: list[str], workers: int,
                     progress: Callable[[int, int], None] | None) -> dict[str, Result]:
     results: dict[str, Result] = {}
-    cat = _CatFile(repo, shas)
     pool = None
     if workers > 1 and len(shas) > 32:
         method = "fork" if sys.platform.startswith("linux") else "spawn"
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
                                    initializer=_init, initargs=(scanner,))
+        # Start the workers before git: forked children would otherwise inherit the write end
+        # of cat-file's stdin, and cat-file would never see end-of-input.
+        list(pool.map(_noop, range(workers)))
     else:
         _init(scanner)
+    cat = _CatFile(repo, shas)
     pending: list[Future] = []
     batch: list[tuple[str, bytes]] = []
     size = done = 0
@@ -257,9 +269,9 @@ def _scan_all_blobs(repo: Path, scanner: Scanner, shas: list[str], workers: int,
             for sha, r in fut.result():
                 results[sha] = r
     finally:
-        cat.close()
         if pool is not None:
-            pool.shutdown()
+            pool.shutdown(cancel_futures=True)
+        cat.close()
     if progress:
         progress(len(shas), len(shas))
     return results

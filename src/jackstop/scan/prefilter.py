@@ -15,7 +15,10 @@ try:  # pragma: no cover - exercised by whichever backend is installed
 except ImportError:  # pragma: no cover
     _re2 = None
 
-BASE64_RUN = rb"[A-Za-z0-9+/]{40,}={0,2}"
+# Base64 that decodes to ASCII text: in every 4-character group the first three characters
+# come from restricted sets (each encoded byte is below 0x80). Hashes, images and other
+# binary base64 almost never match 6 groups in a row, so they are never decoded.
+BASE64_TEXT = (rb"(?:[A-Za-f][A-HQ-Xg-nw-z0-3][ABEFIJMNQRUVYZcdghklopstwx014589][A-Za-z0-9+/]){6,}")
 
 
 def backend_name() -> str:
@@ -59,7 +62,7 @@ class Prefilter:
                 text, ci = self.keywords[i]
                 spellings = (text, text.lower(), text.upper(), text.title(), text.capitalize()) if ci else (text,)
                 self._literals.extend((v.encode("utf-8"), i) for v in dict.fromkeys(spellings))
-        self._b64 = _compile(BASE64_RUN, force_re)
+        self._b64 = _compile(BASE64_TEXT, force_re)
 
     def hits(self, data: bytes, pos: int = 0, endpos: int | None = None) -> Iterator[tuple[int, int]]:
         end = len(data) if endpos is None else endpos

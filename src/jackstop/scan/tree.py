@@ -113,10 +113,11 @@ def scan_files(scanner: Scanner, files: list[tuple[str, str, int]], workers: int
     result = Result()
     done = 0
     if workers <= 1 or total < PARALLEL_MIN_BYTES or len(files) < 2:
+        _init_worker(scanner)
         for batch in _batches(files):
-            r = _scan_batch_with(scanner, batch)
+            r = _scan_batch(batch)
             result.extend(r)
-            done += sum(os.path.getsize(p) if os.path.exists(p) else 0 for p, _ in batch) if progress else 0
+            done = min(total, done + r.bytes_scanned)
             if progress:
                 progress(done, total)
         return result
@@ -133,7 +134,3 @@ def scan_files(scanner: Scanner, files: list[tuple[str, str, int]], workers: int
                 progress(done, total)
     return result
 
-
-def _scan_batch_with(scanner: Scanner, batch: list[tuple[str, str]]) -> Result:
-    _init_worker(scanner)
-    return _scan_batch(batch)
