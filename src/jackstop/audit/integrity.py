@@ -14,7 +14,7 @@ import base64
 import hashlib
 import os
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,7 +117,7 @@ def check_chunk(jobs: list[FileJob], needles: tuple[str, ...], ioc_hashes: froze
 
 
 def run_jobs(jobs: list[FileJob], needles: tuple[str, ...], ioc_hashes: frozenset[str],
-             workers: int | None = None) -> tuple[int, list[FileOutcome]]:
+             workers: int | None = None, progress: Callable[[str], None] | None = None) -> tuple[int, list[FileOutcome]]:
     """All jobs, balanced by bytes over worker processes (both cores on this machine)."""
     total = sum(j.size or 0 for j in jobs)
     workers = workers or min(os.cpu_count() or 1, 4)
@@ -134,11 +134,14 @@ def run_jobs(jobs: list[FileJob], needles: tuple[str, ...], ioc_hashes: frozense
         for n, res in pool.map(check_chunk, chunks, [needles] * len(chunks), [ioc_hashes] * len(chunks)):
             count += n
             outcomes.extend(res)
+            if progress:
+                progress(f"{count}/{len(jobs)} files read")
     return count, outcomes
 
 
 def verify(dists: Iterable[Distribution], scan_only: Iterable[Path] = (), needles: tuple[str, ...] = (),
-           ioc_hashes: frozenset[str] = frozenset(), scan: bool = True) -> IntegrityResult:
+           ioc_hashes: frozenset[str] = frozenset(), scan: bool = True,
+           progress: Callable[[str], None] | None = None) -> IntegrityResult:
     """Verify every RECORD-listed file; scan its .py files (and `scan_only`) with the heuristics."""
     result = IntegrityResult()
     jobs: list[FileJob] = []
@@ -168,7 +171,7 @@ def verify(dists: Iterable[Distribution], scan_only: Iterable[Path] = (), needle
                 continue
             jobs.append(FileJob(str(p), None, None, size, True))
     result.sources_scanned = sum(j.scan for j in jobs)
-    result.files_checked, outcomes = run_jobs(jobs, needles, ioc_hashes)
+    result.files_checked, outcomes = run_jobs(jobs, needles, ioc_hashes, progress=progress)
     for o in outcomes:
         if o.scan:
             result.scans.append(o.scan)

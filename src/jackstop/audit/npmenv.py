@@ -47,7 +47,7 @@ def iter_packages(node_modules: Path) -> Iterator[NpmPackage]:
                 if real in seen:
                     continue
                 seen.add(real)
-                pkg = _read(d)
+                pkg = read_package(d)
                 if pkg:
                     yield pkg
                 nested = d / "node_modules"
@@ -55,7 +55,7 @@ def iter_packages(node_modules: Path) -> Iterator[NpmPackage]:
                     stack.append(nested)
 
 
-def _read(d: Path) -> NpmPackage | None:
+def read_package(d: Path) -> NpmPackage | None:
     manifest = d / "package.json"
     try:
         data = orjson.loads(manifest.read_bytes())

@@ -15,9 +15,9 @@ from jackstop.audit import feedcheck, hygiene, integrity, startup
 from jackstop.audit.codescan import FileResult, scan_files
 from jackstop.audit.findings import Finding, Severity
 from jackstop.audit.heuristics.javascript import analyze_install_script, script_targets
-from jackstop.audit.iocs import IocSet, builtin_iocs, load_iocs
+from jackstop.audit.iocs import Incident, IocSet, builtin_iocs, load_iocs
 from jackstop.audit.lockfiles import LockData, LockfileError, detect
-from jackstop.audit.npmenv import iter_packages
+from jackstop.audit.npmenv import iter_packages, read_package
 from jackstop.audit.osv import NPM, PYPI, Feed, iter_builtin_feed, iter_feed
 from jackstop.audit.pyenv import Distribution, read_distributions
 from jackstop.audit.integrity import sha256_file
@@ -49,6 +49,7 @@ class Auditor:
     def __init__(self, options: AuditOptions) -> None:
         self.o = options
         self.findings: list[Finding] = []
+        self.locks: list[LockData] = []
         self.stats: dict[str, int | float] = {"distributions": 0, "files_hashed": 0, "sources_scanned": 0,
                                               "lockfiles": 0, "npm_packages": 0}
         self.feed = Feed()
@@ -98,7 +99,7 @@ class Auditor:
         unowned_py = [p for p in _walk(site, (".py",)) if p.relative_to(site).as_posix() not in owner]
         self.say(f"{site}: verifying files against RECORD and scanning Python sources")
         res = integrity.verify(dists, scan_only=unowned_py, needles=self.needles,
-                               ioc_hashes=frozenset(self.iocs.by_hash))
+                               ioc_hashes=frozenset(self.iocs.by_hash), progress=self.o.progress)
         self.stats["files_hashed"] += res.files_checked
         self.stats["sources_scanned"] += res.sources_scanned
         self.findings += res.findings
@@ -153,7 +154,8 @@ class Auditor:
                 if inc:
                     self._ioc(inc, path, f"contains indicator {needle!r}", dist, line)
 
-    def _ioc(self, inc, path: Path, what: str, dist: Distribution | None = None, line: int | None = None) -> None:  # type: ignore[no-untyped-def]
+    def _ioc(self, inc: Incident, path: Path, what: str, dist: Distribution | None = None,
+             line: int | None = None) -> None:
         self.findings.append(Finding(
             F.IOC, Severity.CRITICAL, f"{inc.title}: {what}", path=str(path), line=line,
             package=dist.name if dist else None, version=dist.version if dist else None,
@@ -172,8 +174,7 @@ class Auditor:
                                          fix="fix the file, or pass the inputs to audit explicitly"))
             return
         self.stats["lockfiles"] += 1
-        self._locks = getattr(self, "_locks", [])
-        self._locks.append(data)
+        self.locks.append(data)
         for p in data.pinned:
             self.findings += feedcheck.version_findings(self.feed, p.ecosystem, p.name, p.version,
                                                         where=f"pinned in {path.name}", path=p.path, line=p.line)
@@ -183,9 +184,8 @@ class Auditor:
             self.findings += hygiene.requirements_findings(data)
 
     def check_stale_locks(self) -> None:
-        locks: list[LockData] = getattr(self, "_locks", [])
-        by_path = {d.path.resolve(): d for d in locks}
-        for lock in locks:
+        by_path = {d.path.resolve(): d for d in self.locks}
+        for lock in self.locks:
             manifest_name = hygiene.MANIFEST_OF.get(lock.kind)
             if not manifest_name:
                 continue
@@ -202,7 +202,6 @@ class Auditor:
     # -- npm ----------------------------------------------------------------------------------
     def audit_node_modules(self, nm: Path) -> None:
         count = 0
-        scripts_to_scan: list[tuple[str, object]] = []
         for pkg in iter_packages(nm):
             count += 1
             self.findings += feedcheck.version_findings(self.feed, NPM, pkg.name, pkg.version,
@@ -246,8 +245,7 @@ class Auditor:
         for pth in sorted(_walk(root, (".pth",))):
             self.findings += [f for f in startup.audit_pth(pth, owner="--code") if f.severity > Severity.INFO]
         for manifest in _walk(root, ("package.json",)):
-            from jackstop.audit.npmenv import _read
-            pkg = _read(manifest.parent)
+            pkg = read_package(manifest.parent)
             if pkg and pkg.scripts:
                 self._install_scripts(pkg.name, pkg.version, pkg.root, pkg.scripts, manifest)
         for p in _walk(root, ("",)):
