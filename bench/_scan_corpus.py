@@ -69,6 +69,7 @@ class Corpus:
     root: Path
     planted: list[str] = field(default_factory=list)  # secrets, in planting order
     planted_by_rule: dict[str, int] = field(default_factory=dict)
+    secrets_by_rule: dict[str, list[str]] = field(default_factory=dict)
     bytes: int = 0
     files: int = 0
 
@@ -101,6 +102,7 @@ def make_tree(root: Path, total_bytes: int, per_rule: int, seed: int = 1) -> Cor
         for rule_id, text, secret in extra:
             corpus.planted.append(secret)
             corpus.planted_by_rule[rule_id] = corpus.planted_by_rule.get(rule_id, 0) + 1
+            corpus.secrets_by_rule.setdefault(rule_id, []).append(secret)
         if extra and form < 0.06:  # base64-encoded, as in a Kubernetes secret
             blob = base64.b64encode("\n".join(t for _, t, _ in extra).encode()).decode()
             lines.insert(rng.randrange(len(lines)), f"  credentials: {blob}")

@@ -43,15 +43,25 @@ class Run:
     note: str = ""
 
 
+class ToolFailed(RuntimeError):
+    pass
+
+
 def _time(cmd: list[str], stdout=subprocess.PIPE, cwd: Path | None = None, timeout: int = 3600) -> tuple[float, bytes, int]:
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, stdout=stdout, stderr=subprocess.DEVNULL, cwd=cwd, timeout=timeout,
+    proc = subprocess.run(cmd, stdout=stdout, stderr=subprocess.PIPE, cwd=cwd, timeout=timeout,
                           env={**os.environ, **QUIET_ENV})
-    return time.perf_counter() - t0, proc.stdout or b"", proc.returncode
+    secs = time.perf_counter() - t0
+    if stdout == subprocess.PIPE and not (proc.stdout or b"").strip():
+        tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
+        raise ToolFailed(f"{Path(cmd[0]).name} exited {proc.returncode} with no report: {' | '.join(tail)}")
+    return secs, proc.stdout or b"", proc.returncode
 
 
 def install_peers(venv: Path) -> dict[str, Path]:
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    # The base interpreter, not this venv's: the peers' environment must not depend on ours.
+    base = getattr(sys, "_base_executable", sys.executable)
+    subprocess.run([base, "-m", "venv", str(venv)], check=True)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     tools = {}
     for pkg, exe in zip(PEERS, ["kingfisher", "betterleaks", "detect-secrets"]):
@@ -117,6 +127,15 @@ def score(run: Run, planted: list[str]) -> tuple[float, float, int]:
     return recall, precision, len(run.values)
 
 
+def missed_rules(run: Run, tree: corpus_mod.Corpus) -> list[str]:
+    out = []
+    for rule_id, secrets in sorted(tree.secrets_by_rule.items()):
+        hits = sum(1 for k in secrets if any(v == k or k in v or (len(v) >= 16 and v in k) for v in run.values))
+        if hits * 2 < len(secrets):
+            out.append(rule_id)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small corpora: a smoke run")
@@ -140,28 +159,35 @@ def main() -> int:
 
         runs: list[tuple[Run, list[str]]] = []
         tmb, smb, hmb = tree.bytes / 1e6, part.bytes / 1e6, hist.bytes / 1e6
-        print("scanning ...", flush=True)
-        runs.append((run_jackstop(tree.root, tmb, False), tree.planted))
-        if "kingfisher" in tools:
-            runs.append((run_kingfisher(tools["kingfisher"], tree.root, tmb, False), tree.planted))
-        if "betterleaks" in tools:
-            runs.append((run_betterleaks(tools["betterleaks"], tree.root, tmb, False, work), tree.planted))
-        runs.append((run_jackstop(part.root, smb, False), part.planted))
-        if "detect-secrets" in tools:
-            runs.append((run_detect_secrets(tools["detect-secrets"], part.root, smb), part.planted))
-        runs.append((run_jackstop(hist.root, hmb, True), hist.planted))
-        if "kingfisher" in tools:
-            runs.append((run_kingfisher(tools["kingfisher"], hist.root, hmb, True), hist.planted))
-        if "betterleaks" in tools:
-            runs.append((run_betterleaks(tools["betterleaks"], hist.root, hmb, True, work), hist.planted))
-
-        print(f"\n{'tool':<15}{'corpus':<10}{'MB':>8}{'seconds':>10}{'MB/s':>9}{'recall':>9}{'precision':>11}{'reported':>10}")
+        plan = [
+            ("jackstop", lambda: run_jackstop(tree.root, tmb, False), tree.planted),
+            ("kingfisher", lambda: run_kingfisher(tools["kingfisher"], tree.root, tmb, False), tree.planted),
+            ("betterleaks", lambda: run_betterleaks(tools["betterleaks"], tree.root, tmb, False, work), tree.planted),
+            ("jackstop", lambda: run_jackstop(part.root, smb, False), part.planted),
+            ("detect-secrets", lambda: run_detect_secrets(tools["detect-secrets"], part.root, smb), part.planted),
+            ("jackstop", lambda: run_jackstop(hist.root, hmb, True), hist.planted),
+            ("kingfisher", lambda: run_kingfisher(tools["kingfisher"], hist.root, hmb, True), hist.planted),
+            ("betterleaks", lambda: run_betterleaks(tools["betterleaks"], hist.root, hmb, True, work), hist.planted),
+        ]
+        print(f"\n{'tool':<15}{'corpus':<10}{'MB':>8}{'seconds':>10}{'MB/s':>9}{'recall':>9}{'precision':>11}{'reported':>10}",
+              flush=True)
         speed: dict[tuple[str, str], float] = {}
-        for run, planted in runs:
+        misses: dict[str, list[str]] = {}
+        for name, job, planted in plan:
+            if name != "jackstop" and name not in tools:
+                continue
+            try:
+                run = job()
+            except (ToolFailed, ValueError, OSError, subprocess.TimeoutExpired) as exc:
+                print(f"{name:<15}failed: {exc}", flush=True)
+                continue
+            runs.append((run, planted))
             recall, precision, n = score(run, planted)
             speed[(run.tool, run.target)] = run.mb / run.seconds
             print(f"{run.tool:<15}{run.target:<10}{run.mb:>8.1f}{run.seconds:>10.2f}{run.mb / run.seconds:>9.1f}"
-                  f"{recall:>9.1%}{precision:>11.1%}{n:>10}" + (f"   ({run.note})" if run.note else ""))
+                  f"{recall:>9.1%}{precision:>11.1%}{n:>10}" + (f"   ({run.note})" if run.note else ""), flush=True)
+            if run.target == "tree" and not run.hashed:
+                misses[run.tool] = missed_rules(run, tree)
         js = speed[("jackstop", "tree")]
         print()
         if ("kingfisher", "tree") in speed:
@@ -172,6 +198,8 @@ def main() -> int:
             print(f"tree throughput: jackstop / Betterleaks = {r:.2f}x (target: above 1x) -> {'met' if r > 1 else 'NOT met'}")
         if ("detect-secrets", "slice") in speed:
             print(f"slice throughput: jackstop / detect-secrets = {speed[('jackstop', 'slice')] / speed[('detect-secrets', 'slice')]:.0f}x")
+        for tool, rule_ids in misses.items():
+            print(f"rules where {tool} found under half the planted keys: {', '.join(rule_ids) or 'none'}")
         hist_secs = {run.tool: run.seconds for run, _ in runs if run.target == "history"}
         print("history (" + f"{commits} commits): " + ", ".join(f"{t} {s:.1f} s" for t, s in hist_secs.items()))
         print(f"engine: {_engine()}; workers: {os.cpu_count()}")

@@ -125,3 +125,15 @@ def test_the_pure_re_fallback_finds_the_same(rng) -> None:
     data = f"Azure_OpenAI_Key = {p1.secret}\nGROQ={p2.secret}\n".encode()
     assert _ids(fallback.scan_buffer(data)) == _ids(Detector(load()).scan_buffer(data))
     assert len(_ids(fallback.scan_buffer(data))) == 2
+
+
+@pytest.mark.parametrize("rule_id", ["mistral-api-key", "azure-openai-key-context", "huggingface-token",
+                                     "anthropic-api-key", "cohere-api-key"])
+def test_keys_inside_json_escaped_strings(scanner, rng, rule_id) -> None:
+    """Notebook outputs and JSON logs escape quotes and newlines: \\" and \\n around the key."""
+    import json
+
+    p = plant(rule_id, rng)
+    doc = json.dumps({"outputs": [{"text": f"started\n{p.text}\n", "html": f'<b>"{p.text}"</b>'}]})
+    found = {(f.rule, f.secret) for f in scanner.scan_bytes(doc.encode(), "nb.ipynb").findings}
+    assert (rule_id, p.secret) in found, doc

@@ -233,3 +233,13 @@ def test_history_with_many_blobs_and_parallel_workers(tmp_path: Path, rng) -> No
     res = run_cli("scan", str(repo), "--history", "--workers", "2", "--format", "json", "--show-secrets")
     assert res.code == 1
     assert sorted(f["secret"] for f in _json(res)) == sorted(k.secret for k in keys)
+
+
+def test_history_reports_non_ascii_and_spaced_paths(tmp_path: Path, rng) -> None:
+    repo = init_repo(tmp_path / "r")
+    p = plant("replicate-api-token", rng)
+    (repo / "café data").mkdir()
+    (repo / "café data" / "ключ.env").write_text(p.text + "\n")
+    _commit(repo, "unicode path")
+    res = run_cli("scan", str(repo), "--history", "--format", "json")
+    assert [f["path"] for f in _json(res)] == ["café data/ключ.env"]

@@ -73,7 +73,7 @@ def _revisions(repo: Path, since: str | None) -> list[str]:
 def _introductions(repo: Path, revs: list[str]) -> tuple[list[Commit], dict[str, dict[str, int]]]:
     """Commits oldest first, and blob -> {path: index of the first commit that added it there}."""
     proc = subprocess.Popen(
-        ["git", "-C", str(repo), "log", "--reverse", "--topo-order", "-m", "--raw", "--no-abbrev",
+        ["git", "-C", str(repo), "-c", "core.quotepath=off", "log", "--reverse", "--topo-order", "-m", "--raw", "--no-abbrev",
          "--no-renames", "--format=%x00%H%x1f%an <%ae>%x1f%aI", *revs, "--"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
