@@ -30,13 +30,16 @@ _DECODER_NEEDLES = ("b64decode", "b32decode", "b85decode", "a85decode", "decodeb
 _FAMILY_NEEDLES = (".ssh", "id_rsa", "id_ed25519", ".aws", ".kube", "serviceaccount", ".docker", ".azure",
                    "gcloud", "application_default", "git-credentials", "_history", "wallet", "electrum",
                    "exodus", "metamask", ".env", "netrc", "npmrc", "pypirc", "login data", "local state")
+# (.bashrc / .zshrc are not gate needles: completion installers write there; the AST pass still
+# counts them when the module is parsed for another reason.)
 _STRONG_NEEDLES = ("xmrig", "stratum+", "supportxmr", "nanopool", "minexmr", "moneroocean", "systemd/user",
-                   "systemctl", "crontab", "/etc/cron", "launchagents", "currentversion", ".bashrc", ".zshrc",
+                   "systemctl", "crontab", "/etc/cron", "launchagents", "currentversion",
                    "dangerously-skip", "--yolo", "trust-all-tools", "webhook", "telegram", "pastebin",
                    "hastebin", "ngrok", "curl", "wget", "requestbin", "pipedream", "transfer.sh", "oast.",
                    "interact.sh", "burpcollaborator")
-_OTHER_NEEDLES = ("environ", "chmod", "popen", "subprocess", "os.system", "requests", "urllib", "http",
-                  "socket", "aiohttp")
+_OTHER_NEEDLES = ("environ", "chmod(", "popen(", "os.system(", "requests", "urllib", "http", "socket",
+                  "aiohttp")
+_FETCH_NEEDLES = ("requests", "urllib", "http", "aiohttp", "curl")
 _NET_NEEDLES = {"requests", "urllib", "http", "socket", "aiohttp", "curl"}
 _GATE_NEEDLES = sorted({*_DECODER_NEEDLES, *_FAMILY_NEEDLES, *_STRONG_NEEDLES, *_OTHER_NEEDLES})
 
@@ -66,15 +69,27 @@ def may_need_parsing(found: set[str]) -> bool:
     """The needle-level part of `worth_parsing`: False means no rule can fire."""
     return bool(
         any(n in found for n in _STRONG_NEEDLES) or any(n in found for n in _DECODER_NEEDLES)
-        or sum(n in found for n in _FAMILY_NEEDLES) >= 2 or "chmod" in found
+        or sum(n in found for n in _FAMILY_NEEDLES) >= 2
+        or ("chmod(" in found and ({"popen(", "os.system("} & found))
         or ("environ" in found and found & _NET_NEEDLES)
     )
 
 
 _STRONG_CONFIRM = (S.MINER, S.PERSISTENCE, S.AI_CLI_ABUSE, S.EXFIL_HOSTS, S.SHELL_DOWNLOAD_EXEC)
-_EXEC_CALL = re2.compile(r"(?:^|[^\w.])(?:exec|eval|compile|FunctionType)\s*\(")  # not re.compile(
-_ENV_DUMP = re2.compile(r"(?:dumps|str|repr|dict|encode)\(\s*(?:dict\()?\s*(?:os\.)?environ\b|"
-                        r"for\s+\w+(?:\s*,\s*\w+)?\s+in\s+(?:os\.)?environ\b")
+# exec/eval/compile on the same line as a decoder: exec(b64decode(...)), eval(zlib.decompress(...))
+_EXEC_DECODED_LINE = re2.compile(
+    r"(?:^|[^\w.])(?:exec|eval|compile|FunctionType)\s*\(.*(?:" + "|".join(_DECODER_NEEDLES) + ")"
+)
+# a name bound to decoded data, and an exec/eval of a bare name somewhere in the file
+_DECODED_ASSIGN = re2.compile(r"\w+\s*=\s*[\w.]*(?:" + "|".join(_DECODER_NEEDLES) + r")[\w.]*\s*\(")
+_EXEC_ONLY = re2.compile(r"(?:^|[^\w.])(?:exec|eval)\s*\(\s*[A-Za-z_]\w*\s*[,)]")
+# the environment serialised, or swept for secret names
+_ENV_DUMP = re2.compile(r"(?:dumps|str|repr|encode|b64encode)\(\s*(?:dict\()?\s*(?:os\.)?environ\b|"
+                        r"for\s+\w+(?:\s*,\s*\w+)?\s+in\s+(?:os\.)?environ(?:\.items\(\))?\s*:")
+_ENV_SWEEP_WORDS = ("KEY", "TOKEN", "SECRET")
+# a decoder imported under another name ("from base64 import b64decode as d"), and any exec/eval
+_DECODER_ALIAS = re2.compile(r"import[^\n]*(?:" + "|".join(_DECODER_NEEDLES) + r")[^\n]*\bas\b")
+_EXEC_ANY = re2.compile(r"(?:^|[^\w.])(?:exec|eval)\s*\(")
 
 
 def lines_with(text: str, needle: str, limit: int = 50) -> list[str]:
@@ -101,7 +116,9 @@ def worth_parsing(s: str, found: set[str] | None = None) -> bool:
             for line in lines_with(low, needle):
                 if any(rx.search(line) for rx in _STRONG_CONFIRM):
                     return True
-    if any(n in found for n in _DECODER_NEEDLES) and _EXEC_CALL.search(s):
+    if any(n in found for n in _DECODER_NEEDLES) and (
+            _EXEC_DECODED_LINE.search(s) or (_DECODED_ASSIGN.search(s) and _EXEC_ONLY.search(s))
+            or (_DECODER_ALIAS.search(s) and _EXEC_ANY.search(s))):
         return True
     fam = [n for n in _FAMILY_NEEDLES if n in found]
     if len(fam) >= 2:
@@ -110,9 +127,13 @@ def worth_parsing(s: str, found: set[str] | None = None) -> bool:
         if len(set().union(*(S.families_in(p) for p in pieces))) >= 2:
             return True
     net = bool(found & _NET_NEEDLES)
-    if "chmod" in found and ({"popen", "subprocess", "os.system"} & found) and net:
+    if "chmod(" in found and ({"popen(", "os.system("} & found) and any(n in found for n in _FETCH_NEEDLES):
         return True
-    return "environ" in found and net and _ENV_DUMP.search(s) is not None
+    if "environ" in found and net:
+        m = _ENV_DUMP.search(s)
+        if m and (not m.group(0).startswith("for") or any(w in s for w in _ENV_SWEEP_WORDS)):
+            return True
+    return False
 
 
 DECODERS = {

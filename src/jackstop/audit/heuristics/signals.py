@@ -60,7 +60,7 @@ SHELL_DOWNLOAD_EXEC = re.compile(
     r"|(?:invoke-webrequest|iwr|invoke-expression|iex)\b[^\n]*(?:iex|invoke-expression|start-process)"
 )
 PERSISTENCE = re.compile(
-    r"\.config/systemd/user|systemctl\s+--user\s+(?:enable|start)|\bcrontab\b|/etc/cron|"
+    r"\.config/systemd/user|systemctl\s+--user\s+(?:enable|start)|\bcrontab\s+-|/etc/cron|/var/spool/cron|"
     r"launchagents|currentversion\\+run\b|\.bashrc|\.zshrc|\.bash_profile"
 )
 # Flags that make AI coding CLIs act without confirmation, abused by the Nx 's1ngularity' payload.
