@@ -176,6 +176,17 @@ def load_plugin(path):
         exec(compile(fh.read(), path, "exec"))
 '''
 
+BENIGN_ENV_READS = '''
+import os, requests
+from pathlib import Path
+def data_dir():
+    if "NLTK_DATA" in os.environ:
+        return str(Path(os.environ["NLTK_DATA"]))
+    return repr(os.environ.get("HOME"))
+def fetch(url):
+    return requests.get(url, timeout=60)
+'''
+
 BENIGN_DOTENV = '''
 import os
 def load_dotenv(path=".env"):

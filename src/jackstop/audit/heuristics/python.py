@@ -82,11 +82,13 @@ _EXEC_DECODED_LINE = re2.compile(
 )
 # a name bound to decoded data, and an exec/eval of a bare name somewhere in the file
 _DECODED_ASSIGN = re2.compile(r"\w+\s*=\s*[\w.]*(?:" + "|".join(_DECODER_NEEDLES) + r")[\w.]*\s*\(")
-_EXEC_ONLY = re2.compile(r"(?:^|[^\w.])(?:exec|eval)\s*\(\s*[A-Za-z_]\w*\s*[,)]")
+_EXEC_ONLY = re2.compile(r"(?:^|[^\w.])(?:exec|eval)\s*\(\s*(?:compile\s*\(\s*)?[A-Za-z_]\w*\s*[,)]")
 # the environment serialised, or swept for secret names
 _ENV_DUMP = re2.compile(r"(?:dumps|str|repr|encode|b64encode)\(\s*(?:dict\()?\s*(?:os\.)?environ\b|"
-                        r"for\s+\w+(?:\s*,\s*\w+)?\s+in\s+(?:os\.)?environ(?:\.items\(\))?\s*:")
+                        r"(?:json|data|params|body|content|files)\s*=\s*(?:dict\()?\s*(?:os\.)?environ\b|"
+                        r"\bin\s+(?:os\.)?environ\b")
 _ENV_SWEEP_WORDS = ("KEY", "TOKEN", "SECRET")
+_SEND_CALLS = ("post(", "put(", "urlopen(", "send(", "sendall(", "request(")
 # a decoder imported under another name ("from base64 import b64decode as d"), and any exec/eval
 _DECODER_ALIAS = re2.compile(r"import[^\n]*(?:" + "|".join(_DECODER_NEEDLES) + r")[^\n]*\bas\b")
 _EXEC_ANY = re2.compile(r"(?:^|[^\w.])(?:exec|eval)\s*\(")
@@ -131,7 +133,10 @@ def worth_parsing(s: str, found: set[str] | None = None) -> bool:
         return True
     if "environ" in found and net:
         m = _ENV_DUMP.search(s)
-        if m and (not m.group(0).startswith("for") or any(w in s for w in _ENV_SWEEP_WORDS)):
+        if m and not m.group(0).startswith("in"):
+            return True
+        if m and (any(w in s for w in _ENV_SWEEP_WORDS) or any(
+                c in line for line in lines_with(s, "environ", limit=200) for c in _SEND_CALLS)):
             return True
     return False
 
@@ -199,6 +204,21 @@ def _dotted(node: ast.AST, aliases: dict[str, str]) -> str | None:
 
 def _is_environ(node: ast.AST, aliases: dict[str, str]) -> bool:
     return _dotted(node, aliases) in ("os.environ", "environ")
+
+
+def _dumps_environ(expr: ast.AST, aliases: dict[str, str]) -> bool:
+    """True when expr carries the whole environment (os.environ, dict(os.environ), .items() ...),
+    not just single variables read from it (os.environ["X"], os.environ.get("X"), "X" in os.environ)."""
+    single: set[int] = set()
+    for sub in ast.walk(expr):
+        if isinstance(sub, ast.Subscript) and _is_environ(sub.value, aliases):
+            single.add(id(sub.value))
+        elif (isinstance(sub, ast.Attribute) and sub.attr in ("get", "pop", "setdefault", "__getitem__", "__contains__")
+              and _is_environ(sub.value, aliases)):
+            single.add(id(sub.value))
+        elif isinstance(sub, ast.Compare):
+            single.update(id(c) for c in sub.comparators if _is_environ(c, aliases))
+    return any(_is_environ(sub, aliases) and id(sub) not in single for sub in ast.walk(expr))
 
 
 class _Walker(ast.NodeVisitor):
@@ -275,10 +295,8 @@ class _Walker(ast.NodeVisitor):
             self._env_name(env_name, node.lineno)
         # The whole environment handed to a serialiser or the network.
         if name in SERIALISERS or name in NETWORK or name.endswith((".write", ".post", ".put", ".send", ".sendall")):
-            for arg in [*node.args, *(k.value for k in node.keywords)]:
-                for sub in ast.walk(arg):
-                    if _is_environ(sub, f.aliases):
-                        f.env_dump_line = f.env_dump_line or node.lineno
+            if any(_dumps_environ(arg, f.aliases) for arg in [*node.args, *(k.value for k in node.keywords)]):
+                f.env_dump_line = f.env_dump_line or node.lineno
         self.generic_visit(node)
 
     def visit_Subscript(self, node: ast.Subscript) -> None:
