@@ -197,32 +197,37 @@ def verify(dists: Iterable[Distribution], scan_only: Iterable[Path] = (), needle
     return result
 
 
-def unowned_files(dists: list[Distribution], owned: set[str]) -> list[tuple[Path, Distribution]]:
-    """Files under a distribution's top-level package folders that no RECORD lists."""
-    out: list[tuple[Path, Distribution]] = []
-    seen: set[Path] = set()
-    for dist in dists:
-        if dist.record is None:
-            continue
-        for top in sorted(dist.top_level):
-            root = dist.site / top
-            if root in seen or not root.is_dir() or root.is_symlink():
-                continue
-            seen.add(root)
-            for dirpath, dirnames, filenames in os.walk(root):
-                dirnames[:] = [d for d in dirnames if d != "__pycache__"]
-                for fn in filenames:
-                    if fn.endswith((".pyc", ".pyo")):
-                        continue
-                    p = Path(dirpath, fn)
-                    rel = p.relative_to(dist.site).as_posix()
-                    if rel not in owned:
-                        out.append((p, dist))
+def site_files(site: Path) -> list[str]:
+    """Every file under site-packages, relative and POSIX-style; byte-code caches left out."""
+    out: list[str] = []
+    base = len(str(site)) + 1
+    for dirpath, dirnames, filenames in os.walk(site):
+        dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+        rel_dir = dirpath[base:].replace(os.sep, "/")
+        prefix = rel_dir + "/" if rel_dir else ""
+        out.extend(prefix + fn for fn in filenames if not fn.endswith((".pyc", ".pyo")))
     return out
 
 
-def unowned_findings(dists: list[Distribution], owned: set[str]) -> list[Finding]:
-    found = unowned_files(dists, owned)
+def unowned_files(dists: list[Distribution], owned: set[str], files: list[str]) -> list[tuple[Path, Distribution]]:
+    """Files under a distribution's top-level package folders that no RECORD lists."""
+    tops: dict[str, Distribution] = {}
+    for dist in dists:
+        if dist.record is not None:
+            for top in dist.top_level:
+                if (dist.site / top).is_dir() and not (dist.site / top).is_symlink():
+                    tops.setdefault(top, dist)
+    out = []
+    for rel in files:
+        head, sep, _ = rel.partition("/")
+        if sep and head in tops and rel not in owned:
+            dist = tops[head]
+            out.append((dist.site / rel, dist))
+    return out
+
+
+def unowned_findings(dists: list[Distribution], owned: set[str], files: list[str]) -> list[Finding]:
+    found = unowned_files(dists, owned, files)
     out = []
     for path, dist in found:
         code = path.suffix in CODE_SUFFIXES or os.access(path, os.X_OK)

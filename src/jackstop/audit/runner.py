@@ -96,14 +96,15 @@ class Auditor:
             self.findings += feedcheck.version_findings(self.feed, PYPI, d.name, d.version,
                                                         where="installed", path=d.meta_dir)
         owner = self._owner_map(dists)
-        unowned_py = [p for p in _walk(site, (".py",)) if p.relative_to(site).as_posix() not in owner]
+        files = integrity.site_files(site)
+        unowned_py = [site / rel for rel in files if rel.endswith(".py") and rel not in owner]
         self.say(f"{site}: verifying files against RECORD and scanning Python sources")
         res = integrity.verify(dists, scan_only=unowned_py, needles=self.needles,
                                ioc_hashes=frozenset(self.iocs.by_hash), progress=self.o.progress)
         self.stats["files_hashed"] += res.files_checked
         self.stats["sources_scanned"] += res.sources_scanned
         self.findings += res.findings
-        self.findings += integrity.unowned_findings(dists, res.owned)
+        self.findings += integrity.unowned_findings(dists, res.owned, files)
         hashes = {digest: path for path, digest in res.ioc_hashes}
         # Start-up hooks.
         for pth in sorted(site.glob("*.pth")):
