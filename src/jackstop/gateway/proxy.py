@@ -73,6 +73,19 @@ class Proxy:
         self.catalog = catalog
         self.max_body = max_body_bytes
         self.drain_timeout = stream_drain_timeout
+        self._hashes: dict[str, str] = {}  # token -> its keyed hash, for tokens already seen to be valid
+        self._prices: dict[tuple[str, str], Any] = {}
+
+    def price(self, kind: str, model: str) -> Any:
+        """The catalog's price for (kind, model), memoised: the catalog is fixed for the process."""
+        key = (kind, model)
+        try:
+            return self._prices[key]
+        except KeyError:
+            if len(self._prices) > 10_000:
+                self._prices.clear()
+            price = self._prices[key] = self.catalog.lookup(kind, model)
+            return price
 
     # -- routing ---------------------------------------------------------------------------
     def match(self, method: str, path: str, query: str, headers: dict[bytes, bytes]) -> tuple[Route | None, Family]:
@@ -141,16 +154,23 @@ class Proxy:
                  "gemini": "the x-goog-api-key header"}[family.name]
         if not token:
             raise Refusal(401, "auth_missing", f"no API key; send your jackstop virtual key (jsk_…) in {where}")
-        if token.startswith(tokens.ADMIN_TOKEN):
-            raise Refusal(401, "admin_token_on_provider_route",
-                          "an admin token cannot call a provider route; use a virtual key (jsk_…)")
-        if not tokens.is_well_formed(token):
-            raise Refusal(401, "auth_malformed", "the API key is not a jackstop virtual key (jsk_… with a valid "
-                                                 "checksum); use the key `jackstop keys create` printed")
         await self.state.arefresh_if_changed()
-        ident = await self.state.identify_or_refresh(tokens.token_hash(token, self.state.hash_key))
+        token_hash = self._hashes.get(token)
+        if token_hash is None:
+            if token.startswith(tokens.ADMIN_TOKEN):
+                raise Refusal(401, "admin_token_on_provider_route",
+                              "an admin token cannot call a provider route; use a virtual key (jsk_…)")
+            if not tokens.is_well_formed(token):
+                raise Refusal(401, "auth_malformed", "the API key is not a jackstop virtual key (jsk_… with a "
+                                                     "valid checksum); use the key `jackstop keys create` printed")
+            token_hash = tokens.token_hash(token, self.state.hash_key)
+        ident = await self.state.identify_or_refresh(token_hash)
         if ident is None:
             raise Refusal(401, "auth_unknown", "unknown API key; it was never issued by this gateway")
+        if len(self._hashes) >= 100_000:
+            self._hashes.clear()
+        # Only tokens that named a real key are remembered, so guessing cannot fill the cache.
+        self._hashes[token] = token_hash
         key = ident.key
         row.key_id = key.id
         row.key_name = key.name
@@ -209,7 +229,7 @@ class Proxy:
         if route.billable:
             if not model:
                 raise Refusal(400, "missing_model", "the request names no model; add a \"model\" field")
-            if self.catalog.lookup(provider.kind, model) is None:
+            if self.price(provider.kind, model) is None:
                 raise Refusal(403, "model_not_priced",
                               f"model {model!r} has no price for provider kind {provider.kind}; jackstop refuses "
                               f"what it cannot meter. Price it in jackstop.toml under [prices] (see README), "
@@ -282,7 +302,7 @@ class Proxy:
     def _model_filter(self, key: Any) -> Any:
         provider = self.state.providers.get(key.provider)
         kind = provider.kind if provider else ""
-        return lambda model: self.catalog.lookup(kind, model) is not None
+        return lambda model: self.price(kind, model) is not None
 
     def _meter(self, row: LedgerRow, usage: Any) -> None:
         if usage is None:
@@ -293,7 +313,7 @@ class Proxy:
         row.output_tokens = usage.output_tokens
         row.reasoning_tokens = usage.reasoning_tokens
         row.images = usage.images
-        price = self.catalog.lookup(row.provider_kind or "", row.model or "")
+        price = self.price(row.provider_kind or "", row.model or "")
         if price is not None:
             row.cost_nusd = cost_nusd(usage, price)
 
@@ -302,24 +322,23 @@ class Proxy:
         tracker = family.tracker(route, prepared)
         row.status = resp.status
         await send({"type": "http.response.start", "status": resp.status, "headers": out_headers})
-        gone = asyncio.Event()
+        gone: list[bool] = []  # becomes [True] when the client disconnects
 
         async def watch() -> None:
-            while True:
-                msg = await receive()
-                if msg["type"] == "http.disconnect":
-                    gone.set()
-                    log.debug("client disconnected mid-stream; draining the provider's stream for usage",
-                              extra={"request_id": row.request_id, "key": row.key_name})
-                    return
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone.append(True)
+            log.debug("client disconnected mid-stream; draining the provider's stream for usage",
+                      extra={"request_id": row.request_id, "key": row.key_name})
 
-        watcher = asyncio.ensure_future(watch())
+        watcher: asyncio.Future[None] | None = None
+        finished = False  # the response to the client is complete
         cut: str | None = None
         it = resp.chunks().__aiter__()
         deadline = 0.0
         try:
             while True:
-                if gone.is_set():
+                if gone:
                     if not deadline:
                         deadline = time.monotonic() + self.drain_timeout
                         row.error = "client disconnected"
@@ -334,14 +353,24 @@ class Proxy:
                 else:
                     chunk = await it.__anext__()
                 out = tracker.feed(chunk)
-                if out and not gone.is_set():
+                if tracker.final and not gone:
+                    # The end marker came: finish the response in this one write.
+                    await send({"type": "http.response.body", "body": out + tracker.flush(), "more_body": False})
+                    finished = True
+                    break
+                if out and not gone:
                     await send({"type": "http.response.body", "body": out, "more_body": True})
+                # Watch for a disconnect only once the stream is still going after its first
+                # chunk: short answers (the common case) then cost no extra task.
+                if watcher is None and not tracker.completed:
+                    watcher = asyncio.ensure_future(watch())
         except StopAsyncIteration:
             pass
         except UpstreamError as exc:
             cut = f"upstream_{exc.kind}"
         finally:
-            watcher.cancel()
+            if watcher is not None:
+                watcher.cancel()
         tail = tracker.flush()
         if cut is None and not tracker.completed and tracker.error is None:
             cut = "upstream_stream_cut"
@@ -351,6 +380,6 @@ class Proxy:
             row.status = 502
             row.error = cut
             tail += family.stream_error_event("jackstop: the provider's stream broke off before it finished", cut)
-        if not gone.is_set():
+        if not gone and not finished:
             await send({"type": "http.response.body", "body": tail, "more_body": False})
         self._meter(row, tracker.usage)

@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from jackstop.home import Home
 from jackstop.secrets import Keystore, SecretError, parse_ref
@@ -106,6 +107,7 @@ class State:
         self.secrets: dict[str, SecretRecord] = {}
         self.admin_tokens: dict[str, AdminTokenRecord] = {}
         self._resolved: dict[str, tuple[int, str]] = {}  # secret name -> (seq, value)
+        self._refs: dict[str, Any] = {}
         self.listeners: list = []  # callables(Changes) run after each refresh
         self.force = False
         self._miss_window = 0.0
@@ -194,7 +196,9 @@ class State:
 
     def provider_secret(self, provider: ProviderRecord) -> str:
         """The provider key, decrypted once per secret version and kept in memory only."""
-        ref = parse_ref(provider.secret_ref)
+        ref = self._refs.get(provider.secret_ref)
+        if ref is None:
+            ref = self._refs[provider.secret_ref] = parse_ref(provider.secret_ref)
         if ref.scheme == "env":
             return self.keystore.resolve(ref)
         rec = self.secrets.get(ref.name)

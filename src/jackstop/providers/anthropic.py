@@ -45,7 +45,7 @@ class AnthropicStream(StreamTracker):
                 if self._raw_usage:
                     self.usage = usage_from_anthropic(self._raw_usage)
             elif name == b"message_stop" or (not name and b'"message_stop"' in data):
-                self.completed = True
+                self.completed = self.final = True
         return b"".join(e[0] for e in events)
 
     def flush(self) -> bytes:

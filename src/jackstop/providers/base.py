@@ -28,7 +28,8 @@ class StreamTracker:
 
     def __init__(self) -> None:
         self.usage: Usage | None = None
-        self.completed = False  # the provider sent its terminal event
+        self.completed = False  # the provider finished (usage is final)
+        self.final = False  # the provider sent its end-of-stream marker: nothing can follow
         self.error: dict[str, Any] | None = None  # an error event the provider sent
         self.events = 0
 

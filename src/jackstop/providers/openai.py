@@ -38,10 +38,11 @@ class OpenAIStream(StreamTracker):
         for raw, _name, data in self._framer.feed(chunk):
             self.events += 1
             if data == b"[DONE]":
-                self.completed = True
+                self.completed = self.final = True
                 out.append(raw)
                 continue
-            if b'"usage"' in data or b'"error"' in data:
+            if (b'"usage"' in data and b'"usage":null' not in data and b'"usage": null' not in data) \
+                    or b'"error"' in data:
                 try:
                     obj = orjson.loads(data)
                 except orjson.JSONDecodeError:

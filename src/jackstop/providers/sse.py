@@ -23,13 +23,20 @@ class SSEFramer:
         buf = self._buf + chunk if self._buf else chunk
         out = []
         pos = 0
-        while True:
-            m = _END.search(buf, pos)
-            if m is None:
-                break
-            raw = buf[pos:m.end()]
-            out.append((raw, *parse_event(buf[pos:m.start()])))
-            pos = m.end()
+        if b"\r" not in buf:  # the common case: LF line endings, plain find is much cheaper
+            while True:
+                end = buf.find(b"\n\n", pos)
+                if end < 0:
+                    break
+                out.append((buf[pos:end + 2], *parse_event(buf[pos:end])))
+                pos = end + 2
+        else:
+            while True:
+                m = _END.search(buf, pos)
+                if m is None:
+                    break
+                out.append((buf[pos:m.end()], *parse_event(buf[pos:m.start()])))
+                pos = m.end()
         rest = buf[pos:]
         if len(rest) > MAX_EVENT:
             out.append((rest, b"", b""))
@@ -44,6 +51,8 @@ class SSEFramer:
 
 def parse_event(block: bytes) -> tuple[bytes, bytes]:
     """(event name, data) of one event block; data lines joined with newlines."""
+    if block.startswith(b"data: ") and b"\n" not in block:
+        return b"", block[6:]
     name = b""
     data: list[bytes] = []
     for line in block.splitlines():

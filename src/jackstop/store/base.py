@@ -152,7 +152,11 @@ class LedgerRow:
     )
 
     def values(self) -> tuple[Any, ...]:
-        return tuple(int(v) if isinstance(v, bool) else v for v in (getattr(self, c) for c in self.COLUMNS))
+        return (self.ts, self.request_id, self.key_id, self.key_name, self.project, self.provider,
+                self.provider_kind, self.endpoint, self.model, self.source_ip, self.user_agent, self.status,
+                self.rule, int(self.stream), self.input_tokens, self.cached_input_tokens, self.cache_write_tokens,
+                self.output_tokens, self.reasoning_tokens, self.images, self.cost_nusd, self.reserved_nusd,
+                self.latency_ms, self.upstream_latency_ms, self.error)
 
 
 @dataclass(frozen=True, slots=True)

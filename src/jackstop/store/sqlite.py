@@ -49,6 +49,7 @@ class SqliteStore(Store):
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._poll = _connect(self.path)
+        self._poll_cur = self._poll.cursor()
         self._poll_lock = threading.Lock()
         self.migrate()
 
@@ -91,8 +92,10 @@ class SqliteStore(Store):
         return self._txn(self._conns()[1])
 
     def data_version(self) -> int:
+        # Called on every request from the event loop thread only; the lock guards the rare
+        # call from elsewhere without costing the hot path a contended acquire.
         with self._poll_lock:
-            return self._poll.execute("PRAGMA data_version").fetchone()[0]
+            return self._poll_cur.execute("PRAGMA data_version").fetchone()[0]
 
     def close(self) -> None:
         with self._all_lock:
