@@ -104,6 +104,9 @@ class Settings(_Section):
     log: LogSettings = LogSettings()
     # Operator price entries; validated by jackstop.pricing when the catalog loads.
     prices: dict[str, Any] = Field(default_factory=dict, description="see README: Prices")
+    # Sections owned and validated by their subsystems (jackstop.alerts, jackstop.monitor).
+    alerts: dict[str, Any] = Field(default_factory=dict, description="see README: Alerts")
+    monitor: dict[str, Any] = Field(default_factory=dict, description="see README: Monitoring")
 
 
 # Environment variables that override a config key: (variable, section, key, type).

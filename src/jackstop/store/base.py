@@ -247,6 +247,28 @@ class Store:
         self._exec(cur, "INSERT INTO audit_log (ts, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
                    (time.time(), actor, action, target, json.dumps(detail or {}, sort_keys=True)))
 
+    # -- for subsystems that own their own tables (alerts, monitor) ----------------------
+    def ensure_schema(self, ddl: str, *, ledger: bool = False) -> None:
+        """Create a subsystem's tables: `ddl` uses {ID} and {REAL} like jackstop.store.schema."""
+        with (self._ledger_write() if ledger else self._write()) as cur:
+            for stmt in schema.render(ddl, self.dialect):
+                cur.execute(stmt)
+
+    def query(self, sql: str, params: Sequence[Any] = (), *, ledger: bool = False) -> list[tuple[Any, ...]]:
+        """Run a read with `?` placeholders; returns all rows."""
+        with (self._ledger_read() if ledger else self._read()) as cur:
+            return [tuple(r) for r in self._exec(cur, sql, params).fetchall()]
+
+    def execute(self, sql: str, params: Sequence[Any] = (), *, ledger: bool = False) -> int:
+        """Run one write with `?` placeholders in its own transaction; returns the row count."""
+        with (self._ledger_write() if ledger else self._write()) as cur:
+            return self._exec(cur, sql, params).rowcount
+
+    def execute_returning(self, sql: str, params: Sequence[Any] = (), *, ledger: bool = False) -> list[tuple[Any, ...]]:
+        """Run one write that has a RETURNING clause; returns its rows."""
+        with (self._ledger_write() if ledger else self._write()) as cur:
+            return [tuple(r) for r in self._exec(cur, sql, params).fetchall()]
+
     # -- meta ------------------------------------------------------------------------------
     def get_meta(self, k: str) -> str | None:
         with self._read() as cur:
