@@ -44,7 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def handle(args: argparse.Namespace) -> int:
-    from jackstop.audit.runner import build_options, run_audit
+    from jackstop.audit.options import build_options
+    from jackstop.audit.runner import run_audit
     from jackstop.audit.report import RENDERERS
     from jackstop.audit.findings import Severity
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -69,7 +69,6 @@ class Finding:
     advisories: tuple[str, ...] = ()
     rule: str | None = None  # the heuristic pattern or check variant that fired
     fix: str | None = None
-    extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def sort_key(self) -> tuple[int, str, str, int, str]:
         return (-int(self.severity), self.type, self.path or "", self.line or 0, self.message)
