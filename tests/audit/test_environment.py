@@ -135,7 +135,8 @@ def test_iocs_on_the_host(tmp_path: Path) -> None:
 
 
 def test_extra_ioc_file_by_hash_and_domain(tmp_path: Path) -> None:
-    import hashlib, json
+    import hashlib
+    import json
     site = make_venv(tmp_path / "v")
     payload = "import socket\nHOST = 'c2.evil-example.net'\n"
     make_dist(site, "quiet", "1.0", {"quiet/__init__.py": payload, "quiet/blob.bin": b"\x00payload"})

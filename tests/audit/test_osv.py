@@ -7,7 +7,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from packaging.version import Version
 
 from jackstop.audit.osv import Feed, FeedError, affects, iter_builtin_feed, iter_feed, parse_advisory

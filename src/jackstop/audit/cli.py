@@ -44,12 +44,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def handle(args: argparse.Namespace) -> int:
-    from jackstop.audit.options import build_options
-    from jackstop.audit.runner import run_audit
-    from jackstop.audit.report import RENDERERS
     from jackstop.audit.findings import Severity
-
     from jackstop.audit.lockfiles import LockfileError
+    from jackstop.audit.options import build_options
+    from jackstop.audit.report import RENDERERS
+    from jackstop.audit.runner import run_audit
     from jackstop.cli import UsageError
 
     options = build_options(args)

@@ -6,10 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from jackstop.audit import pyenv
 from jackstop.audit.iocs import IocError
 from jackstop.audit.lockfiles import detect
 from jackstop.audit.osv import FeedError
-from jackstop.audit import pyenv
 from jackstop.audit.pyenv import EnvironmentError_, site_packages_of
 from jackstop.audit.runner import AuditOptions, Auditor, stderr_progress
 from jackstop.cli import UsageError

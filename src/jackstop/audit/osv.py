@@ -19,7 +19,7 @@ import orjson
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from jackstop.audit.semver import SemVer, parse_or_none
+from jackstop.audit.semver import parse_or_none
 
 PYPI = "PyPI"
 NPM = "npm"

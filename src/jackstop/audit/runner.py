@@ -10,17 +10,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jackstop.audit import findings as F
 from jackstop.audit import feedcheck, hygiene, integrity, startup
+from jackstop.audit import findings as F
 from jackstop.audit.codescan import FileResult, scan_files
 from jackstop.audit.findings import Finding, Severity
 from jackstop.audit.heuristics.javascript import analyze_install_script, script_targets
+from jackstop.audit.integrity import sha256_file
 from jackstop.audit.iocs import Incident, IocSet, builtin_iocs, load_iocs
 from jackstop.audit.lockfiles import LockData, LockfileError, detect
 from jackstop.audit.npmenv import iter_packages, read_package
 from jackstop.audit.osv import NPM, PYPI, Feed, iter_builtin_feed, iter_feed
 from jackstop.audit.pyenv import Distribution, read_distributions
-from jackstop.audit.integrity import sha256_file
 
 Progress = Callable[[str], None]
 

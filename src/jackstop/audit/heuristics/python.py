@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import ast
 import re
+from dataclasses import dataclass, field
 
 import re2
-from dataclasses import dataclass, field
 
 from jackstop.audit.findings import Severity
 from jackstop.audit.heuristics import signals as S

@@ -6,8 +6,7 @@ import fnmatch
 from collections.abc import Callable
 from pathlib import Path
 
-from jackstop.audit.lockfiles import LockData, LockfileError
-from jackstop.audit.lockfiles import npm_locks, python_locks, requirements
+from jackstop.audit.lockfiles import LockData, LockfileError, npm_locks, python_locks, requirements
 
 READERS: tuple[tuple[str, Callable[[Path], LockData]], ...] = (
     ("requirements*.txt", requirements.read_requirements),

@@ -7,12 +7,12 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packaging.requirements import InvalidRequirement, Requirement as Pep508
+from packaging.requirements import InvalidRequirement
+from packaging.requirements import Requirement as Pep508
 from packaging.utils import canonicalize_name
 
 from jackstop.audit.lockfiles import Constraint, LockData, LockfileError, Pinned
 from jackstop.audit.osv import PYPI
-
 
 
 @dataclass
