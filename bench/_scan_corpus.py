@@ -173,7 +173,7 @@ def make_history(repo: Path, commits: int, per_rule: int, seed: int = 2) -> Corp
         stream.write(b"data %d\n%s\n" % (len(msg), msg.encode()))
         if c > 0:
             stream.write(f"from :{mark - 1}\n".encode())
-        for _ in range(rng.randint(1, 4)):
+        for path in rng.sample(files, rng.randint(1, 4)):  # distinct: a second write would hide the first
             body = "\n".join(rng.choices(pool, k=rng.randint(20, 120))) + "\n"
             for rule_id, text, secret in at.pop(c, []):
                 body += text + "\n"
@@ -181,7 +181,7 @@ def make_history(repo: Path, commits: int, per_rule: int, seed: int = 2) -> Corp
                 corpus.planted_by_rule[rule_id] = corpus.planted_by_rule.get(rule_id, 0) + 1
             data = body.encode()
             corpus.bytes += len(data)
-            stream.write(f"M 100644 inline {rng.choice(files)}\n".encode())
+            stream.write(f"M 100644 inline {path}\n".encode())
             stream.write(b"data %d\n%s\n" % (len(data), data))
     subprocess.run(["git", "-C", str(repo), "fast-import", "--quiet"], input=stream.getvalue(), check=True)
     subprocess.run(["git", "-C", str(repo), "checkout", "-q", "main"], check=True)
