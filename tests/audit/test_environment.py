@@ -147,3 +147,24 @@ def test_extra_ioc_file_by_hash_and_domain(tmp_path: Path) -> None:
     fs = of(run_audit(AuditOptions(site_dirs=[site], iocs=[iocs])).findings, F.IOC)
     assert {Path(f.path).name for f in fs} == {"blob.bin", "__init__.py"}
     assert all(f.package == "quiet" and f.advisories == ("MAL-T",) for f in fs)
+
+
+def test_non_malicious_advisory_is_a_vulnerability_graded_by_its_severity(tmp_path: Path) -> None:
+    site = make_venv(tmp_path / "v")
+    make_dist(site, "oldlib", "1.0", {"oldlib/__init__.py": ""})
+    adv = osv("PYSEC-TEST-1", "PyPI", "oldlib", events=[{"introduced": "0"}, {"fixed": "1.1"}],
+              summary="Cross-site scripting in oldlib templates")
+    adv["database_specific"] = {"severity": "HIGH"}
+    feed = write_feed(tmp_path / "feed", [adv])
+    fs = audit(site, feeds=[feed])
+    assert of(fs, F.KNOWN_MALICIOUS) == []
+    vuln = of(fs, F.KNOWN_VULNERABLE)
+    assert [(f.package, f.severity, f.advisories) for f in vuln] == [("oldlib", Severity.HIGH, ("PYSEC-TEST-1",))]
+
+
+def test_broken_discovered_lockfile_is_a_finding_not_a_crash(tmp_path: Path) -> None:
+    broken = tmp_path / "poetry.lock"
+    broken.write_text("[[package]\n")
+    fs = run_audit(AuditOptions(discovered_lockfiles=[broken])).findings
+    assert [(f.type, f.severity) for f in fs] == [(F.UNREADABLE, Severity.MEDIUM)]
+    assert "invalid TOML" in fs[0].message
