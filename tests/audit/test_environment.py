@@ -129,6 +129,7 @@ def test_iocs_on_the_host(tmp_path: Path) -> None:
     fs = run_audit(AuditOptions(site_dirs=[site], host=home)).findings
     hits = of(fs, F.IOC)
     assert [Path(f.path).name for f in hits] == ["sysmon.service"] and hits[0].severity == Severity.CRITICAL
+    assert not of(fs, F.HEURISTIC)  # the unit has no ExecStart: only the IOC path fires
     clean_home = tmp_path / "clean"
     clean_home.mkdir()
     assert of(run_audit(AuditOptions(site_dirs=[site], host=clean_home)).findings, F.IOC) == []
@@ -168,3 +169,20 @@ def test_broken_discovered_lockfile_is_a_finding_not_a_crash(tmp_path: Path) -> 
     fs = run_audit(AuditOptions(discovered_lockfiles=[broken])).findings
     assert [(f.type, f.severity) for f in fs] == [(F.UNREADABLE, Severity.MEDIUM)]
     assert "invalid TOML" in fs[0].message
+
+
+def test_user_unit_starting_a_hidden_python_script(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    units = home / ".config/systemd/user"
+    units.mkdir(parents=True)
+    (home / ".local/share/upd").mkdir(parents=True)
+    (home / ".local/share/upd/agent.py").write_text(fakes.ENV_TO_WEBHOOK)
+    (units / "updater.service").write_text("[Service]\nExecStart=/usr/bin/python3 %h/.local/share/upd/agent.py\n")
+    (units / "backup.service").write_text("[Service]\nExecStart=/usr/bin/python3 -u /tmp/backup.py\n")
+    (units / "syncthing.service").write_text("[Service]\nExecStart=/usr/bin/syncthing serve\n")
+    (units / "notes.service").write_text("[Service]\nExecStart=/usr/bin/python3 /opt/notes/server.py\n")
+    site = make_venv(tmp_path / "v")
+    found = {Path(f.path).name: f for f in of(run_audit(AuditOptions(site_dirs=[site], host=home)).findings, F.HEURISTIC)}
+    assert set(found) == {"updater.service", "backup.service"}
+    assert found["updater.service"].severity == Severity.CRITICAL and "env-dump" in found["updater.service"].message
+    assert found["backup.service"].severity == Severity.MEDIUM

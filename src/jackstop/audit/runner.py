@@ -4,6 +4,7 @@ imported or executed (files are opened as bytes and parsed with `ast`, never run
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from jackstop.audit import findings as F
 from jackstop.audit.codescan import FileResult, scan_files
 from jackstop.audit.findings import Finding, Severity
 from jackstop.audit.heuristics.javascript import analyze_install_script, script_targets
+from jackstop.audit.heuristics.python import analyze_python
 from jackstop.audit.integrity import sha256_file
 from jackstop.audit.iocs import Incident, IocSet, builtin_iocs, load_iocs
 from jackstop.audit.lockfiles import LockData, LockfileError, detect
@@ -261,6 +263,7 @@ class Auditor:
 
     # -- a home directory ---------------------------------------------------------------------
     def audit_host(self, home: Path) -> None:
+        self._user_units(home)
         for inc, f in self.iocs.files("home"):
             p = home / f.path
             if p.exists():
@@ -269,6 +272,40 @@ class Auditor:
             p = Path(f.path)
             if p.exists():
                 self._ioc(inc, p, f"{f.path} exists ({f.note})")
+
+
+    def _user_units(self, home: Path) -> None:
+        """systemd user units that start a Python script from a hidden or temporary folder: the
+        persistence shape of the litellm payload, whatever the unit is called."""
+        units = home / ".config" / "systemd" / "user"
+        if not units.is_dir():
+            return
+        for unit in sorted(units.glob("*.service")):
+            try:
+                text = unit.read_text("utf-8", "replace")
+            except OSError:
+                continue
+            for lineno, line in enumerate(text.splitlines(), 1):
+                m = _PY_EXEC_START.match(line.strip())
+                if not m or not _HIDDEN_OR_TEMP.search(m.group(1)):
+                    continue
+                script = Path(m.group(1).replace("%h", str(home)).replace("~", str(home), 1))
+                hits = []
+                if script.is_file() and script.stat().st_size < 4 << 20:
+                    hits = analyze_python(script.read_text("utf-8", "replace"), force=True)
+                self.findings.append(Finding(
+                    F.HEURISTIC, Severity.CRITICAL if hits else Severity.MEDIUM,
+                    f"systemd user unit {unit.name} starts {script} at login"
+                    + (f"; the script: {hits[0].rule}: {hits[0].message}" if hits else ""),
+                    path=str(unit), line=lineno, rule="persistence-unit",
+                    fix=f"if you did not create it: systemctl --user disable --now {unit.name}, keep a copy of "
+                        f"the script for investigation, delete both, and rotate credentials",
+                ))
+
+
+# ExecStart=python3 /home/u/.config/x/y.py (a Python script from a hidden or temporary folder)
+_PY_EXEC_START = re.compile(r"^ExecStart=\S*python[\d.]*\s+(?:-\S+\s+)*((?:%h|~|/)\S+)")
+_HIDDEN_OR_TEMP = re.compile(r"/\.[^/]+/|^/tmp/|^/var/tmp/|^/dev/shm/")
 
 
 def _walk(root: Path, suffixes: tuple[str, ...]) -> list[Path]:
