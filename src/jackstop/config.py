@@ -89,6 +89,34 @@ class KeyDefaults(_Section):
     )
 
 
+class LimitSettings(_Section):
+    """Ceilings that make a request's worst-case cost a true upper bound."""
+
+    timezone: str = Field("UTC", description="an IANA time zone for day/week/month budgets, e.g. Europe/Berlin")
+    image_input_tokens: int = Field(
+        10_000, ge=1, description="the most input tokens one image attachment can cost (a positive integer)")
+    audio_input_tokens: int = Field(
+        100_000, ge=1, description="the most input tokens one audio attachment can cost (a positive integer)")
+    file_input_tokens: int = Field(
+        1_000_000, ge=1, description="the most input tokens one file/document/video attachment can cost")
+    image_output_tokens: int = Field(
+        10_000, ge=1, description="the most output tokens one generated image can cost (token-billed image models)")
+    stored_context_tokens: int = Field(
+        1_000_000, ge=1,
+        description="input tokens a request may pull from provider-side state (previous_response_id, cachedContent)")
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone") from None
+        return value
+
+
 class LogSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="one of debug, info, warning, error"
@@ -101,6 +129,7 @@ class Settings(_Section):
     store: StoreSettings = StoreSettings()
     counters: CountersSettings = CountersSettings()
     keys: KeyDefaults = KeyDefaults()
+    limits: LimitSettings = LimitSettings()
     log: LogSettings = LogSettings()
     # Operator price entries; validated by jackstop.pricing when the catalog loads.
     prices: dict[str, Any] = Field(default_factory=dict, description="see README: Prices")

@@ -1,0 +1,33 @@
+"""Fast shared state: budget spend and reservations, rate-limit windows, in-flight requests.
+
+`memory://` keeps it in the gateway process (one node); `redis://` in Redis, with every
+admission one atomic Lua script, so any number of gateways share caps and limits exactly.
+"""
+
+from __future__ import annotations
+
+from jackstop.counters.base import (
+    Admitted,
+    AdmitRequest,
+    BudgetCheck,
+    Counters,
+    RateCheck,
+    RateState,
+    Refused,
+    Settled,
+    Ticket,
+)
+
+
+def open_counters(url: str, *, seed=None) -> Counters:  # noqa: ANN001 - a callable(BudgetCheck) -> int
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        from jackstop.counters.redis import RedisCounters
+
+        return RedisCounters(url, seed=seed)
+    from jackstop.counters.memory import MemoryCounters
+
+    return MemoryCounters(seed=seed)
+
+
+__all__ = ["AdmitRequest", "Admitted", "BudgetCheck", "Counters", "RateCheck", "RateState", "Refused",
+           "Settled", "Ticket", "open_counters"]

@@ -1,0 +1,208 @@
+"""The counters contract, run against every implementation (in-process and Redis).
+
+Time is passed in (`now`), never read, so windows and leases are tested without sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from jackstop.counters import Admitted, AdmitRequest, BudgetCheck, RateCheck, Refused
+from jackstop.counters.memory import MemoryCounters
+
+T0 = 1_700_000_000.0  # a fixed point in time, before any test process started
+
+
+@pytest.fixture(params=["memory", "redis"])
+def make(request):
+    made = []
+
+    def factory(seed=None):
+        if request.param == "memory":
+            c = MemoryCounters(seed=seed)
+        else:
+            url = request.getfixturevalue("redis_url")
+            from jackstop.counters.redis import RedisCounters
+
+            c = RedisCounters(url, seed=seed, prefix=f"jstest:{uuid.uuid4().hex[:10]}:")
+        made.append(c)
+        return c
+
+    yield factory
+    for c in made:
+        asyncio.run(c.close()) if request.param == "redis" else None
+
+
+def req(rid=None, now=T0, cost=100, tokens=10, budgets=(), rates=(), lease=900.0):
+    return AdmitRequest(rid or uuid.uuid4().hex, now, cost, tokens, list(budgets), list(rates), lease)
+
+
+def day_budget(cap, counter="key:a:day:x"):
+    return BudgetCheck(counter, cap, start=T0 - 3600, end=T0 + 3600, scope="key", name="a", window="day")
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_cap_holds_exactly_under_concurrent_admissions(make):
+    c = make()
+    b = day_budget(1000)
+
+    async def go():
+        await c.start()
+        results = await asyncio.gather(*[c.admit(req(cost=100, budgets=[b])) for _ in range(50)])
+        admitted = [r for r in results if isinstance(r, Admitted)]
+        refused = [r for r in results if isinstance(r, Refused)]
+        for a in admitted:
+            await c.settle(a.ticket, 100, 10, T0 + 1)
+        after = await c.admit(req(cost=1, budgets=[b], now=T0 + 2))
+        spent = await c.spent([b], T0 + 2)
+        return admitted, refused, after, spent
+
+    admitted, refused, after, spent = run(go())
+    assert len(admitted) == 10 and len(refused) == 40
+    assert all(r.rule == "budget_exceeded" and r.budget == b for r in refused)
+    assert refused[0].retry_after == pytest.approx(3600 - 0, abs=1)
+    assert isinstance(after, Refused)
+    assert spent == [(1000, 0)]
+
+
+def test_settling_below_the_reservation_frees_room(make):
+    c = make()
+    b = day_budget(1000)
+
+    async def go():
+        first = await c.admit(req(cost=900, budgets=[b]))
+        blocked = await c.admit(req(cost=200, budgets=[b]))
+        settled = await c.settle(first.ticket, 300, 5, T0 + 1)
+        again = await c.admit(req(cost=700, budgets=[b], now=T0 + 2))
+        return first, blocked, settled, again
+
+    first, blocked, settled, again = run(go())
+    assert isinstance(first, Admitted) and isinstance(blocked, Refused)
+    assert blocked.spent == 0 and blocked.reserved == 900
+    assert [(s.before, s.after) for s in settled] == [(0, 300)]
+    assert isinstance(again, Admitted)
+
+
+def test_refusal_is_all_or_nothing(make):
+    c = make()
+    roomy, tight = day_budget(10_000, "project:p:day:x"), day_budget(50, "key:a:day:x")
+    rpm = RateCheck("key:a", "rpm", 5)
+
+    async def go():
+        refused = await c.admit(req(cost=100, budgets=[roomy, tight], rates=[rpm]))
+        return refused, await c.spent([roomy, tight], T0), [await c.admit(req(cost=1, budgets=[roomy], rates=[rpm]))
+                                                             for _ in range(5)]
+
+    refused, spent, later = run(go())
+    assert isinstance(refused, Refused) and refused.budget == tight
+    assert spent == [(0, 0), (0, 0)]  # nothing reserved in the budget that had room
+    assert all(isinstance(r, Admitted) for r in later)  # and no request counted against the rpm
+
+
+def test_requests_per_minute_is_an_exact_sliding_window(make):
+    c = make()
+    rpm = RateCheck("key:a", "rpm", 3)
+
+    async def go():
+        out = []
+        for i in range(4):
+            out.append(await c.admit(req(now=T0 + i, rates=[rpm])))
+        out.append(await c.admit(req(now=T0 + 59.5, rates=[rpm])))
+        out.append(await c.admit(req(now=T0 + 60.5, rates=[rpm])))
+        return out
+
+    r = run(go())
+    assert [isinstance(x, Admitted) for x in r] == [True, True, True, False, False, True]
+    assert r[3].rule == "rpm_limit" and r[3].retry_after == pytest.approx(57, abs=0.01)
+    assert r[2].rates[0].remaining == 0 and r[0].rates[0].remaining == 2
+
+
+def test_tokens_per_minute_reserve_worst_then_settle_actual(make):
+    c = make()
+    tpm = RateCheck("key:a", "tpm", 1000)
+
+    async def go():
+        a = await c.admit(req(tokens=800, rates=[tpm]))
+        b = await c.admit(req(tokens=300, rates=[tpm]))
+        await c.settle(a.ticket, 0, 100, T0 + 1)
+        d = await c.admit(req(tokens=300, rates=[tpm], now=T0 + 2))
+        too_big = await c.admit(req(tokens=5000, rates=[tpm], now=T0 + 3))
+        return a, b, d, too_big
+
+    a, b, d, too_big = run(go())
+    assert isinstance(a, Admitted) and isinstance(b, Refused) and b.rule == "tpm_limit"
+    assert isinstance(d, Admitted)
+    assert isinstance(too_big, Refused) and too_big.retry_after is None
+
+
+def test_concurrency_counts_in_flight_requests(make):
+    c = make()
+    conc = RateCheck("key:a", "concurrency", 2)
+
+    async def go():
+        a = await c.admit(req(rates=[conc]))
+        b = await c.admit(req(rates=[conc]))
+        refused = await c.admit(req(rates=[conc]))
+        await c.settle(a.ticket, 0, 0, T0 + 1)
+        again = await c.admit(req(rates=[conc], now=T0 + 1))
+        return a, b, refused, again
+
+    a, b, refused, again = run(go())
+    assert isinstance(refused, Refused) and refused.rule == "concurrency_limit"
+    assert isinstance(again, Admitted)
+
+
+def test_unsettled_reservation_counts_at_worst_case_after_its_lease(make):
+    c = make()
+    b = day_budget(1000)
+
+    async def go():
+        lost = await c.admit(req(cost=400, budgets=[b], lease=30))  # its gateway "crashes"
+        mid = await c.spent([b], T0 + 10)
+        probe = await c.admit(req(cost=1, budgets=[b], now=T0 + 31))  # lease over
+        after = await c.spent([b], T0 + 31)
+        late = await c.settle(lost.ticket, 100, 1, T0 + 40)  # a late settle must not count it twice
+        final = await c.spent([b], T0 + 41)
+        return mid, probe, after, late, final
+
+    mid, probe, after, late, final = run(go())
+    assert mid == [(0, 400)]
+    assert isinstance(probe, Admitted)
+    assert after == [(400, 1)]
+    assert late == [] and final == [(400, 1)]
+
+
+def test_rolling_window_forgets_spend_after_the_window(make):
+    c = make()
+    b = BudgetCheck("key:a:24h", 1000, rolling=86400, scope="key", name="a", window="24h")
+
+    async def go():
+        a = await c.admit(req(cost=1000, budgets=[b]))
+        await c.settle(a.ticket, 1000, 0, T0)
+        same_day = await c.admit(req(cost=1, budgets=[b], now=T0 + 3600))
+        next_day = await c.admit(req(cost=1, budgets=[b], now=T0 + 86400 + 3601))
+        return same_day, next_day
+
+    same_day, next_day = run(go())
+    assert isinstance(same_day, Refused) and same_day.retry_after > 0
+    assert isinstance(next_day, Admitted)
+
+
+def test_counters_for_a_window_begun_before_start_are_seeded(make):
+    seen = []
+
+    def seed(check):
+        seen.append(check.counter)
+        return 950
+
+    c = make(seed=seed)
+    b = day_budget(1000)
+    r = run(c.admit(req(cost=100, budgets=[b])))
+    assert isinstance(r, Refused) and r.spent == 950
+    assert seen == [b.counter]
