@@ -10,7 +10,10 @@ import logging
 from typing import Any
 
 from jackstop.config import Settings
+from jackstop.counters import open_counters
 from jackstop.gateway.admin import PREFIX, AdminAPI
+from jackstop.gateway.admission import Admission
+from jackstop.gateway.seed import LedgerSeed
 from jackstop.gateway.control import Control
 from jackstop.gateway.http import send_bytes, send_json
 from jackstop.gateway.ledger import LedgerWriter
@@ -34,17 +37,23 @@ class Gateway:
         self.ledger = LedgerWriter(self.store)
         s = settings.server
         self.upstream = make_upstream(s.upstream_client, s.upstream_connect_timeout, s.upstream_timeout)
+        self.counters = open_counters(settings.counters.url, seed=LedgerSeed(self.store, self.state))
+        self.alerts = None
+        self.admission = Admission(settings, self.state, self.counters, self.catalog, self.alerts)
         self.proxy = Proxy(state=self.state, upstream=self.upstream, ledger=self.ledger, catalog=self.catalog,
-                           max_body_bytes=s.max_body_bytes, stream_drain_timeout=s.stream_drain_timeout)
+                           admission=self.admission, max_body_bytes=s.max_body_bytes,
+                           stream_drain_timeout=s.stream_drain_timeout, trusted_proxies=s.trusted_proxies)
         self.admin = AdminAPI(self.control, self.state, self.catalog)
         self.started = False
 
     async def startup(self) -> None:
         await self.upstream.start()
+        await self.counters.start()
         self.started = True
 
     async def shutdown(self) -> None:
         await self.upstream.close()
+        await self.counters.close()
         self.ledger.close()
         self.state.close()
         self.store.close()

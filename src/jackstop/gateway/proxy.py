@@ -1,4 +1,4 @@
-"""The provider-route pipeline: authenticate → check → forward → relay → meter.
+"""The provider-route pipeline: authenticate → check → reserve → forward → relay → settle.
 
 One request flows one way through here. Every outcome, served or refused, ends in exactly
 one ledger row. Refusals are answered in the dialect of the provider family the client
@@ -9,28 +9,32 @@ normal exceptions and the caller can tell a gateway refusal from a provider's ow
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from jackstop import keys as tokens
+from jackstop.gateway.admission import Admission, Denied, Grant
+from jackstop.gateway.clientip import client_ip
 from jackstop.gateway.http import BodyTooLarge, read_body
 from jackstop.gateway.ledger import LedgerWriter
 from jackstop.gateway.state import State
 from jackstop.gateway.upstream import Upstream, UpstreamError
-from jackstop.pricing import cost_nusd
 from jackstop.providers import Family, family_of_kind, get_family
-from jackstop.providers.base import Route
+from jackstop.providers.base import Prepared, Route
 from jackstop.redact import redact
 from jackstop.secrets import SecretError
-from jackstop.store import LedgerRow
+from jackstop.store import KeyRecord, LedgerRow, ProviderRecord
 
 log = logging.getLogger("jackstop.gateway")
 
 FAMILIES = {name: get_family(name) for name in ("openai", "anthropic", "gemini")}
+Refusal = Denied  # the one refusal exception, raised by any stage
 
 # Client headers never forwarded: hop-by-hop, framing, and anything carrying a credential.
 _DROP_REQUEST = frozenset({
@@ -42,17 +46,7 @@ _DROP_RESPONSE = frozenset({
     "connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "upgrade",
     "trailer", "proxy-authenticate", "set-cookie", "alt-svc", "server", "date",
 })
-
-
-class Refusal(Exception):
-    """The gateway answers the request itself; `rule` names what fired."""
-
-    def __init__(self, status: int, rule: str, message: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.rule = rule
-        self.message = message
-        self.headers = headers or []
+_TOKEN_PREFIXES = (tokens.VIRTUAL_KEY, tokens.CLIENT_TOKEN)
 
 
 def _guess_family(path: str, headers: dict[bytes, bytes], query: str) -> Family:
@@ -64,15 +58,38 @@ def _guess_family(path: str, headers: dict[bytes, bytes], query: str) -> Family:
     return FAMILIES["openai"]
 
 
+@dataclass
+class Call:
+    """Everything one request accumulates on its way through the pipeline."""
+
+    row: LedgerRow
+    route: Route
+    family: Family
+    key: KeyRecord | None = None
+    provider: ProviderRecord | None = None
+    scopes: list[Any] = field(default_factory=list)
+    body: dict[str, Any] = field(default_factory=dict)
+    prepared: Prepared | None = None
+    grant: Grant | None = None
+    usage: Any = None
+    billed: bool = False  # the provider may have charged for this request
+    settled: bool = False
+    secret: str = ""
+
+
 class Proxy:
     def __init__(self, *, state: State, upstream: Upstream, ledger: LedgerWriter, catalog: Any,
-                 max_body_bytes: int, stream_drain_timeout: float) -> None:
+                 admission: Admission, max_body_bytes: int, stream_drain_timeout: float,
+                 trusted_proxies: tuple[str, ...] = (), monitor: Any = None) -> None:
         self.state = state
         self.upstream = upstream
         self.ledger = ledger
         self.catalog = catalog
+        self.admission = admission
+        self.monitor = monitor
         self.max_body = max_body_bytes
         self.drain_timeout = stream_drain_timeout
+        self.trusted = tuple(ipaddress.ip_network(c, strict=False) for c in trusted_proxies)
         self._hashes: dict[str, str] = {}  # token -> its keyed hash, for tokens already seen to be valid
         self._prices: dict[tuple[str, str], Any] = {}
 
@@ -106,22 +123,30 @@ class Proxy:
         path: str = scope["path"]
         query = scope["query_string"].decode("latin-1")
         headers = dict(scope["headers"])
-        client = scope.get("client")
+        peer = scope.get("client")
+        ip = client_ip(peer[0] if peer else None, headers, self.trusted)
         ua = headers.get(b"user-agent")
         row = LedgerRow(ts=time.time(), request_id=os.urandom(8).hex(), endpoint=f"{method} {path}", status=0,
-                        source_ip=client[0] if client else None,
+                        source_ip=str(ip) if ip is not None else None,
                         user_agent=ua.decode("latin-1")[:256] if ua else None)
         route, family = self.match(method, path, query, headers)
+        call: Call | None = None
         try:
+            if self.monitor is not None and row.source_ip:
+                reason = self.monitor.is_blocked(row.source_ip)
+                if reason:
+                    raise Refusal(429, "source_blocked", f"this source is temporarily blocked: {reason}",
+                                  [(b"retry-after", b"60"), (b"x-should-retry", b"false")])
             if route is None:
                 raise Refusal(404, "unknown_route", f"jackstop has no route {method} {path}; see the README "
                                                     f"for the supported OpenAI, Anthropic and Gemini routes")
             row.endpoint = route.endpoint
-            await self._serve(scope, receive, send, route, family, headers, query, row, t0)
+            call = Call(row, route, family)
+            await self._serve(scope, receive, send, call, headers, query, ip)
         except Refusal as r:
             row.status = r.status
             row.rule = r.rule
-            await self._refuse(send, family, r, row)
+            await self._refuse(send, call.family if call else family, r, row)
         except Exception as exc:  # a bug must still answer in dialect, never with a stack trace
             log.exception("internal error", extra={"request_id": row.request_id})
             row.status = 500
@@ -130,6 +155,8 @@ class Proxy:
             await self._refuse(send, family, Refusal(500, "internal_error",
                                                      f"jackstop internal error (request {row.request_id})"), row)
         finally:
+            if call is not None and call.grant is not None and not call.settled:
+                await self._settle(call)
             row.latency_ms = (time.perf_counter() - t0) * 1000.0
             self.ledger.put(row)
 
@@ -143,12 +170,13 @@ class Proxy:
             await send({"type": "http.response.body", "body": body})
         except Exception:  # response already started: nothing more can be said
             pass
-        if r.status >= 500 or r.rule not in ("unknown_route",):
-            log.info("refused", extra={"rule": r.rule, "status": r.status, "key": row.key_name,
-                                       "ip": row.source_ip, "endpoint": row.endpoint,
-                                       "request_id": row.request_id, "reason": redact(r.message)})
+        log.info("refused", extra={"rule": r.rule, "status": r.status, "key": row.key_name,
+                                   "ip": row.source_ip, "endpoint": row.endpoint,
+                                   "request_id": row.request_id, "reason": redact(r.message)})
 
-    async def _authenticate(self, family: Family, headers: dict[bytes, bytes], query: str, row: LedgerRow) -> Any:
+    # -- stages -----------------------------------------------------------------------------------
+    async def _authenticate(self, call: Call, headers: dict[bytes, bytes], query: str) -> None:
+        family, row = call.family, call.row
         token = family.credential(headers, query)
         where = {"openai": "the Authorization: Bearer header", "anthropic": "the x-api-key header",
                  "gemini": "the x-goog-api-key header"}[family.name]
@@ -160,7 +188,7 @@ class Proxy:
             if token.startswith(tokens.ADMIN_TOKEN):
                 raise Refusal(401, "admin_token_on_provider_route",
                               "an admin token cannot call a provider route; use a virtual key (jsk_…)")
-            if not tokens.is_well_formed(token):
+            if not token.startswith(_TOKEN_PREFIXES) or not tokens.is_well_formed(token):
                 raise Refusal(401, "auth_malformed", "the API key is not a jackstop virtual key (jsk_… with a "
                                                      "valid checksum); use the key `jackstop keys create` printed")
             token_hash = tokens.token_hash(token, self.state.hash_key)
@@ -187,100 +215,135 @@ class Proxy:
             raise Refusal(401, "key_rotated", f"this credential of key {key.name} was rotated and its grace period "
                                               f"has ended; use the new key")
         if key.expires_at is not None and key.expires_at <= now:
-            raise Refusal(401, "key_expired", f"key {key.name} expired")
+            raise Refusal(401, "key_expired", f"{'client token' if key.kind == 'client' else 'key'} "
+                                              f"{key.name} expired")
         provider = self.state.providers.get(key.provider)
         if provider is None:
             raise Refusal(503, "provider_missing", f"key {key.name} points to provider {key.provider}, "
                                                    f"which is not registered")
         row.provider_kind = provider.kind
-        return ident, provider
+        call.key, call.provider = key, provider
 
-    async def _serve(self, scope: dict[str, Any], receive: Any, send: Any, route: Route, family: Family,
-                     headers: dict[bytes, bytes], query: str, row: LedgerRow, t0: float) -> None:
-        ident, provider = await self._authenticate(family, headers, query, row)
-        key = ident.key
+    async def _read_json(self, receive: Any, headers: dict[bytes, bytes]) -> tuple[bytes, dict[str, Any]]:
+        try:
+            raw = await read_body(receive, self.max_body, headers.get(b"content-length"))
+        except BodyTooLarge:
+            raise Refusal(413, "body_too_large", f"request body is over {self.max_body} bytes "
+                                                 f"(server.max_body_bytes)") from None
+        try:
+            parsed = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise Refusal(400, "invalid_json", f"request body is not valid JSON ({str(exc).split(':')[0]})") from None
+        if not isinstance(parsed, dict):
+            raise Refusal(400, "invalid_json", "request body must be a JSON object")
+        return raw, parsed
+
+    async def _serve(self, scope: dict[str, Any], receive: Any, send: Any, call: Call,
+                     headers: dict[bytes, bytes], query: str, ip: Any) -> None:
+        await self._authenticate(call, headers, query)
+        key, provider, route, row = call.key, call.provider, call.route, call.row
+        assert key is not None and provider is not None
         key_family = family_of_kind(provider.kind)
         if key_family != route.family:
             # GET /v1/models is shared: the key's provider decides whose listing it is.
             other = FAMILIES[key_family].match(scope["method"], scope["path"], query)
             if route.endpoint == "models" and other is not None:
-                route, family = other, FAMILIES[key_family]
+                call.route, call.family, route = other, FAMILIES[key_family], other
             else:
                 raise Refusal(403, "provider_mismatch", f"key {key.name} is for provider {provider.name} "
                                                          f"({provider.kind}); it cannot call {route.family} routes")
-
-        body: dict[str, Any] = {}
+        family = call.family
         raw = b""
         if scope["method"] == "POST":
-            try:
-                raw = await read_body(receive, self.max_body, headers.get(b"content-length"))
-            except BodyTooLarge:
-                raise Refusal(413, "body_too_large", f"request body is over {self.max_body} bytes "
-                                                     f"(server.max_body_bytes)") from None
-            try:
-                parsed = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                raise Refusal(400, "invalid_json", f"request body is not valid JSON ({str(exc).split(':')[0]})") from None
-            if not isinstance(parsed, dict):
-                raise Refusal(400, "invalid_json", "request body must be a JSON object")
-            body = parsed
+            raw, call.body = await self._read_json(receive, headers)
+        body = call.body
         model = family.model(route, body)
         row.model = model
+        price = None
         if route.billable:
             if not model:
                 raise Refusal(400, "missing_model", "the request names no model; add a \"model\" field")
-            if self.price(provider.kind, model) is None:
+            price = self.price(provider.kind, model)
+            if price is None:
                 raise Refusal(403, "model_not_priced",
                               f"model {model!r} has no price for provider kind {provider.kind}; jackstop refuses "
                               f"what it cannot meter. Price it in jackstop.toml under [prices] (see README), "
                               f"or check the name with `jackstop prices`")
+        call.scopes = self.admission.scopes(key, provider)
+        self.admission.check_access(call.scopes, route, provider, model, ip, len(raw))
+        call.grant = await self.admission.admit(request_id=row.request_id, scopes=call.scopes, route=route,
+                                                provider=provider, model=model, price=price, body=body,
+                                                body_bytes=len(raw))
+        row.reserved_nusd = call.grant.worst_nusd
+        if call.grant.bound is not None and call.grant.bound.changed:
+            raw = orjson.dumps(body)  # max tokens injected or lowered
         stream = family.wants_stream(route, body)
         row.stream = stream
-        prepared = family.prepare(route, body, raw, stream)
+        call.prepared = family.prepare(route, body, raw, stream)
         try:
-            secret = self.state.provider_secret(provider)
+            call.secret = self.state.provider_secret(provider)
         except SecretError as exc:
             raise Refusal(503, "provider_secret_unavailable", str(exc)) from None
-
         url = provider.base_url + route.upstream_path
         q = family.upstream_query(query)
         if q:
             url += "?" + q
         up_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]
                       if k not in _DROP_REQUEST and not k.startswith(b"x-jackstop-")]
-        up_headers += family.auth_headers(secret)
-        await self._forward(send, receive, route, family, url, up_headers, prepared, stream, row, secret, key, body)
+        up_headers += family.auth_headers(call.secret)
+        await self._forward(send, receive, call, url, up_headers, stream)
 
-    async def _forward(self, send: Any, receive: Any, route: Route, family: Family, url: str,
-                       up_headers: list[tuple[str, str]], prepared: Any, stream: bool, row: LedgerRow,
-                       secret: str, key: Any, body: dict[str, Any]) -> None:
+    async def _forward(self, send: Any, receive: Any, call: Call, url: str, up_headers: list[tuple[str, str]],
+                       stream: bool) -> None:
+        route, row = call.route, call.row
+        assert call.prepared is not None
         t_up = time.perf_counter()
         method = "GET" if route.endpoint == "models" else "POST"
         try:
-            async with self.upstream.request(method, url, up_headers, prepared.body or None, stream) as resp:
+            async with self.upstream.request(method, url, up_headers, call.prepared.body or None, stream) as resp:
+                call.billed = 200 <= resp.status < 300
                 row.upstream_latency_ms = (time.perf_counter() - t_up) * 1000.0
                 out_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in resp.headers
                                if k not in _DROP_RESPONSE]
+                if call.grant is not None and call.grant.rate_headers:
+                    mine = {h for h, _ in call.grant.rate_headers}
+                    out_headers = [h for h in out_headers if h[0] not in mine] + call.grant.rate_headers
                 out_headers.append((b"x-jackstop-request-id", row.request_id.encode()))
                 ctype = next((v for k, v in resp.headers if k == "content-type"), "")
-                if stream and 200 <= resp.status < 300 and (
-                        "event-stream" in ctype or route.family == "gemini"):
-                    await self._relay_stream(send, receive, resp, route, family, prepared, out_headers, row)
-                    return
-                data = await resp.read()
-                row.upstream_latency_ms = (time.perf_counter() - t_up) * 1000.0
-                await self._relay_body(send, resp.status, data, route, family, out_headers, row, key, body)
+                if stream and 200 <= resp.status < 300 and ("event-stream" in ctype or route.family == "gemini"):
+                    await self._relay_stream(send, receive, resp, call, out_headers)
+                else:
+                    data = await resp.read()
+                    row.upstream_latency_ms = (time.perf_counter() - t_up) * 1000.0
+                    await self._relay_body(send, resp.status, data, call, out_headers)
         except UpstreamError as exc:
             status, rule, what = {
                 "timeout": (504, "upstream_timeout", "the provider did not answer in time"),
                 "connect": (502, "upstream_unreachable", "the provider could not be reached"),
             }.get(exc.kind, (502, "upstream_error", "the connection to the provider failed"))
-            row.error = redact(str(exc), (secret,))[:300]
+            # A request that reached the provider may be billed even though no answer came back.
+            call.billed = exc.kind != "connect"
+            row.error = redact(str(exc), (call.secret,))[:300]
             raise Refusal(status, rule, f"{what} ({url.split('?')[0]})") from None
+        finally:
+            if call.grant is not None and not call.settled:
+                await self._settle(call)
 
-    async def _relay_body(self, send: Any, status: int, data: bytes, route: Route, family: Family,
-                          out_headers: list[tuple[bytes, bytes]], row: LedgerRow, key: Any,
-                          body: dict[str, Any]) -> None:
+    async def _settle(self, call: Call) -> None:
+        call.settled = True
+        grant = call.grant
+        if grant is None:
+            return
+        cost, used = self.admission.actual_cost(grant, call.usage, billed=call.billed)
+        call.row.cost_nusd = cost
+        try:
+            await self.admission.settle(grant, cost, used)
+        except Exception:
+            log.exception("settlement failed", extra={"request_id": call.row.request_id})
+
+    async def _relay_body(self, send: Any, status: int, data: bytes, call: Call,
+                          out_headers: list[tuple[bytes, bytes]]) -> None:
+        row, route, family = call.row, call.route, call.family
         row.status = status
         if 200 <= status < 300:
             try:
@@ -289,37 +352,38 @@ class Proxy:
                 row.error = "upstream returned malformed JSON"
                 raise Refusal(502, "upstream_malformed", "the provider returned a response that is not valid JSON") from None
             if route.endpoint == "models":
-                data = family.models_body(route, obj, self._model_filter(key))
+                data = family.models_body(route, obj, self._model_filter(call))
             else:
-                usage = family.usage(route, obj, body)
-                self._meter(row, usage)
+                self._meter(call, family.usage(route, obj, call.body))
         else:
             out_headers.append((b"x-jackstop-upstream-status", str(status).encode()))
         await send({"type": "http.response.start", "status": status,
                     "headers": [*out_headers, (b"content-length", str(len(data)).encode())]})
         await send({"type": "http.response.body", "body": data})
 
-    def _model_filter(self, key: Any) -> Any:
-        provider = self.state.providers.get(key.provider)
-        kind = provider.kind if provider else ""
-        return lambda model: self.price(kind, model) is not None
+    def _model_filter(self, call: Call) -> Any:
+        kind = call.provider.kind if call.provider else ""
+        scopes = call.scopes
+        return lambda model: self.price(kind, model) is not None and all(
+            s.policy.model_allowed(model) for s in scopes)
 
-    def _meter(self, row: LedgerRow, usage: Any) -> None:
+    def _meter(self, call: Call, usage: Any) -> None:
+        call.usage = usage
         if usage is None:
             return
+        row = call.row
         row.input_tokens = usage.input_tokens
         row.cached_input_tokens = usage.cached_input_tokens
         row.cache_write_tokens = usage.cache_write_tokens + getattr(usage, "cache_write_long_tokens", 0)
         row.output_tokens = usage.output_tokens
         row.reasoning_tokens = usage.reasoning_tokens
         row.images = usage.images
-        price = self.price(row.provider_kind or "", row.model or "")
-        if price is not None:
-            row.cost_nusd = cost_nusd(usage, price)
 
-    async def _relay_stream(self, send: Any, receive: Any, resp: Any, route: Route, family: Family,
-                            prepared: Any, out_headers: list[tuple[bytes, bytes]], row: LedgerRow) -> None:
-        tracker = family.tracker(route, prepared)
+    async def _relay_stream(self, send: Any, receive: Any, resp: Any, call: Call,
+                            out_headers: list[tuple[bytes, bytes]]) -> None:
+        row, family = call.row, call.family
+        assert call.prepared is not None
+        tracker = family.tracker(call.route, call.prepared)
         row.status = resp.status
         await send({"type": "http.response.start", "status": resp.status, "headers": out_headers})
         gone: list[bool] = []  # becomes [True] when the client disconnects
@@ -371,7 +435,7 @@ class Proxy:
         finally:
             if watcher is not None:
                 watcher.cancel()
-        tail = tracker.flush()
+        tail = b"" if finished else tracker.flush()
         if cut is None and not tracker.completed and tracker.error is None:
             cut = "upstream_stream_cut"
         if tracker.error is not None and cut is None:
@@ -382,4 +446,5 @@ class Proxy:
             tail += family.stream_error_event("jackstop: the provider's stream broke off before it finished", cut)
         if not gone and not finished:
             await send({"type": "http.response.body", "body": tail, "more_body": False})
-        self._meter(row, tracker.usage)
+        # A stream that broke (or was abandoned before its usage report) settles at the worst case.
+        self._meter(call, tracker.usage if cut is None else None)

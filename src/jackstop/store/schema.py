@@ -53,6 +53,9 @@ CREATE TABLE IF NOT EXISTS ledger (
     latency_ms {REAL}, upstream_latency_ms {REAL}, error TEXT);
 CREATE INDEX IF NOT EXISTS ledger_ts ON ledger (ts);
 CREATE INDEX IF NOT EXISTS ledger_key_ts ON ledger (key_name, ts);
+CREATE INDEX IF NOT EXISTS ledger_keyid_ts ON ledger (key_id, ts);
+CREATE INDEX IF NOT EXISTS ledger_project_ts ON ledger (project, ts);
+CREATE INDEX IF NOT EXISTS ledger_provider_ts ON ledger (provider, ts);
 """
 
 SQLITE = {"ID": "INTEGER PRIMARY KEY AUTOINCREMENT", "REAL": "REAL"}
