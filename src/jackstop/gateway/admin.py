@@ -69,6 +69,23 @@ ROUTES = (
     AdminRoute("POST", "/keys/{name}/revoke", "revoke_key", "Revoke a key (final)", _REASON),
     AdminRoute("POST", "/keys/{name}/suspend", "suspend_key", "Suspend a key", _REASON),
     AdminRoute("POST", "/keys/{name}/resume", "resume_key", "Resume a suspended key", _REASON),
+    AdminRoute("PATCH", "/keys/{name}", "update_key", "Change a key's budgets, limits, rules or expiry",
+               _obj({"policy": _POLICY, "clear": {"type": "array", "items": _S}, "expires_at": {"type": "number"}})),
+    AdminRoute("POST", "/keys/{name}/rotate", "rotate_key", "Issue a new key; the old one works until the grace ends",
+               _obj({"grace": _S})),
+    AdminRoute("POST", "/keys/{name}/tokens", "mint_token",
+               "Mint a short-lived client token (jst_) with a budget carved from the key's",
+               _obj({"ttl": _S, "policy": _POLICY}, ("ttl", "policy")), roles=("admin", "mint")),
+    AdminRoute("GET", "/projects", "list_projects", "List projects", roles=("admin", "read")),
+    AdminRoute("POST", "/projects", "create_project", "Create a project", _obj({"name": _S, "policy": _POLICY}, ("name",))),
+    AdminRoute("PATCH", "/projects/{name}", "update_project", "Change a project's policy",
+               _obj({"policy": _POLICY, "clear": {"type": "array", "items": _S}})),
+    AdminRoute("GET", "/global", "show_global", "The global policy", roles=("admin", "read")),
+    AdminRoute("PATCH", "/global", "update_global", "Change the global policy",
+               _obj({"policy": _POLICY, "clear": {"type": "array", "items": _S}})),
+    AdminRoute("POST", "/panic", "panic", "Suspend every matching key at once",
+               _obj({"provider": _S, "project": _S, "all": {"type": "boolean"}, "reason": _S})),
+    AdminRoute("POST", "/panic/lift", "lift_panic", "Resume exactly the keys the last panic suspended", _obj({})),
     AdminRoute("GET", "/providers", "list_providers", "List providers (never their secrets)", roles=("admin", "read")),
     AdminRoute("POST", "/providers", "add_provider", "Register a provider credential",
                _obj({"name": _S, "kind": {"enum": ["openai", "anthropic", "gemini", "openai-compatible"]},
@@ -210,6 +227,57 @@ class AdminAPI:
         if name is None:
             return 404, {"error": {"code": "unknown_key", "message": "that token is not a key of this gateway"}}
         return 200, {"name": name, "status": "revoked"}
+
+    async def update_key(self, req: Request) -> tuple[int, Any]:
+        b = req.body
+        rec = await self._run(self.control.update_key, req.params["name"], b.get("policy") or {}, b.get("clear") or [],
+                              req.actor, expires_at=b["expires_at"] if "expires_at" in b else False)
+        return 200, await self._run(self.control.key_view, rec)
+
+    async def rotate_key(self, req: Request) -> tuple[int, Any]:
+        from jackstop.durations import parse_duration
+
+        grace = parse_duration(req.body["grace"]) if req.body.get("grace") else 0.0
+        issued = await self._run(self.control.rotate_key, req.params["name"], grace, req.actor)
+        return 200, {"key": issued.token, "record": await self._run(self.control.key_view, issued.record)}
+
+    async def mint_token(self, req: Request) -> tuple[int, Any]:
+        from jackstop.durations import parse_duration
+
+        issued = await self._run(self.control.mint_client_token, req.params["name"], parse_duration(req.body["ttl"]),
+                                 req.body.get("policy") or {}, req.actor)
+        return 201, {"token": issued.token, "name": issued.record.name, "expires_at": issued.record.expires_at,
+                     "policy": issued.record.policy}
+
+    async def list_projects(self, req: Request) -> tuple[int, Any]:
+        recs = await self._run(self.control.store.list_projects)
+        return 200, {"projects": [{"name": p.name, "policy": p.policy} for p in recs if p.name != "*"]}
+
+    async def create_project(self, req: Request) -> tuple[int, Any]:
+        rec = await self._run(self.control.upsert_project, req.body["name"], req.body.get("policy") or {}, [],
+                              req.actor, create=True)
+        return 201, {"name": rec.name, "policy": rec.policy}
+
+    async def update_project(self, req: Request) -> tuple[int, Any]:
+        rec = await self._run(self.control.upsert_project, req.params["name"], req.body.get("policy") or {},
+                              req.body.get("clear") or [], req.actor, create=False)
+        return 200, {"name": rec.name, "policy": rec.policy}
+
+    async def show_global(self, req: Request) -> tuple[int, Any]:
+        return 200, {"policy": await self._run(self.control.global_policy)}
+
+    async def update_global(self, req: Request) -> tuple[int, Any]:
+        rec = await self._run(self.control.upsert_project, "*", req.body.get("policy") or {},
+                              req.body.get("clear") or [], req.actor, create=False)
+        return 200, {"policy": rec.policy}
+
+    async def panic(self, req: Request) -> tuple[int, Any]:
+        b = req.body
+        return 200, await self._run(self.control.panic, req.actor, provider=b.get("provider"), project=b.get("project"),
+                                    everything=bool(b.get("all")), reason=b.get("reason", ""))
+
+    async def lift_panic(self, req: Request) -> tuple[int, Any]:
+        return 200, await self._run(self.control.lift_panic, req.actor)
 
     def _provider_view(self, p: Any) -> dict[str, Any]:
         return {"name": p.name, "kind": p.kind, "base_url": p.base_url, "secret": p.secret_ref,

@@ -223,12 +223,12 @@ def _print_keys(views: list[dict[str, Any]]) -> None:
 
 
 def cmd_keys_create(args: argparse.Namespace) -> int:
-    from jackstop.gateway.policy_cli import policy_from_args
+    from jackstop.gateway.policy_cli import expiry, policy_changes
 
     control = _control(args)
-    policy, expires_at = policy_from_args(args)
+    policy, _ = policy_changes(args)
     issued = control.create_key(args.name, args.provider, "cli", project=args.project, policy=policy,
-                                expires_at=expires_at)
+                                expires_at=expiry(args))
     view = control.key_view(issued.record)
     if args.json:
         _json({"key": issued.token, **view})
@@ -237,12 +237,61 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
           + (f" in project {args.project}" if args.project else "") + ".")
     print("\nVirtual key (shown once; put it in the app's secret store, never in code):\n")
     print(f"  {issued.token}\n")
+    _print_policy(view["policy"])
+    return 0
+
+
+def _print_policy(policy: dict[str, Any]) -> None:
+    if not policy:
+        print("No budget or limits: add some with `jackstop keys update NAME --budget 10/day --rpm 60`.")
+        return
+    for b in policy.get("budgets", []):
+        print(f"budget: ${b['amount']} per {b['window']} (alerts at "
+              f"{', '.join(f'{int(a * 100)}%' for a in b['alerts'])})")
+    for k, v in policy.items():
+        if k != "budgets":
+            print(f"{k}: {v}")
+
+
+def cmd_keys_update(args: argparse.Namespace) -> int:
+    from jackstop.gateway.policy_cli import expiry, policy_changes
+
+    control = _control(args)
+    changes, clear = policy_changes(args)
+    exp = expiry(args)
+    rec = control.update_key(args.name, changes, clear, "cli", expires_at=exp if exp is not None else False)
+    view = control.key_view(rec)
+    if args.json:
+        _json(view)
+    else:
+        print(f"updated key {rec.name}; takes effect on its next request")
+        _print_policy(view["policy"])
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from jackstop.durations import iso, parse_duration
+
+    control = _control(args)
+    grace = parse_duration(args.grace) if args.grace else 0.0
+    issued = control.rotate_key(args.name, grace, "cli")
+    if args.json:
+        _json({"key": issued.token, **control.key_view(issued.record)})
+        return 0
+    import time
+
+    print(f"Rotated key {args.name}. New virtual key (shown once):\n\n  {issued.token}\n")
+    print("The old key " + (f"keeps working until {iso(time.time() + grace)}, then never again."
+                            if grace else "stopped working now."))
     return 0
 
 
 def cmd_keys_list(args: argparse.Namespace) -> int:
     control = _control(args)
-    views = _key_rows(control, control.store.list_keys(provider=args.provider, project=args.project))
+    recs = control.store.list_keys(provider=args.provider, project=args.project)
+    if not args.tokens:
+        recs = [r for r in recs if r.kind != "client"]
+    views = _key_rows(control, recs)
     if args.json:
         _json(views)
     else:
@@ -258,13 +307,51 @@ def cmd_keys_show(args: argparse.Namespace) -> int:
         view = control.key_view(control.store.get_key(args.name))
     except NotFound as exc:
         raise UsageError(str(exc)) from None
+    view["spend"] = _spend(control, view)
     if args.json:
         _json(view)
     else:
         _print_keys([view])
-        if view["policy"]:
-            print("\npolicy: " + json.dumps(view["policy"], sort_keys=True))
+        print()
+        _print_policy(view["policy"])
+        for s in view["spend"]:
+            print(f"spent in this {s['window']} window: ${s['spent_usd']} of ${s['cap_usd']}")
     return 0
+
+
+def _spend(control: Any, view: dict[str, Any]) -> list[dict[str, Any]]:
+    """What the ledger says each of the key's budgets has spent in its current window."""
+    import time
+    from zoneinfo import ZoneInfo
+
+    from jackstop.gateway.policy import parse_policy
+    from jackstop.gateway.windows import window
+    from jackstop.pricing.money import format_usd
+
+    out = []
+    now = time.time()
+    tz = ZoneInfo(_settings_cached().limits.timezone)
+    for b in parse_policy(view["policy"]).budgets:
+        w = window(b.window, now, tz)
+        start = now - w.rolling if w.rolling else w.start
+        ids = [view["id"]] + [k.id for k in control.store.list_keys() if k.parent_id == view["id"]]
+        rows = control.store.query(
+            f"SELECT COALESCE(SUM(cost_nusd), 0) FROM ledger WHERE ts >= ? AND key_id IN ({', '.join('?' for _ in ids)})",
+            [start, *ids], ledger=True)
+        out.append({"window": b.window, "window_id": w.id, "spent_usd": format_usd(int(rows[0][0] or 0)),
+                    "cap_usd": format_usd(b.amount_nusd)})
+    return out
+
+
+_SETTINGS: list[Any] = []
+
+
+def _settings_cached() -> Any:
+    if not _SETTINGS:
+        from jackstop import config
+
+        _SETTINGS.append(config.load())
+    return _SETTINGS[0]
 
 
 def _status_cmd(status: str, verb: str) -> Any:
@@ -324,9 +411,169 @@ def cmd_prices(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- projects, global, provider limits ------------------------------------------------------------
+
+def _project_cmd(create: bool) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        from jackstop.gateway.policy_cli import policy_changes
+
+        control = _control(args)
+        changes, clear = policy_changes(args)
+        rec = control.upsert_project(args.name, changes, clear, "cli", create=create)
+        if args.json:
+            _json({"name": rec.name, "policy": rec.policy})
+        else:
+            print(f"{'created' if create else 'updated'} project {rec.name}")
+            _print_policy(rec.policy)
+        return 0
+
+    return run
+
+
+def cmd_projects_list(args: argparse.Namespace) -> int:
+    from jackstop.table import render
+
+    control = _control(args)
+    recs = [p for p in control.store.list_projects() if p.name != "*"]
+    keys = control.store.list_keys()
+    rows = [{"name": p.name, "policy": p.policy, "keys": sum(1 for k in keys if k.project == p.name and k.kind == "virtual")}
+            for p in recs]
+    if args.json:
+        _json(rows)
+    else:
+        print(render(["project", "keys", "policy"], [[r["name"], r["keys"], json.dumps(r["policy"], sort_keys=True)]
+                                                      for r in rows]))
+    return 0
+
+
+def cmd_global_update(args: argparse.Namespace) -> int:
+    from jackstop.gateway.policy_cli import policy_changes
+
+    control = _control(args)
+    changes, clear = policy_changes(args)
+    rec = control.upsert_project("*", changes, clear, "cli", create=False)
+    if args.json:
+        _json(rec.policy)
+    else:
+        print("updated the global policy (applies to every request)")
+        _print_policy(rec.policy)
+    return 0
+
+
+def cmd_global_show(args: argparse.Namespace) -> int:
+    control = _control(args)
+    policy = control.global_policy()
+    if args.json:
+        _json(policy)
+    else:
+        _print_policy(policy)
+    return 0
+
+
+def cmd_providers_update(args: argparse.Namespace) -> int:
+    from jackstop.gateway.policy_cli import policy_changes
+
+    control = _control(args)
+    changes, clear = policy_changes(args)
+    rec = control.update_provider_policy(args.name, changes, clear, "cli")
+    if args.json:
+        _json({"name": rec.name, "policy": rec.policy})
+    else:
+        print(f"updated limits of provider {rec.name}")
+        _print_policy(rec.policy)
+    return 0
+
+
+# -- panic, audit log, tokens -----------------------------------------------------------------------
+
+def cmd_panic(args: argparse.Namespace) -> int:
+    control = _control(args)
+    if args.lift:
+        rec = control.lift_panic("cli")
+        if args.json:
+            _json(rec)
+        else:
+            print(f"lifted panic {rec['id']}: resumed {len(rec['resumed'])} key(s)"
+                  + (f": {', '.join(rec['resumed'])}" if rec["resumed"] else ""))
+        return 0
+    rec = control.panic("cli", provider=args.provider, project=args.project, everything=args.all,
+                        reason=args.reason or "")
+    if args.json:
+        _json(rec)
+    else:
+        print(f"PANIC {rec['id']}: suspended {len(rec['keys'])} key(s)"
+              + (f": {', '.join(rec['keys'])}" if rec["keys"] else "")
+              + "\nThey are refused from their next request. Undo exactly this with `jackstop panic --lift`.")
+    return 0
+
+
+def cmd_audit_log(args: argparse.Namespace) -> int:
+    from jackstop.durations import iso, parse_since
+    from jackstop.table import render
+
+    control = _control(args)
+    entries = control.store.audit_log(since=parse_since(args.since), limit=args.limit)
+    if args.json:
+        _json([{"ts": iso(e.ts), "actor": e.actor, "action": e.action, "target": e.target, "detail": e.detail}
+               for e in entries])
+    else:
+        print(render(["time", "actor", "action", "target", "detail"],
+                     [[iso(e.ts), e.actor, e.action, e.target, json.dumps(e.detail, sort_keys=True)[:100]]
+                      for e in entries]))
+    return 0
+
+
+def cmd_tokens_mint(args: argparse.Namespace) -> int:
+    from jackstop.durations import iso, parse_duration
+    from jackstop.gateway.policy_cli import policy_changes
+
+    control = _control(args)
+    changes, _ = policy_changes(args)
+    issued = control.mint_client_token(args.key, parse_duration(args.ttl), changes, "cli")
+    if args.json:
+        _json({"token": issued.token, "name": issued.record.name, "expires_at": issued.record.expires_at})
+    else:
+        print(f"client token {issued.record.name} (expires {iso(issued.record.expires_at)}):\n\n  {issued.token}\n")
+    return 0
+
+
+def cmd_admin_tokens_create(args: argparse.Namespace) -> int:
+    control = _control(args)
+    issued = control.create_admin_token(args.name, args.role, "cli")
+    if args.json:
+        _json({"token": issued.token, "name": args.name, "role": args.role})
+    else:
+        print(f"admin token {args.name} (role {args.role}; shown once):\n\n  {issued.token}\n")
+    return 0
+
+
+def cmd_admin_tokens_list(args: argparse.Namespace) -> int:
+    from jackstop.durations import iso
+    from jackstop.table import render
+
+    control = _control(args)
+    recs = control.store.list_admin_tokens()
+    rows = [{"name": r.name, "role": r.role, "token": r.display + "…", "created": iso(r.created_at),
+             "revoked": iso(r.revoked_at)} for r in recs]
+    if args.json:
+        _json(rows)
+    else:
+        print(render(["name", "role", "token", "created", "revoked"], [list(r.values()) for r in rows]))
+    return 0
+
+
+def cmd_admin_tokens_revoke(args: argparse.Namespace) -> int:
+    control = _control(args)
+    control.store.revoke_admin_token(args.name, "cli")
+    print(f"revoked admin token {args.name}")
+    return 0
+
+
 # -- registration -------------------------------------------------------------------------------
 
 def register(sub: Any) -> None:
+    from jackstop.gateway.policy_cli import add_policy_args
+
     def common(p: argparse.ArgumentParser, json_flag: bool = True) -> argparse.ArgumentParser:
         p.add_argument("--config", metavar="FILE", help="jackstop.toml (default: $JACKSTOP_CONFIG)")
         if json_flag:
@@ -365,12 +612,14 @@ def register(sub: Any) -> None:
     p = common(prov.add_parser("remove", help="remove a provider"), False)
     p.add_argument("name")
     p.set_defaults(func=_guard(cmd_providers_remove))
+    p = common(prov.add_parser("update", help="set a provider's budgets and limits"))
+    p.add_argument("name")
+    add_policy_args(p, expires=False, update=True)
+    p.set_defaults(func=_guard(cmd_providers_update))
     p = common(prov.add_parser("rotate", help="point a provider at a new secret"), False)
     p.add_argument("name")
     p.add_argument("--secret", required=True, metavar="SECRETREF")
     p.set_defaults(func=_guard(cmd_providers_rotate))
-
-    from jackstop.gateway.policy_cli import add_policy_args
 
     keys = sub.add_parser("keys", help="virtual keys").add_subparsers(dest="keys_cmd", metavar="ACTION", required=True)
     p = common(keys.add_parser("create", help="create a virtual key (printed once)"))
@@ -379,9 +628,18 @@ def register(sub: Any) -> None:
     p.add_argument("--project")
     add_policy_args(p)
     p.set_defaults(func=_guard(cmd_keys_create))
+    p = common(keys.add_parser("update", help="change a key's budgets, limits and rules"))
+    p.add_argument("name")
+    add_policy_args(p, update=True)
+    p.set_defaults(func=_guard(cmd_keys_update))
+    p = common(keys.add_parser("rotate", help="issue a new key; the old one works until --grace ends"))
+    p.add_argument("name")
+    p.add_argument("--grace", metavar="DURATION", help="how long the old key keeps working (default: not at all)")
+    p.set_defaults(func=_guard(cmd_keys_rotate))
     p = common(keys.add_parser("list", help="list keys"))
     p.add_argument("--provider")
     p.add_argument("--project")
+    p.add_argument("--tokens", action="store_true", help="include short-lived client tokens")
     p.set_defaults(func=_guard(cmd_keys_list))
     p = common(keys.add_parser("show", help="show one key"))
     p.add_argument("name")
@@ -392,6 +650,59 @@ def register(sub: Any) -> None:
         p.add_argument("name")
         p.add_argument("--reason", help="recorded in the audit log")
         p.set_defaults(func=_guard(_status_cmd(status, verb)))
+
+    proj = sub.add_parser("projects", help="groups of keys with shared budgets and rules").add_subparsers(
+        dest="projects_cmd", metavar="ACTION", required=True)
+    for action, create in (("create", True), ("update", False)):
+        p = common(proj.add_parser(action, help=f"{action} a project"))
+        p.add_argument("name")
+        add_policy_args(p, providers=True, expires=False, update=not create)
+        p.set_defaults(func=_guard(_project_cmd(create)))
+    p = common(proj.add_parser("list", help="list projects"))
+    p.set_defaults(func=_guard(cmd_projects_list))
+
+    glob = sub.add_parser("global", help="budgets and limits for every request").add_subparsers(
+        dest="global_cmd", metavar="ACTION", required=True)
+    p = common(glob.add_parser("show", help="show the global policy"))
+    p.set_defaults(func=_guard(cmd_global_show))
+    p = common(glob.add_parser("update", help="change the global policy"))
+    add_policy_args(p, providers=True, expires=False, update=True)
+    p.set_defaults(func=_guard(cmd_global_update))
+
+    p = common(sub.add_parser("panic", help="suspend every matching key at once (undo with --lift)"))
+    who = p.add_mutually_exclusive_group()
+    who.add_argument("--provider", metavar="NAME")
+    who.add_argument("--project", metavar="NAME")
+    who.add_argument("--all", action="store_true")
+    who.add_argument("--lift", action="store_true", help="resume exactly the keys the last panic suspended")
+    p.add_argument("--reason")
+    p.set_defaults(func=_guard(cmd_panic))
+
+    p = common(sub.add_parser("audit-log", help="who changed what, when"))
+    p.add_argument("--since", default="30d")
+    p.add_argument("--limit", type=int, default=1000)
+    p.set_defaults(func=_guard(cmd_audit_log))
+
+    tok = sub.add_parser("tokens", help="short-lived client tokens (jst_) for mobile and browser apps").add_subparsers(
+        dest="tokens_cmd", metavar="ACTION", required=True)
+    p = common(tok.add_parser("mint", help="mint a client token from a key (TTL at most 24h, with its own budget)"))
+    p.add_argument("key", metavar="KEY")
+    p.add_argument("--ttl", required=True, metavar="DURATION", help="e.g. 15m, 1h, 24h")
+    add_policy_args(p, expires=False)
+    p.set_defaults(func=_guard(cmd_tokens_mint))
+
+    adm = sub.add_parser("admin-tokens", help="tokens for the admin API").add_subparsers(
+        dest="admin_tokens_cmd", metavar="ACTION", required=True)
+    p = common(adm.add_parser("create", help="create an admin token (printed once)"))
+    p.add_argument("name")
+    p.add_argument("--role", default="admin", choices=["admin", "mint", "read"],
+                   help="admin: everything; mint: only mint client tokens; read: only read")
+    p.set_defaults(func=_guard(cmd_admin_tokens_create))
+    p = common(adm.add_parser("list", help="list admin tokens"))
+    p.set_defaults(func=_guard(cmd_admin_tokens_list))
+    p = common(adm.add_parser("revoke", help="revoke an admin token"), False)
+    p.add_argument("name")
+    p.set_defaults(func=_guard(cmd_admin_tokens_revoke))
 
     p = common(sub.add_parser("usage", help="spend and tokens per key and model"))
     p.add_argument("--key", metavar="NAME")

@@ -6,7 +6,9 @@ interfaces validate the same way, write the same audit entries, and never return
 
 from __future__ import annotations
 
+import json
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,6 +29,8 @@ from jackstop.store import (
 )
 
 ROLES = ("admin", "mint", "read")
+GLOBAL_PROJECT = "*"  # the project row that carries the global policy
+MAX_CLIENT_TOKEN_TTL = 24 * 3600
 _NAME_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
@@ -172,6 +176,7 @@ class Control:
         check_name("key", name)
         if project is not None:
             check_name("project", project)
+        policy = self._policy(policy)
         token = tokens.generate(tokens.VIRTUAL_KEY)
         try:
             rec = self.store.create_key(name, provider, self.hash(token), tokens.display_prefix(token), actor,
@@ -181,6 +186,159 @@ class Control:
         except StoreError as exc:
             raise ControlError(str(exc), 409) from None
         return Issued(token, rec)
+
+    # -- policies ---------------------------------------------------------------------------
+    @staticmethod
+    def _policy(raw: dict[str, Any] | None) -> dict[str, Any]:
+        from jackstop.gateway.policy import PolicyError, validate
+
+        try:
+            return validate(raw or {})
+        except PolicyError as exc:
+            raise ControlError(str(exc)) from None
+
+    def _merged(self, old: dict[str, Any], changes: dict[str, Any], clear: list[str]) -> dict[str, Any]:
+        merged = {**old, **changes}
+        for f in clear:
+            merged.pop(f, None)
+        return self._policy(merged)
+
+    def update_key(self, name: str, changes: dict[str, Any], clear: list[str], actor: str, *,
+                   expires_at: float | None | bool = False) -> KeyRecord:
+        try:
+            rec = self.store.get_key(name)
+        except NotFound as exc:
+            raise ControlError(str(exc), 404) from None
+        if "expires" in clear:
+            expires_at = None
+        policy = self._merged(rec.policy, changes, [c for c in clear if c != "expires"])
+        return self.store.update_key(name, actor, policy=policy, expires_at=expires_at)
+
+    def rotate_key(self, name: str, grace_seconds: float, actor: str) -> Issued:
+        """A new credential for the key; the old one works until the grace period ends, then never again."""
+        if grace_seconds < 0 or grace_seconds > 30 * 86400:
+            raise ControlError("--grace must be between 0 and 30d")
+        try:
+            rec = self.store.get_key(name)
+        except NotFound as exc:
+            raise ControlError(str(exc), 404) from None
+        if rec.kind == "client":
+            raise ControlError("client tokens are not rotated; mint a new one")
+        token = tokens.generate(tokens.VIRTUAL_KEY)
+        try:
+            rec = self.store.rotate_key(name, self.hash(token), tokens.display_prefix(token),
+                                        time.time() + grace_seconds, actor)
+        except StoreError as exc:
+            raise ControlError(str(exc), 409) from None
+        return Issued(token, rec)
+
+    # -- projects, providers, global -------------------------------------------------------------
+    def upsert_project(self, name: str, changes: dict[str, Any], clear: list[str], actor: str, *,
+                       create: bool) -> Any:
+        if name != GLOBAL_PROJECT:
+            check_name("project", name)
+        old: dict[str, Any] = {}
+        if not create:
+            try:
+                old = self.store.get_project(name).policy
+            except NotFound:
+                if name != GLOBAL_PROJECT:
+                    raise ControlError(f"no project named {name!r}; create it with `jackstop projects create {name}`",
+                                       404) from None
+                create = True
+        policy = self._merged(old, changes, clear)
+        try:
+            return self.store.upsert_project(name, policy, actor, create=create)
+        except NotFound as exc:
+            raise ControlError(str(exc), 404) from None
+        except StoreError as exc:
+            raise ControlError(str(exc), 409) from None
+
+    def global_policy(self) -> dict[str, Any]:
+        try:
+            return self.store.get_project(GLOBAL_PROJECT).policy
+        except NotFound:
+            return {}
+
+    def update_provider_policy(self, name: str, changes: dict[str, Any], clear: list[str], actor: str) -> ProviderRecord:
+        try:
+            rec = self.store.get_provider(name)
+        except NotFound as exc:
+            raise ControlError(str(exc), 404) from None
+        return self.store.update_provider(name, actor, policy=self._merged(rec.policy, changes, clear))
+
+    # -- client tokens -------------------------------------------------------------------------
+    def mint_client_token(self, parent_name: str, ttl_seconds: float, changes: dict[str, Any], actor: str) -> Issued:
+        """A short-lived jst_ token scoped inside its parent key, with a budget carved from the parent's."""
+        from jackstop.gateway.policy import is_narrower, parse_policy
+
+        if not 0 < ttl_seconds <= MAX_CLIENT_TOKEN_TTL:
+            raise ControlError("a client token lives at most 24h; give a ttl such as 15m, 1h or 24h")
+        try:
+            parent = self.store.get_key(parent_name)
+        except NotFound as exc:
+            raise ControlError(str(exc), 404) from None
+        if parent.kind != "virtual":
+            raise ControlError("client tokens are minted from a virtual key (jsk_), not from another token")
+        if parent.status != "active":
+            raise ControlError(f"key {parent_name} is {parent.status}; tokens are minted only from active keys", 409)
+        policy = self._policy(changes)
+        if not policy.get("budgets"):
+            raise ControlError("a client token needs a budget carved from its parent's, e.g. budget 0.50/total")
+        why = is_narrower(parse_policy(policy), parse_policy(parent.policy))
+        if why:
+            raise ControlError(f"a client token's scope must be the same as or narrower than its key's: {why}")
+        token = tokens.generate(tokens.CLIENT_TOKEN)
+        name = f"{parent.name}.t-{token[4:12]}"
+        rec = self.store.create_key(name, parent.provider, self.hash(token), tokens.display_prefix(token), actor,
+                                    project=parent.project, policy=policy, kind="client", parent_id=parent.id,
+                                    expires_at=time.time() + ttl_seconds)
+        return Issued(token, rec)
+
+    # -- panic ------------------------------------------------------------------------------------
+    def panic(self, actor: str, *, provider: str | None = None, project: str | None = None, everything: bool = False,
+              reason: str = "") -> dict[str, Any]:
+        """Suspend every active key that matches; remember exactly which, for `lift_panic`."""
+        if sum(x is not None and x is not False for x in (provider, project, everything or None)) != 1:
+            raise ControlError("say what to stop: --provider NAME, --project NAME or --all")
+        keys = [k for k in self.store.list_keys(provider=provider, project=project) if k.status == "active"]
+        panic_id = uuid.uuid4().hex[:8]
+        why = f"panic {panic_id}" + (f": {reason}" if reason else "")
+        done = []
+        for k in keys:
+            try:
+                self.store.set_key_status(k.name, "suspended", why, actor, only_if=("active",))
+                done.append(k.name)
+            except StoreError:
+                continue  # changed meanwhile: not ours to lift later
+        record = {"id": panic_id, "reason": why, "keys": done, "provider": provider, "project": project,
+                  "all": everything, "ts": time.time(), "lifted": False}
+        self.store.set_meta("panic:last", json.dumps(record))
+        self.store.audit(actor, "panic", provider or project or "all", {"id": panic_id, "keys": done})
+        return record
+
+    def lift_panic(self, actor: str) -> dict[str, Any]:
+        """Resume exactly the keys the last panic suspended and that are still suspended by it."""
+        raw = self.store.get_meta("panic:last")
+        if not raw:
+            raise ControlError("there is no panic to lift")
+        record = json.loads(raw)
+        if record.get("lifted"):
+            raise ControlError(f"panic {record['id']} was already lifted")
+        resumed = []
+        for name in record["keys"]:
+            try:
+                k = self.store.get_key(name)
+            except NotFound:
+                continue
+            if k.status == "suspended" and k.status_reason == record["reason"]:
+                self.store.set_key_status(name, "active", f"panic {record['id']} lifted", actor)
+                resumed.append(name)
+        record["lifted"] = True
+        record["resumed"] = resumed
+        self.store.set_meta("panic:last", json.dumps(record))
+        self.store.audit(actor, "panic.lift", record["id"], {"resumed": resumed})
+        return record
 
     def set_key_status(self, name: str, status: str, reason: str, actor: str) -> KeyRecord:
         only_if = {"active": ("suspended",), "suspended": ("active",), "revoked": ()}[status]

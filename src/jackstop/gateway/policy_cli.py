@@ -1,4 +1,8 @@
-"""Command-line options that set a key's or project's policy (shared by create and update)."""
+"""Command-line options that set a key's, project's, provider's or the global policy.
+
+The same options serve `create` and `update`: on update, only the options given change;
+`--clear FIELD` removes a field.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +10,82 @@ import argparse
 import time
 from typing import Any
 
+from jackstop.gateway.policy import ENDPOINTS
 
-def add_policy_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--models", nargs="+", metavar="GLOB", help="allowed models (glob patterns)")
-    p.add_argument("--max-tokens", type=int, metavar="N", help="output-token ceiling per request")
-    p.add_argument("--expires", metavar="DURATION", help="the key stops working after this long (e.g. 30d)")
+CLEARABLE = ("budgets", "rpm", "tpm", "concurrency", "allow_ips", "providers", "models", "endpoints",
+             "max_body_bytes", "max_tokens", "unbounded_reserve", "monitor")
 
 
-def policy_from_args(args: argparse.Namespace) -> tuple[dict[str, Any], float | None]:
+def add_policy_args(p: argparse.ArgumentParser, *, providers: bool = False, expires: bool = True,
+                    update: bool = False) -> None:
+    g = p.add_argument_group("limits and rules")
+    g.add_argument("--budget", action="append", metavar="AMOUNT/WINDOW",
+                   help="a spend cap in USD per total|day|week|month|24h|7d, e.g. 10/day (repeatable)")
+    g.add_argument("--alerts", metavar="PCTS", help="budget alert thresholds in percent (default 50,80,100)")
+    g.add_argument("--rpm", type=int, metavar="N", help="requests per minute")
+    g.add_argument("--tpm", type=int, metavar="N", help="tokens per minute (worst case reserved, actual settled)")
+    g.add_argument("--concurrency", type=int, metavar="N", help="requests in flight at once")
+    g.add_argument("--allow-ip", action="append", metavar="CIDR", help="allowed source networks (repeatable)")
+    g.add_argument("--models", nargs="+", metavar="GLOB", help="allowed models (glob patterns)")
+    g.add_argument("--endpoints", nargs="+", metavar="NAME", choices=ENDPOINTS, help="allowed endpoints")
+    if providers:
+        g.add_argument("--providers", nargs="+", metavar="GLOB", help="allowed providers (glob patterns)")
+    g.add_argument("--max-tokens", type=int, metavar="N", help="output-token ceiling per request")
+    g.add_argument("--max-body", type=int, metavar="BYTES", help="largest request body")
+    g.add_argument("--unbounded-reserve", metavar="USD",
+                   help="allow requests whose cost cannot be bounded (hosted tools) by reserving this much more")
+    if expires:
+        g.add_argument("--expires", metavar="DURATION", help="stop working after this long (e.g. 30d)")
+    if update:
+        g.add_argument("--clear", action="append", metavar="FIELD", choices=CLEARABLE + (("expires",) if expires else ()),
+                       help="remove a field")
+
+
+def policy_changes(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
+    """(fields to set, fields to clear) from the parsed options."""
+    out: dict[str, Any] = {}
+    if args.budget:
+        alerts = None
+        if args.alerts:
+            try:
+                alerts = [int(x) / 100 for x in args.alerts.split(",") if x.strip()]
+            except ValueError:
+                raise ValueError("--alerts takes percentages separated by commas, e.g. 50,80,100") from None
+        out["budgets"] = []
+        for text in args.budget:
+            amount, sep, window = text.partition("/")
+            if not sep:
+                raise ValueError(f"--budget {text!r}: write AMOUNT/WINDOW, e.g. 10/day, 50/month, 5/24h, 100/total")
+            b: dict[str, Any] = {"amount": amount.strip().lstrip("$"), "window": window.strip()}
+            if alerts is not None:
+                b["alerts"] = alerts
+            out["budgets"].append(b)
+    elif getattr(args, "alerts", None):
+        raise ValueError("--alerts applies to the budgets given with --budget in the same command")
+    for opt, name in (("rpm", "rpm"), ("tpm", "tpm"), ("concurrency", "concurrency"), ("max_tokens", "max_tokens"),
+                      ("max_body", "max_body_bytes")):
+        v = getattr(args, opt, None)
+        if v is not None:
+            out[name] = v
+    for opt, name in (("allow_ip", "allow_ips"), ("models", "models"), ("endpoints", "endpoints"),
+                      ("providers", "providers")):
+        v = getattr(args, opt, None)
+        if v:
+            out[name] = list(v)
+    if getattr(args, "unbounded_reserve", None) is not None:
+        out["unbounded_reserve"] = args.unbounded_reserve.lstrip("$")
+    return out, list(getattr(args, "clear", None) or [])
+
+
+def expiry(args: argparse.Namespace) -> float | None:
     from jackstop.durations import parse_duration
 
-    policy: dict[str, Any] = {}
-    if getattr(args, "models", None):
-        policy["models"] = list(args.models)
-    if getattr(args, "max_tokens", None) is not None:
-        if args.max_tokens < 1:
-            raise ValueError("--max-tokens must be a positive integer")
-        policy["max_tokens"] = args.max_tokens
-    expires_at = None
     if getattr(args, "expires", None):
-        expires_at = time.time() + parse_duration(args.expires)
-    return policy, expires_at
+        return time.time() + parse_duration(args.expires)
+    return None
+
+
+# kept for callers of the first version
+def policy_from_args(args: argparse.Namespace) -> tuple[dict[str, Any], float | None]:
+    changes, _ = policy_changes(args)
+    return changes, expiry(args)

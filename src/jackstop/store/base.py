@@ -275,6 +275,10 @@ class Store:
             row = self._exec(cur, "SELECT v FROM meta WHERE k = ?", (k,)).fetchone()
         return row[0] if row else None
 
+    def set_meta(self, k: str, v: str) -> None:
+        with self._write() as cur:
+            self._exec(cur, "INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v", (k, v))
+
     # -- secrets (ciphertext only; encryption lives in jackstop.secrets) ------------------
     def put_secret(self, name: str, nonce: str, ciphertext: str, last4: str, actor: str) -> None:
         now = time.time()
