@@ -1,0 +1,210 @@
+"""Announced changes: a new egress range, a new model, a new client, an expected surge.
+
+`jackstop monitor expect KEY --network CIDR|ASN --model NAME --agent UA --surge FACTOR --until TIME`
+records one; until it ends the detectors treat what was announced as known (and divide spend
+ratios by the surge factor). `KEY` may be a key name, `project:NAME` or `*` for every key.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import ipaddress
+import json
+import shlex
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from jackstop.monitor.agents import agent_family
+
+KINDS = ("network", "model", "agent", "surge")
+
+DDL = """
+CREATE TABLE IF NOT EXISTS monitor_expectations (
+    id {ID}, target TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL,
+    starts_at {REAL} NOT NULL, ends_at {REAL} NOT NULL, note TEXT NOT NULL DEFAULT '',
+    actor TEXT NOT NULL DEFAULT '', created_at {REAL} NOT NULL);
+CREATE INDEX IF NOT EXISTS monitor_expectations_end ON monitor_expectations (ends_at);
+"""
+
+
+class ExpectationError(ValueError):
+    """An announcement that cannot be used; the message says how to fix it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    target: str  # key name, "project:NAME" or "*"
+    kind: str
+    value: str
+    starts_at: float
+    ends_at: float
+    note: str = ""
+    id: int | None = None
+
+    def applies(self, key: str | None, project: str | None, ts: float) -> bool:
+        if not (self.starts_at <= ts < self.ends_at):
+            return False
+        if self.target == "*":
+            return True
+        if self.target.startswith("project:"):
+            return project is not None and self.target[8:] == project
+        return key == self.target
+
+    def as_dict(self) -> dict[str, Any]:
+        from jackstop.durations import iso
+
+        d = asdict(self)
+        d["starts"] = iso(self.starts_at)
+        d["until"] = iso(self.ends_at)
+        return d
+
+
+def check(kind: str, value: str) -> str:
+    """Validate one announced value; returns it normalised."""
+    value = value.strip()
+    if kind == "network":
+        if value.upper().startswith("AS") and value[2:].isdigit():
+            return value.upper()
+        try:
+            return str(ipaddress.ip_network(value, strict=False))
+        except ValueError:
+            raise ExpectationError(f"--network {value!r} is neither a CIDR (203.0.113.0/24, 2001:db8::/48) "
+                                   f"nor an ASN (AS15169)") from None
+    if kind == "surge":
+        try:
+            factor = float(value.lower().removesuffix("x"))
+        except ValueError:
+            factor = 0.0
+        if not 1.0 < factor <= 10000:
+            raise ExpectationError(f"--surge {value!r} is not a factor above 1 (e.g. 5 or 5x)")
+        return f"{factor:g}"
+    if kind in ("model", "agent"):
+        if not value:
+            raise ExpectationError(f"--{kind} needs a value")
+        return value
+    raise ExpectationError(f"unknown announcement kind {kind!r}; use one of {', '.join(KINDS)}")
+
+
+class Expectations:
+    """The announcements in force, asked by the detectors on every observation."""
+
+    def __init__(self, items: list[Expectation] | None = None) -> None:
+        self.items: list[Expectation] = []
+        self._nets: list[tuple[Expectation, Any]] = []
+        self.replace(items or [])
+
+    def replace(self, items: list[Expectation]) -> None:
+        self.items = list(items)
+        self._nets = []
+        for e in self.items:
+            if e.kind == "network" and not e.value.startswith("AS"):
+                self._nets.append((e, ipaddress.ip_network(e.value, strict=False)))
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def _active(self, kind: str, key: str | None, project: str | None, ts: float) -> list[Expectation]:
+        return [e for e in self.items if e.kind == kind and e.applies(key, project, ts)]
+
+    def network(self, key: str | None, project: str | None, ts: float, ip: str | None, network: str | None) -> bool:
+        if not self.items:
+            return False
+        for e in self._active("network", key, project, ts):
+            if e.value.startswith("AS") and e.value == network:
+                return True
+        if ip:
+            try:
+                addr = ipaddress.ip_address(ip)
+            except ValueError:
+                return False
+            for e, net in self._nets:
+                if e.applies(key, project, ts) and addr.version == net.version and addr in net:
+                    return True
+        return False
+
+    def model(self, key: str | None, project: str | None, ts: float, model: str) -> bool:
+        return any(fnmatch.fnmatchcase(model, e.value) for e in self._active("model", key, project, ts))
+
+    def agent(self, key: str | None, project: str | None, ts: float, family: str) -> bool:
+        return any(agent_family(e.value) == family or fnmatch.fnmatchcase(family, e.value.lower())
+                   for e in self._active("agent", key, project, ts))
+
+    def surge(self, key: str | None, project: str | None, ts: float) -> float:
+        if not self.items:
+            return 1.0
+        return max([float(e.value) for e in self._active("surge", key, project, ts)], default=1.0)
+
+
+# -- storage ------------------------------------------------------------------------------------
+
+def ensure_schema(store: Any) -> None:
+    store.ensure_schema(DDL)
+
+
+def add(store: Any, items: list[Expectation], actor: str) -> list[int]:
+    import time
+
+    ensure_schema(store)
+    ids = []
+    for e in items:
+        rows = store.execute_returning(
+            "INSERT INTO monitor_expectations (target, kind, value, starts_at, ends_at, note, actor, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (e.target, e.kind, e.value, e.starts_at, e.ends_at, e.note, actor, time.time()))
+        ids.append(int(rows[0][0]))
+        store.audit(actor, "monitor.expect", e.target, {"kind": e.kind, "value": e.value,
+                                                          "until": e.ends_at, "note": e.note})
+    return ids
+
+
+def load(store: Any, *, now: float | None = None, include_ended: bool = False) -> list[Expectation]:
+    import time
+
+    ensure_schema(store)
+    now = time.time() if now is None else now
+    sql = "SELECT id, target, kind, value, starts_at, ends_at, note FROM monitor_expectations"
+    params: tuple[Any, ...] = ()
+    if not include_ended:
+        sql += " WHERE ends_at > ?"
+        params = (now,)
+    rows = store.query(sql + " ORDER BY id", params)
+    return [Expectation(r[1], r[2], r[3], float(r[4]), float(r[5]), r[6], int(r[0])) for r in rows]
+
+
+def remove(store: Any, ident: int, actor: str) -> bool:
+    ensure_schema(store)
+    n = store.execute("DELETE FROM monitor_expectations WHERE id = ?", (ident,))
+    if n:
+        store.audit(actor, "monitor.unexpect", str(ident), {})
+    return n > 0
+
+
+# -- the announcement file of `monitor replay --expect` ----------------------------------------
+
+def parse_file(text: str, parse_args: Any) -> list[Expectation]:
+    """JSON lines ({"key", "network"|"model"|"agent"|"surge", "from", "until", "note"}) or lines of
+    `monitor expect` arguments (KEY --network CIDR --until TIME); `#` starts a comment."""
+    out: list[Expectation] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            if line.startswith("{"):
+                obj = json.loads(line)
+                if not isinstance(obj, dict):
+                    raise ExpectationError("not a JSON object")
+                argv = [str(obj.get("key", ""))]
+                for kind in KINDS:
+                    vals = obj.get(kind)
+                    for v in (vals if isinstance(vals, list) else [vals] if vals is not None else []):
+                        argv += [f"--{kind}", str(v)]
+                for opt in ("from", "until", "note"):
+                    if obj.get(opt) is not None:
+                        argv += [f"--{opt}", str(obj[opt])]
+            else:
+                argv = shlex.split(line)
+            out += parse_args(argv)
+        except (ExpectationError, ValueError, json.JSONDecodeError) as exc:
+            raise ExpectationError(f"line {n}: {exc}") from None
+    return out
