@@ -188,8 +188,6 @@ class Replay:
         obs = Observation(rec.ts, rec.key, rec.project, rec.ip, rec.asn or self.networks.of(rec.ip),
                           agent_family(rec.user_agent), rec.model, rec.endpoint, rec.status, rec.rule,
                           rec.input_tokens + rec.output_tokens, cost, rec.provider)
-        if rec.key and rec.key in self.responder.suspended and obs.served:
-            self.responder.resumed(rec.key)
         events = self.engine.process(obs)
         for ev in events:
             self.responder.respond(ev)

@@ -9,7 +9,8 @@ live gateway (Control, AlertManager and the hot-path tables).
 from __future__ import annotations
 
 import ipaddress
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from jackstop.monitor.events import RANK, Event
 from jackstop.monitor.settings import MonitorSettings
@@ -23,8 +24,12 @@ class Sink(Protocol):
 
 
 class Responder:
-    def __init__(self, settings: MonitorSettings, sink: Sink, *, extra_exempt: tuple[str, ...] = ()) -> None:
+    def __init__(self, settings: MonitorSettings, sink: Sink, *, extra_exempt: tuple[str, ...] = (),
+                 stored_policy: Callable[[str, str | None], tuple[Any, Any]] | None = None,
+                 clock: Callable[[], float] | None = None) -> None:
         self.settings = settings
+        self.clock = clock  # live: when a suspension really took effect; replay: the event's own time
+        self.stored_policy = stored_policy
         self.sink = sink
         self.suspended: dict[str, float] = {}  # key -> when this monitor suspended it
         self.throttled: dict[str, tuple[float, float]] = {}  # key -> (factor, until)
@@ -50,13 +55,14 @@ class Responder:
                 self.sink.block(ev.source, until, ev.reason, ev)
                 ev.action = "block_source"
         elif ev.severity == "critical" and ev.key:
-            response, factor = s.policy_for(ev.key, ev.project)
+            stored = self.stored_policy(ev.key, ev.project) if self.stored_policy else (None, None)
+            response, factor = s.policy_for(ev.key, ev.project, stored)
             if ev.key in self.suspended:
                 ev.action = "none (already suspended)"
             elif response == "suspend":
                 reason = f"jackstop monitor: {ev.detector}: {ev.reason}"
                 if self.sink.suspend(ev.key, reason[:500], ev):
-                    self.suspended[ev.key] = ev.ts
+                    self.suspended[ev.key] = max(ev.ts, self.clock()) if self.clock else ev.ts
                     self.throttled.pop(ev.key, None)
                     ev.action = "suspend"
                 else:
@@ -74,9 +80,14 @@ class Responder:
                 ev.action = "alert"
         return ev
 
-    def resumed(self, key: str) -> bool:
-        """A served request for a key this monitor suspended: a person resumed it."""
-        return self.suspended.pop(key, None) is not None
+    def resumed(self, key: str, ts: float) -> bool:
+        """A request served for a key this monitor suspended, that started after the suspension took
+        effect (requests already in flight finish normally): a person resumed the key."""
+        at = self.suspended.get(key)
+        if at is None or ts <= at + 1.0:
+            return False
+        del self.suspended[key]
+        return True
 
     def throttle_of(self, key: str, ts: float) -> float | None:
         t = self.throttled.get(key)

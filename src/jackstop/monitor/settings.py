@@ -102,15 +102,29 @@ class MonitorSettings(_Section):
                 raise ValueError(f"{cidr!r} is not an IPv4/IPv6 address or CIDR") from None
         return value
 
-    def policy_for(self, key: str | None, project: str | None) -> tuple[Response, float]:
-        """The response and throttle factor for a key: its own policy, else its project's, else the default."""
+    def policy_for(self, key: str | None, project: str | None,
+                   stored: tuple[dict[str, Any] | None, dict[str, Any] | None] = (None, None)) -> tuple[Response, float]:
+        """The response and throttle factor for a key: its own policy, else its project's, else the default.
+        `stored` is the `monitor` object of the project's and the key's policy in the Store (set with
+        `jackstop keys update NAME --policy`), which wins over this file's [monitor.keys]/[monitor.projects]."""
         response: Response = self.response
         factor = self.throttle_factor
-        for pol in (self.projects.get(project or ""), self.keys.get(key or "")):
+        layers: list[Policy | None] = [self.projects.get(project or ""), _stored(stored[0]),
+                                       self.keys.get(key or ""), _stored(stored[1])]
+        for pol in layers:
             if pol is not None:
                 response = pol.response or response
                 factor = pol.throttle_factor or factor
         return response, factor
+
+
+def _stored(raw: dict[str, Any] | None) -> Policy | None:
+    if not raw:
+        return None
+    try:
+        return Policy.model_validate(raw)
+    except ValidationError:
+        return None  # a bad stored policy must not stop a response; the default applies
 
 
 def _describe(error: dict[str, Any], raw: dict[str, Any]) -> str:
