@@ -23,5 +23,6 @@ def make_server(settings: Settings, home: Home, *, sock: socket.socket | None = 
     config = uvicorn.Config(app, host=settings.server.host, port=settings.server.port, loop=loop,
                             http="httptools", lifespan="on", access_log=False, log_config=None,
                             server_header=False, date_header=False, timeout_keep_alive=75,
+                            proxy_headers=False,  # jackstop decides whom to believe (server.trusted_proxies)
                             backlog=2048)
     return uvicorn.Server(config), app
