@@ -38,6 +38,8 @@ class Gateway:
         s = settings.server
         self.upstream = make_upstream(s.upstream_client, s.upstream_connect_timeout, s.upstream_timeout)
         self.counters = open_counters(settings.counters.url, seed=LedgerSeed(self.store, self.state))
+        if settings.counters.url != "memory://":
+            self.state.epoch_source = self.counters.epoch  # Control.open bumps it on each change
         self.alerts = None
         self.admission = Admission(settings, self.state, self.counters, self.catalog, self.alerts)
         self.proxy = Proxy(state=self.state, upstream=self.upstream, ledger=self.ledger, catalog=self.catalog,

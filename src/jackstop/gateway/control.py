@@ -86,9 +86,17 @@ class Control:
             raise ControlError(f"jackstop is not initialised in {home.path}; run `jackstop init` "
                                f"(or set JACKSTOP_HOME / JACKSTOP_MASTER_KEY)")
         try:
-            return cls(open_store(settings.store.url, home), home)
+            control = cls(open_store(settings.store.url, home), home)
         except StoreError as exc:
             raise ControlError(str(exc)) from None
+        if settings.counters.url.startswith(("redis://", "rediss://", "unix://")):
+            # Scale-out: every gateway compares Redis's change counter on each request, so a
+            # change written here reaches all of them by their very next request.
+            from jackstop.counters import open_counters
+
+            counters = open_counters(settings.counters.url)
+            control.store.__dict__.setdefault("change_hooks", []).append(counters.bump_epoch_sync)
+        return control
 
     def hash(self, token: str) -> str:
         return tokens.token_hash(token, self._hash_key)

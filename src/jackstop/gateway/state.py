@@ -110,6 +110,8 @@ class State:
         self._refs: dict[str, Any] = {}
         self.listeners: list = []  # callables(Changes) run after each refresh
         self.force = False
+        self.epoch_source: Any = None  # async () -> int, when counters are shared (Redis)
+        self._shared_epoch: int | None = None
         self._miss_window = 0.0
         self._miss_count = 0
         self._refreshing: asyncio.Future | None = None
@@ -151,6 +153,13 @@ class State:
             self.apply(self.store.changes_since(self.epoch))
 
     async def arefresh_if_changed(self) -> None:
+        if self.epoch_source is not None:
+            # Scale-out: one read of the shared change counter per request makes a change
+            # written by any process visible to the very next request on every instance.
+            shared = await self.epoch_source()
+            if shared != self._shared_epoch:
+                self._shared_epoch = shared
+                self.force = True
         if self.feed.changed() or self.force:
             self.force = False
             if isinstance(self.feed, SqliteFeed):

@@ -237,7 +237,31 @@ class Store:
                 cur.execute(stmt)
 
     def _bump(self, cur: Any) -> int:
+        self._changed_in_txn()
         return int(self._exec(cur, "UPDATE epoch SET n = n + 1 WHERE id = 1 RETURNING n").fetchone()[0])
+
+    # Callables run after a transaction that changed control data commits (e.g. to advance a
+    # shared change counter in Redis, so every gateway instance sees the change at once).
+    change_hooks: list[Any]
+
+    def _changed_in_txn(self) -> None:
+        import threading
+
+        local = self.__dict__.setdefault("_hook_state", threading.local())
+        local.changed = True
+
+    def _after_commit(self) -> None:
+        local = self.__dict__.get("_hook_state")
+        if local is None or not getattr(local, "changed", False):
+            return
+        local.changed = False
+        for hook in self.__dict__.get("change_hooks", []):
+            hook()
+
+    def _after_rollback(self) -> None:
+        local = self.__dict__.get("_hook_state")
+        if local is not None:
+            local.changed = False
 
     def epoch(self) -> int:
         with self._read() as cur:

@@ -66,8 +66,13 @@ class PostgresStore(Store):
     @contextlib.contextmanager
     def _write(self) -> Iterator[Any]:
         conn = self._connect()
-        with conn.transaction(), conn.cursor() as cur:
-            yield cur
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                yield cur
+        except BaseException:
+            self._after_rollback()
+            raise
+        self._after_commit()
 
     _ledger_write = _write
 

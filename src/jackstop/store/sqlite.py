@@ -82,8 +82,10 @@ class SqliteStore(Store):
             yield cur
         except BaseException:
             cur.execute("ROLLBACK")
+            self._after_rollback()
             raise
         cur.execute("COMMIT")
+        self._after_commit()
 
     def _write(self) -> contextlib.AbstractContextManager[Any]:
         return self._txn(self._conns()[0])
