@@ -1,0 +1,329 @@
+"""Counters in Redis: any number of gateways share caps, rate limits and in-flight counts exactly.
+
+Every admission is one Lua script (`lua/admit.lua`) that checks every rate limit and every
+budget and, only if all pass, reserves everything; Redis runs a script without interleaving
+any other command, so concurrent admissions from all gateways are serialised. `settle` and
+`spent` are one script each. The semantics are those of `memory.py`, which the shared
+contract tests hold both to.
+
+Time always comes from the caller (`AdmitRequest.now`, the `now` arguments), never from
+Redis or this process's clock, so tests control it. Redis's own clock is used only for key
+TTLs, which merely let Redis forget windows that have ended.
+
+Money is integer nano-USD, stored by Redis as 64-bit integers and only changed with
+HINCRBY; Lua compares sums with caps in exact halves (see `lua/common.lua`). An amount or a
+counter may therefore reach `MAX_AMOUNT` (2^63 - 1 nano-USD, about $9.2 billion); token
+counts in a tokens-per-minute window are added as Lua doubles and are exact to 2^53.
+
+Keys, under the prefix: `budget:{counter}` (hash: s spent, r reserved, h<hour> buckets of
+rolling windows), `lease:{counter}` (zset of unsettled reservations by deadline),
+`rpm:`/`tpm:`/`tpm-total:`/`inflight:{counter}` for the rate limits, and `epoch`. Run Redis
+with `maxmemory-policy noeviction`: an evicted counter would forget spend. One request's keys
+may hash to different slots, so Redis Cluster is not supported; use one primary (with
+replicas or Sentinel for failover).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+from urllib.parse import urlsplit
+
+import redis as redis_sync
+import redis.asyncio as redis_async
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from jackstop.counters.base import (
+    Admitted,
+    AdmitRequest,
+    BudgetCheck,
+    Counters,
+    RateCheck,
+    RateState,
+    Refused,
+    Settled,
+    Ticket,
+)
+from jackstop.gateway.windows import BUCKET_SECONDS, bucket_of
+from jackstop.redact import redact
+
+MINUTE = 60.0
+MAX_AMOUNT = 2**63 - 1  # Redis integers are signed 64-bit
+RATE_KINDS = ("rpm", "tpm", "concurrency")
+AFTER_CALENDAR = 86400  # a calendar window's counters live this long after it ends
+SLOT_GRACE = 60  # in-flight keys outlive the longest lease by this much
+HEADER = 13  # script arguments before the per-budget ones (see lua/common.lua)
+MAX_CONNECTIONS = 64  # per event loop; Redis runs scripts one at a time anyway
+
+
+class CountersUnavailable(RuntimeError):
+    """Redis could not be reached, or refused a counters operation."""
+
+
+def display_url(url: str) -> str:
+    """The URL without user, password or query (which may carry a password)."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return f"unix://{parts.path}"
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def _load_scripts() -> dict[str, str]:
+    folder = resources.files("jackstop.counters") / "lua"
+    common = (folder / "common.lua").read_text("utf-8")
+    out = {name: common + "\n" + (folder / f"{name}.lua").read_text("utf-8") for name in ("admit", "settle", "spent")}
+    out["seed"] = (folder / "seed.lua").read_text("utf-8")
+    return out
+
+
+SCRIPTS = _load_scripts()
+
+
+def _whole(value: Any, what: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_AMOUNT:
+        raise ValueError(f"{what} must be a whole number from 0 to {MAX_AMOUNT}, got {value!r}")
+    return str(value)
+
+
+def _ttl(check: BudgetCheck, now: float) -> int:
+    """Seconds a budget's keys outlive this write: 0 (never expire) for `total`."""
+    if check.rolling:
+        return check.rolling + BUCKET_SECONDS
+    if check.end is not None:
+        return max(BUCKET_SECONDS, math.ceil(check.end + AFTER_CALENDAR - now))
+    return 0
+
+
+@dataclass
+class _Link:
+    """One event loop's client: redis-py's asyncio connections belong to the loop that opened them."""
+
+    client: Any
+    scripts: dict[str, Any]
+    holder: asyncio.Task | None = None
+    seeding: dict[str, asyncio.Future] = field(default_factory=dict)  # counter -> ledger seed in progress
+
+
+class RedisCounters(Counters):
+    def __init__(self, url: str, *, seed: Callable[[BudgetCheck], int] | None = None,
+                 prefix: str = "jackstop:", max_connections: int = MAX_CONNECTIONS) -> None:
+        self._url = url
+        self._shown = display_url(url)
+        self._seed = seed
+        self._prefix = prefix
+        self._max_connections = max_connections
+        self._links: dict[asyncio.AbstractEventLoop, _Link] = {}
+        self._sync: redis_sync.Redis | None = None
+        self._sync_lock = threading.Lock()
+
+    # -- connections --------------------------------------------------------------------------
+    def _link(self) -> _Link:
+        loop = asyncio.get_running_loop()
+        link = self._links.get(loop)
+        if link is None:
+            pool = redis_async.BlockingConnectionPool.from_url(
+                self._url, max_connections=self._max_connections, timeout=10, decode_responses=True,
+                socket_connect_timeout=5, socket_timeout=10,
+                # One retry, on a broken connection only (e.g. after a Redis restart): every
+                # script is safe to run twice. Never on a timeout, which may have run it already.
+                retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)))
+            client = redis_async.Redis.from_pool(pool)
+            link = _Link(client, {name: client.register_script(text) for name, text in SCRIPTS.items()})
+            self._links[loop] = link
+            link.holder = loop.create_task(self._hold(loop, link))
+        return link
+
+    async def _hold(self, loop: asyncio.AbstractEventLoop, link: _Link) -> None:
+        """Close the loop's connections when the loop shuts down (asyncio.run cancels leftover
+        tasks before closing it) or when close() cancels this task."""
+        try:
+            await asyncio.get_running_loop().create_future()
+        finally:
+            if self._links.get(loop) is link:
+                del self._links[loop]
+            await link.client.aclose()
+
+    def _unavailable(self, exc: RedisError) -> CountersUnavailable:
+        detail = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        if isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
+            return CountersUnavailable(
+                f"cannot reach Redis at {self._shown}: {detail}; check counters.url / JACKSTOP_COUNTERS_URL "
+                f"and that Redis is running (or use memory:// on a single node)")
+        hint = (f"; is another application using keys under {self._prefix!r}?"
+                if isinstance(exc, ResponseError) and "WRONGTYPE" in str(exc) else "")
+        return CountersUnavailable(f"Redis at {self._shown} refused a counters operation: {detail}{hint}")
+
+    async def start(self) -> None:
+        try:
+            await self._link().client.ping()
+        except RedisError as exc:
+            raise self._unavailable(exc) from None
+
+    async def close(self) -> None:
+        current = asyncio.get_running_loop()
+        for loop, link in list(self._links.items()):
+            if link.holder is None:
+                continue
+            if loop is current:
+                link.holder.cancel()
+                await asyncio.wait([link.holder])
+            elif not loop.is_closed():
+                loop.call_soon_threadsafe(link.holder.cancel)
+        with self._sync_lock:
+            if self._sync is not None:
+                self._sync.close()
+                self._sync = None
+
+    # -- scripts ------------------------------------------------------------------------------
+    def _frame(self, now: float, budgets: list[BudgetCheck], rates: list[RateCheck], lease_id: str,
+               cost: str, tokens: str, res_cost: str, res_tokens: str, lease: float = 0.0) -> tuple[list[str], list[str]]:
+        """KEYS and ARGV of the admit, settle and spent scripts (layout in lua/common.lua)."""
+        p = self._prefix
+        now = float(now)
+        keys: list[str] = []
+        args = [repr(now), repr(now + lease), repr(now - MINUTE), str(bucket_of(now)),
+                "1" if self._seed is not None else "0", str(len(budgets)), str(len(rates)), lease_id,
+                cost, tokens, res_cost, res_tokens, str(math.ceil(lease) + SLOT_GRACE)]
+        for b in budgets:
+            keys += (f"{p}budget:{b.counter}", f"{p}lease:{b.counter}")
+            first = str(bucket_of(now - b.rolling)) if b.rolling else ""
+            args += (_whole(b.cap, f"the cap of budget {b.counter!r}"), first, str(_ttl(b, now)), "0")
+        for r in rates:
+            if r.kind not in RATE_KINDS:
+                raise ValueError(f"unknown rate limit kind {r.kind!r}: use one of {', '.join(RATE_KINDS)}")
+            keys.append(f"{p}{'inflight' if r.kind == 'concurrency' else r.kind}:{r.counter}")
+            if r.kind == "tpm":
+                keys.append(f"{p}tpm-total:{r.counter}")
+            args += (r.kind, _whole(r.limit, f"the {r.kind} limit of {r.counter!r}"))
+        return keys, args
+
+    async def _run(self, name: str, keys: list[str], args: list[str], budgets: list[BudgetCheck],
+                   now: float) -> list[Any]:
+        """Run a script; when it names budget counters Redis does not have yet, seed them from the
+        ledger and run it again."""
+        link = self._link()
+        try:
+            for attempt in range(3):
+                out = await link.scripts[name](keys=keys, args=args)
+                if out[0] != 0:
+                    return out
+                missing = [int(i) - 1 for i in out[1:]]
+                await self._seed_counters(link, [budgets[i] for i in missing], now)
+                for i in missing:  # lost with Redis: settle counts the cost even without its lease (only settle reads it)
+                    args[HEADER + 4 * i + 3] = "1"
+                if attempt == 1:  # someone keeps deleting them: count from what is there
+                    args[4] = "0"
+        except RedisError as exc:
+            raise self._unavailable(exc) from None
+        raise AssertionError("unreachable: the last attempt runs without seeding")
+
+    async def _seed_counters(self, link: _Link, checks: list[BudgetCheck], now: float) -> None:
+        """Seed each counter from the ledger once per process at a time: admissions that find the
+        same counter missing together wait for one ledger query."""
+        waits = []
+        for c in checks:
+            task = link.seeding.get(c.counter)
+            if task is None:
+                task = link.seeding[c.counter] = asyncio.ensure_future(self._seed_one(link, c, now))
+                task.add_done_callback(lambda _t, counter=c.counter: link.seeding.pop(counter, None))
+            waits.append(task)
+        await asyncio.gather(*waits)
+
+    async def _seed_one(self, link: _Link, check: BudgetCheck, now: float) -> None:
+        assert self._seed is not None
+        spent = _whole(self._seed(check), f"the ledger seed of {check.counter!r}")
+        bucket = str(bucket_of(now)) if check.rolling else ""
+        await link.scripts["seed"](keys=[f"{self._prefix}budget:{check.counter}"],
+                                   args=[spent, bucket, str(_ttl(check, now))])
+
+    # -- the contract -------------------------------------------------------------------------
+    async def admit(self, req: AdmitRequest) -> Admitted | Refused:
+        if not req.budgets and not req.rates:
+            return Admitted(Ticket(req))
+        now = float(req.now)
+        lease_id = uuid.uuid4().hex
+        cost, tokens = _whole(req.cost, "cost"), _whole(req.tokens, "tokens")
+        keys, args = self._frame(now, req.budgets, req.rates, lease_id, cost, tokens, cost, tokens, req.lease)
+        out = await self._run("admit", keys, args, req.budgets, now)
+        status, index, detail = out[0], int(out[1]) - 1, out[2]
+        if status == 3:
+            bc = req.budgets[index]
+            retry = bc.end - now if bc.end is not None else float(BUCKET_SECONDS) if bc.rolling else None
+            return Refused("budget_exceeded", bc, None, retry, spent=int(out[2]), reserved=int(out[3]))
+        states = _rate_states(req.rates, out[3:], now)
+        if status == 1:
+            return Admitted(Ticket(req, state=lease_id), states)
+        rc = req.rates[index]
+        if rc.kind == "rpm":
+            return Refused("rpm_limit", None, rc, None if detail == "never" else float(detail) + MINUTE - now,
+                           rates=states)
+        if rc.kind == "tpm":
+            retry = None if detail == "never" else max((float(detail) + MINUTE - now) if detail else MINUTE, 0.001)
+            return Refused("tpm_limit", None, rc, retry, rates=states)
+        return Refused("concurrency_limit", None, rc, 1.0, rates=states)
+
+    async def settle(self, ticket: Ticket, cost: int, tokens: int, now: float) -> list[Settled]:
+        if ticket.settled:
+            return []
+        ticket.settled = True
+        req, lease_id = ticket.request, ticket.state
+        rates = [r for r in req.rates if r.kind != "rpm"]  # a request-count entry stays as it is
+        if lease_id is None or (not req.budgets and not rates):
+            return []
+        keys, args = self._frame(now, req.budgets, rates, lease_id, _whole(cost, "cost"), _whole(tokens, "tokens"),
+                                 str(req.cost), str(req.tokens))
+        out = await self._run("settle", keys, args, req.budgets, now)
+        return [Settled(bc, int(before), int(before) + cost) for bc, before in zip(req.budgets, out[1:]) if before != ""]
+
+    async def spent(self, checks: list[BudgetCheck], now: float) -> list[tuple[int, int]]:
+        if not checks:
+            return []
+        keys, args = self._frame(now, checks, [], "", "0", "0", "0", "0")
+        out = await self._run("spent", keys, args, checks, now)
+        return [(int(out[1 + 2 * i]), int(out[2 + 2 * i])) for i in range(len(checks))]
+
+    async def epoch(self) -> int:
+        try:
+            value = await self._link().client.get(f"{self._prefix}epoch")
+        except RedisError as exc:
+            raise self._unavailable(exc) from None
+        return int(value) if value else 0
+
+    def bump_epoch_sync(self) -> None:
+        try:
+            with self._sync_lock:
+                if self._sync is None:
+                    self._sync = redis_sync.Redis.from_url(self._url, socket_connect_timeout=5, socket_timeout=10)
+                client = self._sync
+            client.incr(f"{self._prefix}epoch")
+        except RedisError as exc:
+            raise self._unavailable(exc) from None
+
+
+def _rate_states(rates: list[RateCheck], flat: list[Any], now: float) -> tuple[RateState, ...]:
+    """RateState of each limit from the script's (used, oldest entry time) pairs, as memory.py reports them."""
+    out = []
+    for i, rc in enumerate(rates):
+        used, oldest = int(flat[2 * i]), flat[2 * i + 1]
+        reset = 0.0
+        if oldest and (rc.kind == "tpm" or (rc.kind == "rpm" and used >= rc.limit)):
+            reset = float(oldest) + MINUTE - now
+        out.append(RateState(rc, max(0, rc.limit - used), max(0.0, reset)))
+    return tuple(out)

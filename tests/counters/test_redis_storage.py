@@ -1,0 +1,190 @@
+"""What is particular to keeping counters in Redis: scripts, key lifetimes, exact big amounts,
+lost keys, retried calls, and the errors an operator sees."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import socket
+import uuid
+
+import pytest
+
+from jackstop.counters import Admitted, AdmitRequest, BudgetCheck, RateCheck, Refused
+from jackstop.counters.redis import MAX_AMOUNT, SCRIPTS, CountersUnavailable, RedisCounters, display_url
+
+T0 = 1_700_000_000.0
+
+
+@pytest.fixture
+def prefix(redis_url):
+    p = f"jstest:{uuid.uuid4().hex[:10]}:"
+    yield p
+    with _sync(redis_url) as r:
+        keys = list(r.scan_iter(f"{p}*"))
+        if keys:
+            r.delete(*keys)
+
+
+def _sync(url):
+    import redis
+
+    return redis.Redis.from_url(url, decode_responses=True)
+
+
+def req(cost=100, tokens=10, budgets=(), rates=(), now=T0, lease=900.0):
+    return AdmitRequest(uuid.uuid4().hex, now, cost, tokens, list(budgets), list(rates), lease)
+
+
+def day_budget(cap, counter="key:a:day:x"):
+    return BudgetCheck(counter, cap, start=T0 - 3600, end=T0 + 3600, scope="key", name="a", window="day")
+
+
+def test_scripts_are_loaded_again_after_script_flush(redis_url, prefix):
+    cap = day_budget(1_000)
+    c = RedisCounters(redis_url, prefix=prefix)
+
+    async def go():
+        first = await c.admit(req(cost=300, budgets=[cap]))
+        with _sync(redis_url) as r:
+            r.script_flush()
+        second = await c.admit(req(cost=300, budgets=[cap]))
+        settled = await c.settle(first.ticket, 200, 1, T0 + 1)
+        spent = await c.spent([cap], T0 + 1)
+        await c.close()
+        return first, second, settled, spent
+
+    first, second, settled, spent = asyncio.run(go())
+    assert isinstance(first, Admitted) and isinstance(second, Admitted)
+    assert [(s.before, s.after) for s in settled] == [(0, 200)]
+    assert spent == [(200, 300)]
+    import hashlib
+
+    with _sync(redis_url) as r:
+        shas = [hashlib.sha1(SCRIPTS[n].encode()).hexdigest() for n in ("admit", "settle", "spent")]
+        assert r.script_exists(*shas) == [True, True, True]
+
+
+def test_keys_expire_after_their_window(redis_url, prefix):
+    now = T0 + 600
+    day = day_budget(10**9)
+    rolling = BudgetCheck("key:a:24h", 10**9, rolling=86400, window="24h")
+    total = BudgetCheck("key:a:total", 10**9, window="total")
+    rates = [RateCheck("key:a", "rpm", 100), RateCheck("key:a", "tpm", 10**6), RateCheck("key:a", "concurrency", 10)]
+    c = RedisCounters(redis_url, prefix=prefix)
+
+    async def go():
+        await c.admit(req(budgets=[day, rolling, total], rates=rates, now=now, lease=1800))
+        await c.close()
+
+    asyncio.run(go())
+    with _sync(redis_url) as r:
+        ttl = {k[len(prefix):]: r.ttl(k) for k in r.scan_iter(f"{prefix}*")}
+    day_left = math.ceil(day.end + 86400 - now)  # a day after the window ends
+    assert day_left - 5 <= ttl["budget:key:a:day:x"] <= day_left
+    assert day_left - 5 <= ttl["lease:key:a:day:x"] <= day_left
+    assert 86400 + 3600 - 5 <= ttl["budget:key:a:24h"] <= 86400 + 3600  # its length and a bucket
+    assert ttl["budget:key:a:total"] == -1  # all-time spend never expires
+    assert 1800 <= ttl["inflight:key:a"] <= 1800 + 60  # outlives the lease of its slots
+    for key in ("rpm:key:a", "tpm:key:a", "tpm-total:key:a"):
+        assert 60 < ttl[key] <= 120
+
+
+def test_amounts_beyond_32_and_53_bits_stay_exact(redis_url, prefix):
+    big = 2**60 + 3  # doubles cannot tell it from its neighbours
+    cap = day_budget(big)
+    c = RedisCounters(redis_url, prefix=prefix)
+
+    async def go():
+        a = await c.admit(req(cost=2**60 + 1, budgets=[cap]))
+        s = await c.settle(a.ticket, 2**60 + 1, 1, T0 + 1)
+        b = await c.admit(req(cost=2, budgets=[cap], now=T0 + 2))  # exactly reaches the cap
+        over = await c.admit(req(cost=1, budgets=[cap], now=T0 + 3))  # one nano-USD too many
+        spent = await c.spent([cap], T0 + 4)
+        small = day_budget(3 * 2**31, "key:b:day:x")
+        x = await c.admit(req(cost=2**31 + 7, budgets=[small], now=T0))
+        await c.settle(x.ticket, 2**31 + 5, 1, T0 + 1)
+        y = await c.admit(req(cost=2**32, budgets=[small], now=T0 + 2))
+        spent_small = await c.spent([small], T0 + 3)
+        await c.close()
+        return s, b, over, spent, y, spent_small
+
+    s, b, over, spent, y, spent_small = asyncio.run(go())
+    assert [(x.before, x.after) for x in s] == [(0, 2**60 + 1)]
+    assert isinstance(b, Admitted)
+    assert isinstance(over, Refused) and over.spent == 2**60 + 1 and over.reserved == 2
+    assert spent == [(2**60 + 1, 2)]
+    assert isinstance(y, Refused) and y.spent == 2**31 + 5
+    assert spent_small == [(2**31 + 5, 0)]
+
+
+def test_amounts_a_redis_integer_cannot_hold_are_refused_clearly(redis_url, prefix):
+    c = RedisCounters(redis_url, prefix=prefix)
+    with pytest.raises(ValueError, match="cost must be a whole number from 0 to"):
+        asyncio.run(c.admit(req(cost=MAX_AMOUNT + 1, budgets=[day_budget(10)])))
+    with pytest.raises(ValueError, match="cost must be a whole number"):
+        asyncio.run(c.admit(req(cost=1.5, budgets=[day_budget(10)])))
+    with pytest.raises(ValueError, match="unknown rate limit kind 'rps'"):
+        asyncio.run(c.admit(req(rates=[RateCheck("key:a", "rps", 1)])))
+
+
+def test_a_counter_lost_from_redis_is_seeded_again_and_its_settle_still_counts(redis_url, prefix):
+    ledger = {"key:a:day:x": 0}
+    cap = day_budget(10_000)
+    c = RedisCounters(redis_url, seed=lambda check: ledger[check.counter], prefix=prefix)
+
+    async def go():
+        a = await c.admit(req(cost=500, budgets=[cap]))
+        with _sync(redis_url) as r:  # Redis restarts without persistence
+            r.delete(f"{prefix}budget:key:a:day:x", f"{prefix}lease:key:a:day:x")
+        ledger["key:a:day:x"] = 2_000  # what earlier requests wrote to the ledger
+        settled = await c.settle(a.ticket, 300, 1, T0 + 1)
+        spent = await c.spent([cap], T0 + 2)
+        await c.close()
+        return settled, spent
+
+    settled, spent = asyncio.run(go())
+    assert [(s.before, s.after) for s in settled] == [(2_000, 2_300)]
+    assert spent == [(2_300, 0)]
+
+
+def test_an_admission_retried_after_a_lost_reply_reserves_once(redis_url, prefix):
+    cap = day_budget(1_000)
+    tpm = RateCheck("key:a", "tpm", 100)
+    c = RedisCounters(redis_url, prefix=prefix)
+
+    async def go():
+        r = req(cost=600, tokens=60, budgets=[cap], rates=[tpm])
+        frame = c._frame(r.now, r.budgets, r.rates, "lease-1", "600", "60", "600", "60", r.lease)
+        first = await c._run("admit", *frame, r.budgets, r.now)
+        again = await c._run("admit", *frame, r.budgets, r.now)  # what redis-py's one retry sends
+        spent = await c.spent([cap], T0)
+        await c.close()
+        return first, again, spent
+
+    first, again, spent = asyncio.run(go())
+    assert first[0] == 1 and again[0] == 1
+    assert again[3] == "60"  # the tokens-per-minute window holds the request once
+    assert spent == [(0, 600)]
+
+
+def test_an_unreachable_redis_is_named_without_its_password():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    c = RedisCounters(f"redis://jack:s3cr3t-pw@127.0.0.1:{port}/0")
+    with pytest.raises(CountersUnavailable) as err:
+        asyncio.run(c.start())
+    message = str(err.value)
+    assert f"redis://127.0.0.1:{port}/0" in message and "JACKSTOP_COUNTERS_URL" in message
+    assert "s3cr3t" not in message and "jack" not in message.replace("JACKSTOP", "")
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("redis://:pw@host:6380/2", "redis://host:6380/2"),
+    ("rediss://user:pw@[::1]:6379/0?ssl_cert_reqs=none", "rediss://[::1]:6379/0"),
+    ("unix:///run/redis.sock?db=1&password=pw", "unix:///run/redis.sock"),
+    ("redis://localhost", "redis://localhost"),
+])
+def test_display_url_drops_credentials(url, shown):
+    assert display_url(url) == shown
