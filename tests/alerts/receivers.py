@@ -146,7 +146,8 @@ class SmtpServer:
         self.port = free_port()
         kwargs: dict[str, Any] = {"authenticator": self.box.authenticate, "auth_require_tls": True}
         if implicit_tls:
-            kwargs.update(ssl_context=ctx, auth_required=True)
+            # aiosmtpd only counts STARTTLS as TLS for auth_require_tls; this whole connection is TLS.
+            kwargs.update(ssl_context=ctx, auth_required=True, auth_require_tls=False)
         elif starttls:
             kwargs.update(tls_context=ctx, require_starttls=True, auth_required=True)
         self.controller = Controller(self.box, hostname="127.0.0.1", port=self.port, **kwargs)
@@ -176,9 +177,9 @@ class Managers:
         self._open.append((manager, store, False))
         return manager
 
-    def start_url(self, raw: dict[str, Any], url: str) -> AlertManager:
+    def start_url(self, raw: dict[str, Any], url: str, *, run: bool = True) -> AlertManager:
         store = open_store(url)
-        manager = self.start(raw, store)
+        manager = self.start(raw, store, run=run)
         self._open[-1] = (manager, store, True)
         return manager
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 
-from jackstop.alerts.outbox import Outbox
 from tests.alerts.receivers import budget_alerts, eventually
 
 
@@ -107,26 +106,26 @@ def test_retry_after_is_honoured_and_too_many_requests_retried(sqlite_store, rec
     assert _state_after(m, alert.dedupe_key)["status"] == "delivered"
 
 
-def test_restart_delivers_what_the_last_manager_could_not(sqlite_store, unstarted_receiver, managers):
+def test_restart_delivers_what_the_last_manager_could_not(store_url, unstarted_receiver, managers):
     r = unstarted_receiver
     cfg = _webhook(r)
-    first = managers.start(cfg, sqlite_store)
+    first = managers.start_url(cfg, store_url)
     before, during = budget_alerts()[:2]
     first.fire(before)
     eventually(lambda: _state(first, before.dedupe_key)["attempts"] >= 1, what="a failed attempt")
     first.stop(timeout=0)
 
     # A manager that never started (e.g. the gateway stopped during start-up) still keeps what fired.
-    idle = managers.start(cfg, sqlite_store, run=False)
+    idle = managers.start_url(cfg, store_url, run=False)
     assert idle.fire(during)
     idle.stop(timeout=0)
     assert not idle.fire(budget_alerts()[2])  # stopped: nothing more is taken
 
-    states = {a["dedupe_key"]: a["status"] for a in Outbox(sqlite_store).list(0, 10)}
+    states = {a["dedupe_key"]: a["status"] for a in idle.list(0, 10)}
     assert states == {before.dedupe_key: "pending", during.dedupe_key: "pending"}
 
     r.start()
-    second = managers.start(cfg, sqlite_store)
+    second = managers.start_url(cfg, store_url)
     for a in (before, during):
         assert _state_after(second, a.dedupe_key)["status"] == "delivered"
     assert sorted(b["dedupe_key"] for b in r.bodies()) == sorted([before.dedupe_key, during.dedupe_key])

@@ -49,7 +49,7 @@ def _open(args: argparse.Namespace, *, keystore: bool) -> tuple[Any, Any, Any]:
     except config.ConfigError as exc:
         raise UsageError(f"configuration error: {exc}") from None
     home = Home.from_env()
-    if not settings.store.url and not home.store_path.exists():
+    if not settings.store.url and not home.exists():
         raise UsageError(f"jackstop is not initialised in {home.path}; run `jackstop init` "
                          f"(or set JACKSTOP_HOME / store.url)")
     try:

@@ -75,6 +75,9 @@ class SmtpChannel:
         except smtplib.SMTPAuthenticationError as exc:
             raise SendError(f"SMTP AUTH refused by {where} ({exc.smtp_code}); check username and the password "
                             f"secret {s.password}", permanent=True) from None
+        except smtplib.SMTPNotSupportedError as exc:
+            raise SendError(f"{where}: {exc}; check host/port (the submission port offers AUTH after TLS) "
+                            f"or remove username", permanent=True) from None
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             raise SendError(redact(f"{where} refused every recipient: "
