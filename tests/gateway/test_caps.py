@@ -65,7 +65,7 @@ async def fire(url: str, key: str, n: int, stream: bool, disconnect_every: int =
         async def one(i: int) -> None:
             headers = {"authorization": f"Bearer {key}", "x-mock-usage": "output=max"}
             if stream:
-                headers["x-mock-fault"] = "drip=0.005"
+                headers["x-mock-fault"] = "drip=0.03"  # long enough for the gateway to see clients leave
             async with s.post(url + "/v1/chat/completions", json=body(i, stream), headers=headers) as r:
                 statuses.append(r.status)
                 if stream and r.status == 200 and disconnect_every and i % disconnect_every == 0:

@@ -175,20 +175,20 @@ class State:
         ident = self.identify(token_hash)
         if ident is not None or isinstance(self.feed, SqliteFeed):
             return ident  # SQLite's data_version is exact: a miss is a miss
+        if self._refreshing is not None:  # a re-read is under way: share it
+            await asyncio.shield(self._refreshing)
+            return self.identify(token_hash)
         now = time.monotonic()
         if now - self._miss_window >= 1.0:
             self._miss_window, self._miss_count = now, 0
         if self._miss_count >= self.MISS_REFRESH_PER_S:
             return None
         self._miss_count += 1
-        if self._refreshing is None:
-            self._refreshing = asyncio.ensure_future(asyncio.to_thread(self.store.changes_since, self.epoch))
-            try:
-                self.apply(await self._refreshing)
-            finally:
-                self._refreshing = None
-        else:
-            await asyncio.shield(self._refreshing)
+        self._refreshing = asyncio.ensure_future(asyncio.to_thread(self.store.changes_since, self.epoch))
+        try:
+            self.apply(await self._refreshing)
+        finally:
+            self._refreshing = None
         return self.identify(token_hash)
 
     # -- lookups --------------------------------------------------------------------------------
