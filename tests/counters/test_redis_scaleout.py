@@ -44,7 +44,7 @@ async def storm(gateways, n, make_req):
     """`n` admissions at once, spread over the gateways; returns (gateway, result) pairs."""
     picks = [gateways[i % len(gateways)] for i in range(n)]
     results = await asyncio.gather(*[g.admit(make_req()) for g in picks])
-    return list(zip(picks, results))
+    return list(zip(picks, results, strict=True))
 
 
 def test_gateways_in_one_loop_admit_exactly_up_to_the_cap(redis_url, prefix):
@@ -103,8 +103,8 @@ def _gateway_process(url, prefix, cap, n, barrier, results):
         g = RedisCounters(url, prefix=prefix)
         await g.start()
         barrier.wait()
-        out = await asyncio.gather(*[g.admit(req(cost=30, tokens=1, budgets=[cap], rates=[RateCheck("key:a", "rpm", 1000)]))
-                                     for _ in range(n)])
+        rpm = RateCheck("key:a", "rpm", 1000)
+        out = await asyncio.gather(*[g.admit(req(cost=30, tokens=1, budgets=[cap], rates=[rpm])) for _ in range(n)])
         admitted = [r for r in out if isinstance(r, Admitted)]
         for r in admitted:
             await g.settle(r.ticket, 30, 1, T0 + 1)
@@ -216,6 +216,24 @@ def test_two_gateways_seeding_at_once_count_the_ledger_once(redis_url, prefix):
     assert sum(isinstance(r, Admitted) for _, r in out) == 6  # 400 from the ledger + 6 x 100
     assert spent == [(400, 600)]
     assert set(calls) == {cap.counter}  # asked the ledger about this counter only
+
+
+def test_admissions_that_find_a_counter_missing_together_share_one_ledger_query(redis_url, prefix):
+    calls = []
+    g = RedisCounters(redis_url, seed=lambda check: calls.append(check) or 100, prefix=prefix)
+    cap = day_budget(10_000)
+
+    async def go():
+        await g.start()
+        await asyncio.gather(*[g.epoch() for _ in range(30)])  # open 30 connections: all 30 scripts run at once
+        out = await asyncio.gather(*[g.admit(req(cost=10, budgets=[cap])) for _ in range(30)])
+        spent = await g.spent([cap], T0)
+        await g.close()
+        return out, spent
+
+    out, spent = asyncio.run(go())
+    assert all(isinstance(r, Admitted) for r in out) and spent == [(100, 300)]
+    assert 1 <= len(calls) <= 3  # not one query per admission (a straggler reply may ask again)
 
 
 def test_a_seed_that_lands_after_another_gateways_spend_changes_nothing(redis_url, prefix):

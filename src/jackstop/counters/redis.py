@@ -192,8 +192,8 @@ class RedisCounters(Counters):
                 self._sync = None
 
     # -- scripts ------------------------------------------------------------------------------
-    def _frame(self, now: float, budgets: list[BudgetCheck], rates: list[RateCheck], lease_id: str,
-               cost: str, tokens: str, res_cost: str, res_tokens: str, lease: float = 0.0) -> tuple[list[str], list[str]]:
+    def _frame(self, now: float, budgets: list[BudgetCheck], rates: list[RateCheck], lease_id: str, cost: str,
+               tokens: str, res_cost: str, res_tokens: str, lease: float = 0.0) -> tuple[list[str], list[str]]:
         """KEYS and ARGV of the admit, settle and spent scripts (layout in lua/common.lua)."""
         p = self._prefix
         now = float(now)
@@ -226,7 +226,7 @@ class RedisCounters(Counters):
                     return out
                 missing = [int(i) - 1 for i in out[1:]]
                 await self._seed_counters(link, [budgets[i] for i in missing], now)
-                for i in missing:  # lost with Redis: settle counts the cost even without its lease (only settle reads it)
+                for i in missing:  # force: lost with Redis, settle counts the cost even without its lease
                     args[HEADER + 4 * i + 3] = "1"
                 if attempt == 1:  # someone keeps deleting them: count from what is there
                     args[4] = "0"
@@ -243,7 +243,7 @@ class RedisCounters(Counters):
             if task is None:
                 task = link.seeding[c.counter] = asyncio.ensure_future(self._seed_one(link, c, now))
                 task.add_done_callback(lambda _t, counter=c.counter: link.seeding.pop(counter, None))
-            waits.append(task)
+            waits.append(asyncio.shield(task))  # one waiter's cancellation must not cancel the others' seed
         await asyncio.gather(*waits)
 
     async def _seed_one(self, link: _Link, check: BudgetCheck, now: float) -> None:
@@ -290,7 +290,8 @@ class RedisCounters(Counters):
         keys, args = self._frame(now, req.budgets, rates, lease_id, _whole(cost, "cost"), _whole(tokens, "tokens"),
                                  str(req.cost), str(req.tokens))
         out = await self._run("settle", keys, args, req.budgets, now)
-        return [Settled(bc, int(before), int(before) + cost) for bc, before in zip(req.budgets, out[1:]) if before != ""]
+        return [Settled(bc, int(before), int(before) + cost)
+                for bc, before in zip(req.budgets, out[1:], strict=True) if before != ""]
 
     async def spent(self, checks: list[BudgetCheck], now: float) -> list[tuple[int, int]]:
         if not checks:
