@@ -126,3 +126,48 @@ def test_configuration_and_setup_errors_are_one_line(home, tmp_path, capsys, mon
     rc, _, err = run(capsys, "alerts", "list")
     assert rc == 2 and "not initialised" in err and "jackstop init" in err
     assert not (tmp_path / "nowhere").exists()  # listing creates nothing
+
+
+def test_admin_api_route_lists_alerts(sqlite_store, receiver, managers):
+    import asyncio
+
+    from jackstop.alerts.admin import register_admin
+    from jackstop.gateway.admin import Request
+
+    class FakeAdminAPI:
+        def __init__(self) -> None:
+            self.routes: list = []
+
+        def add(self, route, handler) -> None:
+            self.routes.append((route, handler))
+
+    manager = managers.start({"webhook": [{"name": "ops", "url": receiver.url}]}, sqlite_store)
+    alert = budget_alerts()[0]
+    manager.fire(alert)
+    manager.wait(alert.dedupe_key, 15)
+    api = FakeAdminAPI()
+    register_admin(api, manager)
+    (route, handler), = api.routes
+    assert (route.method, route.path, route.roles) == ("GET", "/alerts", ("admin", "read"))
+
+    def call(query: dict) -> tuple:
+        return asyncio.run(handler(Request("GET", "/admin/v1/alerts", {}, query, {}, "admin:t", "read")))
+
+    status, body = call({"since": "2026-11-01"})
+    assert status == 200 and [a["dedupe_key"] for a in body["alerts"]] == [alert.dedupe_key]
+    assert body["alerts"][0]["status"] == "delivered" and body["alerts"][0]["time"] == "2026-11-28T02:30:00Z"
+    with pytest.raises(ValueError, match="limit must be"):
+        call({"limit": "0"})
+    with pytest.raises(ValueError, match="neither a duration"):
+        call({"since": "ages"})
+
+
+def test_cli_module_stays_light():
+    import subprocess
+    import sys
+
+    code = ("import sys, jackstop.alerts.cli; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'psycopg', 'aiohttp') "
+            "or m.startswith('jackstop.store')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -96,7 +96,7 @@ def test_client_errors_fail_without_retrying(sqlite_store, receiver, managers):
     assert m.list()[0]["status"] == "failed"
 
 
-def test_retry_after_is_honoured_and_too_many_requests_retried(sqlite_store, receiver, managers):
+def test_too_many_requests_is_retried(sqlite_store, receiver, managers):
     receiver.status = 429
     m = managers.start(_webhook(receiver), sqlite_store)
     alert = budget_alerts()[2]

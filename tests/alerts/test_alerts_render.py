@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+import time
 
 import pytest
 
@@ -129,3 +130,13 @@ def test_webhook_headers_resolve_secret_refs_at_send_time(monkeypatch):
 
     with pytest.raises(SendError, match="HOOK_TOKEN .* is not set"):
         channel._request(budget_alerts()[0])
+
+
+def test_retry_after_header_forms():
+    from email.utils import formatdate
+
+    from jackstop.alerts.webhook import _retry_after
+
+    assert _retry_after("7") == 7.0 and _retry_after(None) is None and _retry_after("soon") is None
+    in_a_minute = _retry_after(formatdate(time.time() + 60, usegmt=True))
+    assert in_a_minute is not None and 50 <= in_a_minute <= 61

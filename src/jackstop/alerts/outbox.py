@@ -58,6 +58,10 @@ def _alert(row: Sequence[Any]) -> Alert:
                  fields=json.loads(row[6] or "{}"), ts=float(row[7]))
 
 
+def _text(value: str) -> str:
+    return value.replace("\x00", "")
+
+
 def _marks(n: int) -> str:
     return ", ".join(["?"] * n)
 
@@ -81,11 +85,12 @@ class Outbox:
     # -- firing ------------------------------------------------------------------------------
     def insert(self, alert: Alert, now: float) -> int | None:
         """The new alert's id, or None when its dedupe key fired before (here or elsewhere)."""
+        # PostgreSQL text cannot hold NUL; an alert that could never be stored would block the queue.
         rows = self.store.execute_returning(
             "INSERT INTO alerts (dedupe_key, kind, severity, title, message, fields, ts, created_at, routed) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
-            (alert.dedupe_key, alert.kind, alert.severity, alert.title, alert.message,
-             json.dumps(alert.fields, sort_keys=True, default=str), alert.ts, now), ledger=True)
+            (_text(alert.dedupe_key), _text(alert.kind), alert.severity, _text(alert.title), _text(alert.message),
+             json.dumps(alert.fields, sort_keys=True, default=str), float(alert.ts), now), ledger=True)
         return int(rows[0][0]) if rows else None
 
     def route(self, alert_id: int, channels: Sequence[str], now: float) -> None:

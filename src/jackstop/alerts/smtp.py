@@ -84,7 +84,8 @@ class SmtpChannel:
                                    f"{', '.join(f'{r} ({c})' for r, (c, _) in exc.recipients.items())}", secrets),
                             permanent=all(500 <= c < 600 for c in codes)) from None
         except smtplib.SMTPResponseException as exc:
-            text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+            raw = exc.smtp_error
+            text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
             raise SendError(redact(f"SMTP {exc.smtp_code} from {where}: {' '.join(text.split())}", secrets),
                             permanent=500 <= exc.smtp_code < 600) from None
         except ssl.SSLCertVerificationError as exc:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
-import socket
 import time
 import urllib.error
 import urllib.parse
@@ -112,10 +111,10 @@ class WebhookChannel:
         except urllib.error.URLError as exc:
             reason = exc.reason
             text = reason.strerror if isinstance(reason, OSError) and reason.strerror else str(reason)
-            if isinstance(reason, (TimeoutError, socket.timeout)):
+            if isinstance(reason, TimeoutError):
                 text = f"no answer within {self._timeout:g}s"
             raise SendError(redact(f"cannot reach {where}: {text}", secrets)) from None
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise SendError(f"no answer from {where} within {self._timeout:g}s") from None
         except (OSError, ValueError, http.client.HTTPException) as exc:  # reset mid-answer, bad status line
             raise SendError(redact(f"{where}: {exc.__class__.__name__}: {exc}", secrets)) from None
