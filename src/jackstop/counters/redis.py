@@ -142,7 +142,8 @@ class RedisCounters(Counters):
                 self._url, max_connections=self._max_connections, timeout=10, decode_responses=True,
                 socket_connect_timeout=5, socket_timeout=10,
                 # One retry, on a broken connection only (e.g. after a Redis restart): every
-                # script is safe to run twice. Never on a timeout, which may have run it already.
+                # script counts once if run twice (a repeated settle just reports no Settled
+                # rows). Not on a timeout: while Redis is that slow, requests are refused, not kept waiting.
                 retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)))
             client = redis_async.Redis.from_pool(pool)
             link = _Link(client, {name: client.register_script(text) for name, text in SCRIPTS.items()})
@@ -282,12 +283,13 @@ class RedisCounters(Counters):
     async def settle(self, ticket: Ticket, cost: int, tokens: int, now: float) -> list[Settled]:
         if ticket.settled:
             return []
+        actual, actual_tokens = _whole(cost, "cost"), _whole(tokens, "tokens")
         ticket.settled = True
         req, lease_id = ticket.request, ticket.state
         rates = [r for r in req.rates if r.kind != "rpm"]  # a request-count entry stays as it is
         if lease_id is None or (not req.budgets and not rates):
             return []
-        keys, args = self._frame(now, req.budgets, rates, lease_id, _whole(cost, "cost"), _whole(tokens, "tokens"),
+        keys, args = self._frame(now, req.budgets, rates, lease_id, actual, actual_tokens,
                                  str(req.cost), str(req.tokens))
         out = await self._run("settle", keys, args, req.budgets, now)
         return [Settled(bc, int(before), int(before) + cost)
