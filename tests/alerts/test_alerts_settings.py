@@ -58,6 +58,8 @@ def test_defaults_and_single_tables():
                              "smtp": {"host": "mail", "from": "a@b.example", "to": ["c@d.example"], "tls": True,
                                       "starttls": False}})
     assert s.channel_names() == ["webhook", "email"] and s.smtp[0].effective_port == 465
+    v6 = load_alert_settings({"smtp": {"host": "[::1]", "from": "a@b.example", "to": ["c@d.example"]}})
+    assert v6.smtp[0].host == "::1"
     two = load_alert_settings({"webhook": [{"url": "http://a.example"}, {"url": "http://b.example"}]})
     assert two.channel_names() == ["webhook-1", "webhook-2"]
 
@@ -87,6 +89,8 @@ BAD = [
     ({"smtp": [{**SMTP, "from": "a@example.com\r\nBcc: x@evil.example"}]}, ["alerts.smtp[0].from", "line break"]),
     ({"smtp": [{**SMTP, "port": 70000}]},
      ["alerts.smtp[0].port = 70000", "Fix: set alerts.smtp[0].port to a TCP port"]),
+    ({"smtp": [{**SMTP, "host": "smtp.example.com:587"}]},
+     ["alerts.smtp[0].host = 'smtp.example.com:587'", "without a port and set port = N"]),
     ({"retry_initial": "soon"}, ["alerts.retry_initial = 'soon'", "is not a duration"]),
     ({"retry_initial": "2m", "retry_max": "1m"}, ["alerts: retry_max is shorter than retry_initial"]),
     ({"send_timeout": 0}, ["alerts.send_timeout = 0", "greater than 0"]),

@@ -141,6 +141,9 @@ def cmd_test(args: argparse.Namespace) -> int:
     else:
         print(render(["channel", "status", "error"],
                      [[r["channel"], r["status"], r["last_error"]] for r in rows]))
+    if len(manager.channels) == 1:
+        print("\nOnly the log channel is configured; add [[alerts.webhook]] or [[alerts.smtp]] to jackstop.toml "
+              "(see README: Alerts).", file=sys.stderr)
     ok = bool(rows) and all(r["status"] == "delivered" for r in rows)
     if not ok and not args.json:
         print("\nA channel failed: fix its [alerts] settings (or the receiver) and run this again.",

@@ -9,6 +9,7 @@ their values never appear in an error message.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import re
 import urllib.parse
 from email.utils import parseaddr
@@ -140,8 +141,14 @@ class SmtpSettings(_Model):
     @field_validator("host")
     @classmethod
     def _host(cls, value: str) -> str:
-        if not value or any(c in value for c in " /:\r\n") and not value.startswith("["):
+        if not value or any(c in value for c in " /@\r\n\t"):
             raise ValueError("not a host name or address")
+        if ":" in value:  # only an IPv6 address may contain colons; a port goes in `port`
+            try:
+                ipaddress.IPv6Address(value.strip("[]"))
+            except ValueError:
+                raise ValueError("write the host without a port and set port = N") from None
+            return value.strip("[]")
         return value
 
     @field_validator("password")
