@@ -39,7 +39,6 @@ def _history(control: Any, app_agent: str, days: float) -> tuple[int, int]:
                   ips=("127.0.0.1",), agents=(app_agent,), input_tokens=1200, output_tokens=250)
     end = time.time() - 60
     start = end - days * 86400
-    prices = control.store  # noqa: F841 - the catalog prices the rows below
     from jackstop.pricing import Catalog, Usage, cost_nusd
 
     price = Catalog.load().lookup("openai", "gpt-4o-mini")
