@@ -73,6 +73,8 @@ class StoreSettings(_Section):
 
 class CountersSettings(_Section):
     url: str = Field("memory://", description='"memory://" (single node) or redis://HOST:PORT/DB')
+    prefix: str = Field("jackstop:", min_length=1, max_length=64,
+                        description="a Redis key prefix of your choosing, e.g. \"jackstop:prod:\"")
 
     @field_validator("url")
     @classmethod
@@ -144,6 +146,7 @@ ENV_OVERRIDES = (
     ("JACKSTOP_PORT", "server", "port", int),
     ("JACKSTOP_STORE_URL", "store", "url", str),
     ("JACKSTOP_COUNTERS_URL", "counters", "url", str),
+    ("JACKSTOP_COUNTERS_PREFIX", "counters", "prefix", str),
     ("JACKSTOP_LOG_LEVEL", "log", "level", str),
     ("JACKSTOP_LOG_FILE", "log", "file", str),
     ("JACKSTOP_UPSTREAM_CLIENT", "server", "upstream_client", str),

@@ -32,8 +32,16 @@ def make(request):
         return c
 
     yield factory
-    for c in made:
-        asyncio.run(c.close()) if request.param == "redis" else None
+    if request.param == "redis":
+        import redis
+
+        r = redis.Redis.from_url(request.getfixturevalue("redis_url"))
+        for c in made:
+            asyncio.run(c.close())
+            keys = list(r.scan_iter(match=c._prefix + "*"))
+            if keys:
+                r.delete(*keys)
+        r.close()
 
 
 def req(rid=None, now=T0, cost=100, tokens=10, budgets=(), rates=(), lease=900.0):

@@ -141,13 +141,18 @@ def module_postgres(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 def tier_env(request: pytest.FixtureRequest, tier: str) -> dict[str, str]:
-    """Environment that puts a gateway on a storage tier: the embedded default or scale-out."""
+    """Environment that puts a gateway on a storage tier: the embedded default (SQLite and
+    in-process counters) or scale-out (PostgreSQL and Redis)."""
     if tier == "sqlite":
         return {}
-    return {"JACKSTOP_STORE_URL": request.getfixturevalue("module_postgres")}
+    redis_url = os.environ.get("JACKSTOP_TEST_REDIS")
+    if not redis_url:
+        pytest.skip("JACKSTOP_TEST_REDIS is not set (CI sets it; e.g. redis://127.0.0.1:6379/0)")
+    return {"JACKSTOP_STORE_URL": request.getfixturevalue("module_postgres"),
+            "JACKSTOP_COUNTERS_URL": redis_url, "JACKSTOP_COUNTERS_PREFIX": f"jstest:{uuid.uuid4().hex[:10]}:"}
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=["sqlite", "scaleout"])
 def gateway(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
             mock: MockProvider) -> Iterator[GatewayProc]:
     """One gateway per test module and storage tier, with a provider of each kind at the mock."""

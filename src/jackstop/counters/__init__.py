@@ -11,6 +11,7 @@ from jackstop.counters.base import (
     AdmitRequest,
     BudgetCheck,
     Counters,
+    CountersError,
     RateCheck,
     RateState,
     Refused,
@@ -19,15 +20,16 @@ from jackstop.counters.base import (
 )
 
 
-def open_counters(url: str, *, seed=None) -> Counters:  # noqa: ANN001 - a callable(BudgetCheck) -> int
+def open_counters(url: str, *, seed=None, prefix: str = "jackstop:") -> Counters:  # noqa: ANN001
+    """`seed` is a callable(BudgetCheck) -> nano-USD that starts a counter from the ledger."""
     if url.startswith(("redis://", "rediss://", "unix://")):
         from jackstop.counters.redis import RedisCounters
 
-        return RedisCounters(url, seed=seed)
+        return RedisCounters(url, seed=seed, prefix=prefix)
     from jackstop.counters.memory import MemoryCounters
 
     return MemoryCounters(seed=seed)
 
 
-__all__ = ["AdmitRequest", "Admitted", "BudgetCheck", "Counters", "RateCheck", "RateState", "Refused",
+__all__ = ["AdmitRequest", "Admitted", "BudgetCheck", "Counters", "CountersError", "RateCheck", "RateState", "Refused",
            "Settled", "Ticket", "open_counters"]

@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+class CountersError(RuntimeError):
+    """The counters backend cannot answer (e.g. Redis unreachable); the message says how to fix it."""
+
+
 @dataclass(frozen=True, slots=True)
 class BudgetCheck:
     counter: str  # stable id, e.g. "key:3f2a…:day:2026-11-28"

@@ -44,6 +44,7 @@ from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from jackstop.counters.base import (
+    CountersError,
     Admitted,
     AdmitRequest,
     BudgetCheck,
@@ -66,7 +67,7 @@ HEADER = 13  # script arguments before the per-budget ones (see lua/common.lua)
 MAX_CONNECTIONS = 64  # per event loop; Redis runs scripts one at a time anyway
 
 
-class CountersUnavailable(RuntimeError):
+class CountersUnavailable(CountersError):
     """Redis could not be reached, or refused a counters operation."""
 
 

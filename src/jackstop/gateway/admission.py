@@ -16,7 +16,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jackstop.config import Settings
-from jackstop.counters import Admitted, AdmitRequest, BudgetCheck, Counters, RateCheck, RateState, Refused, Ticket
+from jackstop.counters import (
+    Admitted,
+    AdmitRequest,
+    BudgetCheck,
+    Counters,
+    CountersError,
+    RateCheck,
+    RateState,
+    Refused,
+    Ticket,
+)
 from jackstop.gateway.bounds import Bound, BoundError, bound_request
 from jackstop.gateway.policy import EMPTY, Policy, PolicyError, parse_policy
 from jackstop.gateway.windows import window
@@ -214,7 +224,14 @@ class Admission:
         if not budgets and not rates:
             return Grant(None, worst, tokens, price, bound, [])
         lease = self.settings.server.upstream_timeout + self.settings.server.stream_drain_timeout + 60
-        result = await self.counters.admit(AdmitRequest(request_id, now, worst, tokens, budgets, rates, lease))
+        try:
+            result = await self.counters.admit(AdmitRequest(request_id, now, worst, tokens, budgets, rates, lease))
+        except CountersError as exc:
+            # Fail closed: without the counters no cap can be guaranteed.
+            log.error("counters unavailable; refusing", extra={"reason": str(exc)})
+            raise Denied(503, "counters_unavailable", "spend and rate counters are unavailable, so no cap can be "
+                                                      "guaranteed; the request was not forwarded",
+                         [(b"retry-after", b"5")]) from None
         if isinstance(result, Refused):
             self._refused(result, worst, now)
         assert isinstance(result, Admitted)

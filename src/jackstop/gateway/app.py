@@ -37,7 +37,8 @@ class Gateway:
         self.ledger = LedgerWriter(self.store)
         s = settings.server
         self.upstream = make_upstream(s.upstream_client, s.upstream_connect_timeout, s.upstream_timeout)
-        self.counters = open_counters(settings.counters.url, seed=LedgerSeed(self.store, self.state))
+        self.counters = open_counters(settings.counters.url, seed=LedgerSeed(self.store, self.state),
+                                      prefix=settings.counters.prefix)
         if settings.counters.url != "memory://":
             self.state.epoch_source = self.counters.epoch  # Control.open bumps it on each change
         self.alerts = None

@@ -94,7 +94,7 @@ class Control:
             # change written here reaches all of them by their very next request.
             from jackstop.counters import open_counters
 
-            counters = open_counters(settings.counters.url)
+            counters = open_counters(settings.counters.url, prefix=settings.counters.prefix)
             control.store.__dict__.setdefault("change_hooks", []).append(counters.bump_epoch_sync)
         return control
 

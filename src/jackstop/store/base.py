@@ -256,7 +256,14 @@ class Store:
             return
         local.changed = False
         for hook in self.__dict__.get("change_hooks", []):
-            hook()
+            try:
+                hook()
+            except Exception as exc:  # the change is saved; only its broadcast failed
+                import logging
+
+                logging.getLogger("jackstop.store").warning(
+                    "change saved, but it could not be announced to other gateways (%s); they will see it "
+                    "from the store's own notification", exc.__class__.__name__)
 
     def _after_rollback(self) -> None:
         local = self.__dict__.get("_hook_state")
