@@ -59,6 +59,11 @@ def test_attack_suspends_the_key_with_reason_audit_event_and_alert(control) -> N
         assert rec.status_reason.startswith("jackstop monitor: ")
         audit = [a for a in control.store.audit_log() if a.target == "shop" and a.action == "key.suspend"]
         assert len(audit) == 1 and audit[0].actor == "monitor"
+        # The event log is written by the monitor's worker after it acts: wait for the row.
+        deadline = time.monotonic() + 10
+        while not [e for e in eventlog.read(control.store, key="shop") if e.severity == "critical"]:
+            assert time.monotonic() < deadline, "the critical event was never stored"
+            time.sleep(0.02)
         stored = eventlog.read(control.store, key="shop")
         assert [e.action for e in stored if e.severity == "critical"][0] == "suspend"
         assert any(a.kind == "monitor" and a.severity == "critical" for a in alerts.fired)

@@ -93,12 +93,16 @@ def _retry_headers(seconds: float | None) -> list[tuple[bytes, bytes]]:
 
 
 class Admission:
-    def __init__(self, settings: Settings, state: Any, counters: Counters, catalog: Any, alerts: Any = None) -> None:
+    THROTTLE_BASE_RPM = 60  # the rate a throttle factor applies to when a key has no rpm of its own
+
+    def __init__(self, settings: Settings, state: Any, counters: Counters, catalog: Any, alerts: Any = None,
+                 monitor: Any = None) -> None:
         self.settings = settings
         self.state = state
         self.counters = counters
         self.catalog = catalog
         self.alerts = alerts
+        self.monitor = monitor
         self.tz = ZoneInfo(settings.limits.timezone)
         self._parsed: dict[tuple[str, str, int], Policy] = {}
 
@@ -221,6 +225,14 @@ class Admission:
                 rates.append(RateCheck(s.counter, "tpm", p.tpm, s.kind, s.name))
             if p.concurrency is not None:
                 rates.append(RateCheck(s.counter, "concurrency", p.concurrency, s.kind, s.name))
+        if self.monitor is not None:
+            # A throttle the monitor imposed: a fraction of the key's usual request rate.
+            key_scope = next((s for s in scopes if s.kind in ("key", "token")), None)
+            factor = self.monitor.throttle_factor(key_scope.name) if key_scope else None
+            if factor is not None and key_scope is not None:
+                base = key_scope.policy.rpm or self.THROTTLE_BASE_RPM
+                rates.append(RateCheck(f"throttle:{key_scope.counter}", "rpm", max(1, int(base * factor)),
+                                       "throttle", key_scope.name))
         if not budgets and not rates:
             return Grant(None, worst, tokens, price, bound, [])
         lease = self.settings.server.upstream_timeout + self.settings.server.stream_drain_timeout + 60
@@ -249,6 +261,9 @@ class Admission:
                          headers)
         rc = r.rate
         assert rc is not None
+        if rc.scope == "throttle":
+            raise Denied(429, "monitor_throttle", f"key {rc.name} is throttled by the monitor to {rc.limit} requests "
+                                                  f"per minute after an anomaly; an operator can lift it", headers)
         what = {"rpm_limit": f"{rc.limit} requests per minute", "tpm_limit": f"{rc.limit} tokens per minute",
                 "concurrency_limit": f"{rc.limit} concurrent requests"}[r.rule]
         extra = "; this request alone is larger than the limit" if r.retry_after is None else ""

@@ -39,24 +39,47 @@ class Gateway:
         self.upstream = make_upstream(s.upstream_client, s.upstream_connect_timeout, s.upstream_timeout)
         self.counters = open_counters(settings.counters.url, seed=LedgerSeed(self.store, self.state),
                                       prefix=settings.counters.prefix)
+        from jackstop.alerts import AlertManager, load_alert_settings
+        from jackstop.monitor import load_monitor_settings
+
+        # Validate the subsystems' sections first: a bad value stops start-up with its message.
+        alert_settings = load_alert_settings(settings.alerts)
+        monitor_settings = load_monitor_settings(settings.monitor)
         if settings.counters.url != "memory://":
             self.state.epoch_source = self.counters.epoch  # Control.open bumps it on each change
-        self.alerts = None
-        self.admission = Admission(settings, self.state, self.counters, self.catalog, self.alerts)
+        self.alerts = AlertManager(alert_settings, self.store, self.control.keystore)
+        self.monitor = None
+        if monitor_settings.enabled:
+            from jackstop.monitor import Monitor
+
+            self.monitor = Monitor(monitor_settings, store=self.store, control=self.control, alerts=self.alerts,
+                                   catalog=self.catalog, trusted_proxies=s.trusted_proxies)
+            self.ledger.subscribers.append(self.monitor.observe)
+        self.admission = Admission(settings, self.state, self.counters, self.catalog, self.alerts, self.monitor)
         self.proxy = Proxy(state=self.state, upstream=self.upstream, ledger=self.ledger, catalog=self.catalog,
                            admission=self.admission, max_body_bytes=s.max_body_bytes,
-                           stream_drain_timeout=s.stream_drain_timeout, trusted_proxies=s.trusted_proxies)
+                           stream_drain_timeout=s.stream_drain_timeout, trusted_proxies=s.trusted_proxies,
+                           monitor=self.monitor)
         self.admin = AdminAPI(self.control, self.state, self.catalog)
+        from jackstop.alerts.admin import register_admin
+
+        register_admin(self.admin, self.alerts)
         self.started = False
 
     async def startup(self) -> None:
         await self.upstream.start()
         await self.counters.start()
+        self.alerts.start()
+        if self.monitor is not None:
+            self.monitor.start()
         self.started = True
 
     async def shutdown(self) -> None:
         await self.upstream.close()
         await self.counters.close()
+        if self.monitor is not None:
+            self.monitor.stop()
+        self.alerts.stop(10.0)
         self.ledger.close()
         self.state.close()
         self.store.close()

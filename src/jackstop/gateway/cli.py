@@ -41,6 +41,8 @@ def _guard(fn: Any) -> Any:
     """Turn the control layer's errors into one-line CLI errors."""
 
     def run(args: argparse.Namespace) -> int:
+        from jackstop.config import ConfigError
+        from jackstop.counters import CountersError
         from jackstop.gateway.control import ControlError
         from jackstop.home import HomeError
         from jackstop.secrets import SecretError
@@ -48,7 +50,9 @@ def _guard(fn: Any) -> Any:
 
         try:
             return fn(args)
-        except (ControlError, HomeError, SecretError, StoreError, ValueError) as exc:
+        except ConfigError as exc:
+            raise UsageError(f"configuration error: {exc}") from None
+        except (ControlError, HomeError, SecretError, StoreError, CountersError, ValueError) as exc:
             raise UsageError(str(exc)) from None
 
     return run
