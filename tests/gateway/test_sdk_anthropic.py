@@ -11,7 +11,7 @@ import pytest
 from jackstop.pricing import Catalog, cost_nusd, usage_from_anthropic
 from tests.gateway.util import key_name_of, ledger_rows
 
-MODEL = "claude-sonnet-4-5"
+MODEL = "claude-sonnet-4-6"
 MSG = [{"role": "user", "content": "Say hello to the gateway."}]
 
 

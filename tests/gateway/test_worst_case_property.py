@@ -117,7 +117,7 @@ anthropic_block = st.one_of(
 
 @st.composite
 def anthropic_messages(draw):
-    body = {"model": draw(st.sampled_from(["claude-haiku-4-5", "claude-sonnet-4-5", "claude-opus-4-5"])),
+    body = {"model": draw(st.sampled_from(["claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-5"])),
             "messages": [{"role": "user", "content": draw(text.filter(bool) | st.lists(anthropic_block, min_size=1,
                                                                                       max_size=3))}]}
     if draw(st.booleans()):
