@@ -129,6 +129,7 @@ def main() -> int:
     ap.add_argument("--upstream-client", default="pyreqwest", choices=["pyreqwest", "aiohttp"])
     ap.add_argument("--connections", default="1,16,64")
     ap.add_argument("--repeat", type=int, default=3, help="runs per point; the median run is reported")
+    ap.add_argument("--config", help="a jackstop.toml for the gateway (e.g. to turn the monitor off)")
     args = ap.parse_args()
     if not ensure_debian_tools({"nginx": "nginx-light", "wrk": "wrk"}):
         return 0
@@ -142,6 +143,8 @@ def main() -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JACKSTOP_")}
     env.update({"JACKSTOP_HOME": str(tmp / "home"), "JACKSTOP_LOG_LEVEL": "warning",
                 "JACKSTOP_UPSTREAM_CLIENT": args.upstream_client})
+    if args.config:
+        env["JACKSTOP_CONFIG"] = str(pathlib.Path(args.config).resolve())
     jackstop = [sys.executable, "-m", "jackstop"]
     gw = None
     try:

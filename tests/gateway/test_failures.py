@@ -110,6 +110,7 @@ def test_stream_cut_midway_raises_in_each_sdk(gw, fresh_mock, fault):
     for k in (key, akey):
         (row,) = ledger_rows(gw.control.store, key_name_of(gw, k), 1)
         assert row.status == 502 and row.error.startswith("upstream_")
+        assert row.cost_nusd > 0 and row.output_tokens == 0  # usage unknown: metered at the worst case, never 0
 
 
 @pytest.mark.parametrize("family, path", [

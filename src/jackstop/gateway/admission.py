@@ -69,6 +69,7 @@ class Grant:
     price: Any
     bound: Bound | None
     rate_headers: list[tuple[bytes, bytes]]
+    later_worst: Any = None  # computes the worst case when nothing was reserved (see actual_cost)
 
 
 def _rate_headers(states: tuple[RateState, ...]) -> list[tuple[bytes, bytes]]:
@@ -180,10 +181,12 @@ class Admission:
         bound: Bound | None = None
         worst = 0
         tokens = 0
+        # Something to reserve against: a budget or a tokens-per-minute limit in any scope.
+        reserving = any(s.policy.budgets or s.policy.tpm is not None for s in scopes)
         if route.billable:
             try:
                 bound = bound_request(route, provider.kind, body, body_bytes, self.ceiling(scopes),
-                                      self.settings.limits)
+                                      self.settings.limits, need_input=reserving)
             except BoundError as exc:
                 raise Denied(400, "invalid_request", str(exc)) from None
             if bound.mode:
@@ -191,6 +194,8 @@ class Admission:
                     raise Denied(403, "mode_not_priced", f"{bound.mode} processing has no price for {model}; "
                                                          f"price it in jackstop.toml [prices] modes")
                 price = price.with_mode(bound.mode)
+        if route.billable and reserving:
+            assert bound is not None
             reserve = next((s.policy.unbounded_reserve_nusd for s in scopes
                             if s.kind in ("token", "key") and s.policy.unbounded_reserve_nusd is not None), None)
             try:
@@ -234,7 +239,14 @@ class Admission:
                 rates.append(RateCheck(f"throttle:{key_scope.counter}", "rpm", max(1, int(base * factor)),
                                        "throttle", key_scope.name))
         if not budgets and not rates:
-            return Grant(None, worst, tokens, price, bound, [])
+            later = None
+            if route.billable and not reserving:
+                ceiling = self.ceiling(scopes)
+
+                def later() -> tuple[int, int]:  # only paid for when a provider's usage is unknown
+                    b = bound_request(route, provider.kind, body, body_bytes, ceiling, self.settings.limits)
+                    return worst_case_nusd(price, b.input_tokens, b.output_tokens), b.input_tokens + b.output_tokens
+            return Grant(None, worst, tokens, price, bound, [], later)
         lease = self.settings.server.upstream_timeout + self.settings.server.stream_drain_timeout + 60
         try:
             result = await self.counters.admit(AdmitRequest(request_id, now, worst, tokens, budgets, rates, lease))
@@ -275,13 +287,16 @@ class Admission:
         the provider may have billed without telling us, nothing when it did not bill."""
         if not billed:
             return 0, 0
+        worst = (grant.worst_nusd, grant.worst_tokens)
+        if grant.ticket is None and grant.later_worst is not None and (usage is None or grant.price is None):
+            worst = grant.later_worst()
         if usage is None or grant.price is None:
-            return grant.worst_nusd, grant.worst_tokens
+            return worst
         try:
             cost = cost_nusd(usage, grant.price)
         except (UsageError, PriceError):
-            return grant.worst_nusd, grant.worst_tokens
-        if cost > grant.worst_nusd:
+            return worst
+        if grant.ticket is not None and cost > grant.worst_nusd:
             log.warning("a request cost more than its bound", extra={"cost_nusd": cost, "worst_nusd": grant.worst_nusd})
         return cost, usage.input_tokens + usage.output_tokens
 

@@ -137,12 +137,17 @@ def _count(body: dict[str, Any], name: str, default: int = 1, most: int = 128) -
 
 
 def bound_request(route: Route, provider_kind: str, body: dict[str, Any], body_bytes: int, ceiling: int,
-                  limits: LimitSettings) -> Bound:
-    """The request's token bounds; may rewrite `body`'s max-tokens field (see Bound.changed)."""
-    scan = _Scan()
-    _scan(body, scan)
-    input_bound = max(0, body_bytes - scan.payload_bytes) + scan.images * limits.image_input_tokens \
-        + scan.audio * limits.audio_input_tokens + scan.files * limits.file_input_tokens
+                  limits: LimitSettings, *, need_input: bool = True) -> Bound:
+    """The request's token bounds; may rewrite `body`'s max-tokens field (see Bound.changed).
+
+    With need_input=False (nothing to reserve against) the walk over the body for attachments
+    is skipped and input_tokens is 0; the output ceiling is still enforced."""
+    input_bound = 0
+    if need_input:
+        scan = _Scan()
+        _scan(body, scan)
+        input_bound = max(0, body_bytes - scan.payload_bytes) + scan.images * limits.image_input_tokens \
+            + scan.audio * limits.audio_input_tokens + scan.files * limits.file_input_tokens
     b = Bound(input_tokens=input_bound, output_tokens=0)
     ep = route.endpoint
     if route.family == "openai":

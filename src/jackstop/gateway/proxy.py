@@ -275,11 +275,11 @@ class Proxy:
                                                 provider=provider, model=model, price=price, body=body,
                                                 body_bytes=len(raw))
         row.reserved_nusd = call.grant.worst_nusd
-        if call.grant.bound is not None and call.grant.bound.changed:
-            raw = orjson.dumps(body)  # max tokens injected or lowered
         stream = family.wants_stream(route, body)
         row.stream = stream
         call.prepared = family.prepare(route, body, raw, stream)
+        if call.grant.bound is not None and call.grant.bound.changed and call.prepared.body is raw:
+            call.prepared.body = orjson.dumps(body)  # max tokens injected or lowered (serialised once)
         try:
             call.secret = self.state.provider_secret(provider)
         except SecretError as exc:
@@ -336,6 +336,8 @@ class Proxy:
             return
         cost, used = self.admission.actual_cost(grant, call.usage, billed=call.billed)
         call.row.cost_nusd = cost
+        if grant.ticket is None:
+            return  # nothing was reserved: only the ledger needs the cost
         try:
             await self.admission.settle(grant, cost, used)
         except Exception:
