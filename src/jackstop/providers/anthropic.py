@@ -13,7 +13,7 @@ import orjson
 
 from jackstop.pricing import Usage, usage_from_anthropic
 from jackstop.providers.base import Family, Prepared, Route, StreamTracker, dumps
-from jackstop.providers.sse import SSEFramer
+from jackstop.providers.sse import SSEFramer, split
 
 
 class AnthropicStream(StreamTracker):
@@ -23,7 +23,11 @@ class AnthropicStream(StreamTracker):
         self._raw_usage: dict[str, Any] = {}
 
     def feed(self, chunk: bytes) -> bytes:
-        for _raw, name, data in (events := self._framer.feed(chunk)):
+        blob = self._framer.complete(chunk)
+        if not blob or (b"message_" not in blob and b"error" not in blob):
+            self.events += blob.count(b"\n\n")
+            return blob  # content deltas only: nothing to read in them
+        for _raw, name, data in (events := split(blob)):
             self.events += 1
             if name in (b"message_start", b"message_delta", b"error") or (
                     not name and (b'"message_start"' in data or b'"message_delta"' in data)):

@@ -16,7 +16,7 @@ import orjson
 
 from jackstop.pricing import Usage, usage_from_gemini
 from jackstop.providers.base import Family, Prepared, Route, StreamTracker, dumps
-from jackstop.providers.sse import SSEFramer
+from jackstop.providers.sse import SSEFramer, split
 
 _ACTION = re.compile(r"^/(v1|v1beta)/models/([^/:]+):([A-Za-z]+)$")
 _ACTIONS = {
@@ -35,7 +35,11 @@ class GeminiSSE(StreamTracker):
         self._framer = SSEFramer()
 
     def feed(self, chunk: bytes) -> bytes:
-        events = self._framer.feed(chunk)
+        blob = self._framer.complete(chunk)
+        if not blob or (b'"usageMetadata"' not in blob and b'"error"' not in blob):
+            self.events += blob.count(b"\n\n")
+            return blob
+        events = split(blob)
         for _raw, _name, data in events:
             self.events += 1
             if b'"usageMetadata"' in data or b'"error"' in data:

@@ -14,7 +14,7 @@ import orjson
 
 from jackstop.pricing import Usage, usage_from_openai_chat, usage_from_openai_images, usage_from_openai_responses
 from jackstop.providers.base import Family, Prepared, Route, StreamTracker, dumps
-from jackstop.providers.sse import SSEFramer
+from jackstop.providers.sse import SSEFramer, split
 
 _POST = {
     "/v1/chat/completions": "chat.completions",
@@ -34,9 +34,21 @@ class OpenAIStream(StreamTracker):
         self._strip = strip_usage_chunk
 
     def feed(self, chunk: bytes) -> bytes:
+        blob = self._framer.complete(chunk)
+        if not blob:
+            return b""
+        # Most chunks carry only content deltas (at most a null usage): relay them untouched,
+        # without splitting them into events.
+        nulls = blob.count(b'"usage":null') + blob.count(b'"usage": null')
+        if b"[DONE]" not in blob and b'"error"' not in blob and blob.count(b'"usage"') == nulls:
+            self.events += blob.count(b"\n\n") or 1
+            return blob
         out = []
-        for raw, _name, data in self._framer.feed(chunk):
+        for raw, _name, data in split(blob, only=(b"[DONE]", b'"usage"', b'"error"')):
             self.events += 1
+            if data is None:  # an event with none of the markers: relay as is
+                out.append(raw)
+                continue
             if data == b"[DONE]":
                 self.completed = self.final = True
                 out.append(raw)
