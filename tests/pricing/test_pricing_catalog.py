@@ -50,7 +50,7 @@ def test_required_model_families_are_priced(catalog: Catalog) -> None:
         ("openai", "text-embedding-3-large"),
         ("openai", "gpt-3.5-turbo-instruct"),
         ("anthropic", "claude-haiku-4-5"),
-        ("anthropic", "claude-sonnet-4-6"),
+        ("anthropic", "claude-sonnet-4-5"),
         ("gemini", "gemini-2.5-pro"),
         ("gemini", "gemini-2.5-flash"),
         ("gemini", "gemini-2.5-flash-lite"),

@@ -98,7 +98,7 @@ def test_anthropic_five_minute_and_one_hour_cache_writes(catalog: Catalog) -> No
         reasoning_tokens=300,
     )
     expected_pico = 12 * 3_000_000 + 10_000 * 300_000 + 1024 * 3_750_000 + 1024 * 6_000_000 + 503 * 15_000_000
-    assert cost_nusd(usage, _price(catalog, "anthropic", "claude-sonnet-4-6")) == expected_pico // 1000 == 20_565_000  # $0.020565
+    assert cost_nusd(usage, _price(catalog, "anthropic", "claude-sonnet-4-5")) == expected_pico // 1000 == 20_565_000  # $0.020565
 
 
 def test_long_context_tier_applies_to_the_whole_request(catalog: Catalog) -> None:
@@ -176,7 +176,7 @@ def test_token_billed_images_are_not_charged_twice_and_cannot_be_bounded_without
 
 
 def test_worst_case_takes_the_dearest_input_rate_and_top_reachable_tier(catalog: Catalog) -> None:
-    sonnet = _price(catalog, "anthropic", "claude-sonnet-4-6")
+    sonnet = _price(catalog, "anthropic", "claude-sonnet-4-5")
     # below the tier: dearest input-side rate is the 1-hour cache write ($6)
     assert worst_case_nusd(sonnet, 200_000, 1000) == (200_000 * 6_000_000 + 1000 * 15_000_000) // 1000
     # could cross 200K: tier rates, 1-hour write $12, output $22.50

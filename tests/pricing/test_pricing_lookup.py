@@ -26,7 +26,7 @@ def catalog() -> Catalog:
         ("openai", "o3-2025-04-16", "o3"),
         ("openai", "gpt-4.1-mini-2025-04-14", "gpt-4.1-mini"),
         ("openai", "GPT-4o ", "gpt-4o"),
-        ("anthropic", "claude-sonnet-4-6-20250929", "claude-sonnet-4-6"),
+        ("anthropic", "claude-sonnet-4-5-20250929", "claude-sonnet-4-5"),
         ("anthropic", "claude-haiku-4-5-20251001", "claude-haiku-4-5"),
         ("anthropic", "claude-opus-4-5-latest", "claude-opus-4-5"),
         ("gemini", "models/gemini-2.5-flash", "gemini-2.5-flash"),
@@ -61,8 +61,8 @@ def test_names_resolve_to_their_entry(catalog: Catalog, kind: str, requested: st
         ("openai", "gpt-4o-mini-2024-07-18-2024-07-18"),  # only one suffix is stripped
         ("openai", "text-embedding-3"),
         ("openai", ""),
-        ("anthropic", "claude-sonnet-4"),  # not claude-sonnet-4-6 / 4-6
-        ("anthropic", "claude-sonnet-4-6-1m"),
+        ("anthropic", "claude-sonnet-4"),  # not claude-sonnet-4-5 / 4-6
+        ("anthropic", "claude-sonnet-4-5-1m"),
         ("anthropic", "claude-opus-4-1-20250805"),  # retired, never priced as a later Opus
         ("anthropic", "claude-haiku-5"),
         ("gemini", "gemini-2.5-flash-preview-09-2025"),  # previews may be priced differently

@@ -204,7 +204,7 @@ def test_anthropic_stream_merges_message_start_and_cumulative_message_delta() ->
     start = {
         "type": "message_start",
         "message": {
-            "id": "msg_1", "type": "message", "role": "assistant", "content": [], "model": "claude-sonnet-4-6",
+            "id": "msg_1", "type": "message", "role": "assistant", "content": [], "model": "claude-sonnet-4-5",
             "stop_reason": None, "stop_sequence": None,
             "usage": {**copy.deepcopy(MESSAGE_USAGE), "output_tokens": 1, "output_tokens_details": None},
         },
