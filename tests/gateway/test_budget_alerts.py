@@ -19,10 +19,6 @@ BODY = {"model": "gpt-4o-mini", "max_tokens": 300,
 HEADERS = {"x-mock-usage": "output=max"}  # every request costs the same: its actual cost is fixed
 
 
-def toml_list(items: list[dict]) -> str:
-    return json.dumps(items)
-
-
 @pytest.fixture
 def receivers(tmp_path):
     hook, slack, down = WebhookReceiver().start(), WebhookReceiver().start(), WebhookReceiver()

@@ -321,14 +321,13 @@ class AdminAPI:
     async def audit_log(self, req: Request) -> tuple[int, Any]:
         since = parse_since(req.query.get("since", "30d"))
         entries = await self._run(self.control.store.audit_log, since=since)
-        return 200, {"entries": [e.__dict__ if hasattr(e, "__dict__") else
-                                 {"id": e.id, "ts": e.ts, "actor": e.actor, "action": e.action,
+        return 200, {"entries": [{"id": e.id, "ts": e.ts, "actor": e.actor, "action": e.action,
                                   "target": e.target, "detail": e.detail} for e in entries]}
 
     # -- OpenAPI -----------------------------------------------------------------------------
     def openapi(self) -> dict[str, Any]:
         paths: dict[str, Any] = {}
-        for route, _p, *_ in [(r, p) for r, p in self._routes] + [(r, p) for r, p, _h in self.extra]:
+        for route in [r for r, _p in self._routes] + [r for r, _p, _h in self.extra]:
             op: dict[str, Any] = {
                 "summary": route.summary, "operationId": route.handler,
                 "security": [{"adminToken": []}],

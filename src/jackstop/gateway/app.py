@@ -1,6 +1,6 @@
 """The gateway's ASGI application: provider routes, admin API, health and metrics.
 
-Built from settings by `build_app`; the lifespan starts the upstream client and stops the
+Built from settings (`Gateway(settings, home)`); the lifespan starts the upstream client and stops the
 ledger writer cleanly, so nothing queued is lost on a normal shutdown.
 """
 
@@ -15,7 +15,7 @@ from jackstop.gateway.admin import PREFIX, AdminAPI
 from jackstop.gateway.admission import Admission
 from jackstop.gateway.seed import LedgerSeed
 from jackstop.gateway.control import Control
-from jackstop.gateway.http import send_bytes, send_json
+from jackstop.gateway.http import send_json
 from jackstop.gateway.ledger import LedgerWriter
 from jackstop.gateway.proxy import Proxy
 from jackstop.gateway.state import State
@@ -117,9 +117,3 @@ class Gateway:
             if kind == "websocket":
                 await send({"type": "websocket.close", "code": 1003})
 
-
-def build_app(settings: Settings, home: Home) -> Gateway:
-    return Gateway(settings, home)
-
-
-__all__ = ["Gateway", "build_app", "send_bytes"]

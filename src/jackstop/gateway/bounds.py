@@ -95,8 +95,12 @@ def _scan(node: Any, acc: _Scan) -> None:
             kind = _kind_of_mime(inline.get("mimeType") or inline.get("mime_type"))
     if kind is not None:
         acc.payload_bytes += _strings_len(node)
-        setattr(acc, {"image": "images", "audio": "audio", "file": "files"}[kind],
-                getattr(acc, {"image": "images", "audio": "audio", "file": "files"}[kind]) + 1)
+        if kind == "image":
+            acc.images += 1
+        elif kind == "audio":
+            acc.audio += 1
+        else:
+            acc.files += 1
         return
     for v in node.values():
         if isinstance(v, (dict, list)):

@@ -27,12 +27,12 @@ def _settings(args: argparse.Namespace) -> Any:
         raise UsageError(f"configuration error: {exc}") from None
 
 
-def _control(args: argparse.Namespace, *, create: bool = False) -> Any:
+def _control(args: argparse.Namespace, *, create: bool = False, settings: Any = None) -> Any:
     from jackstop.gateway.control import Control, ControlError
     from jackstop.home import Home, HomeError
 
     try:
-        return Control.open(_settings(args), Home.from_env(), create=create)
+        return Control.open(settings or _settings(args), Home.from_env(), create=create)
     except (ControlError, HomeError) as exc:
         raise UsageError(str(exc)) from None
 
@@ -97,8 +97,6 @@ def _next_steps(control: Any, port: int) -> str | None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import dataclasses  # noqa: F401
-
     from jackstop.gateway import logs
     from jackstop.gateway.server import make_server
 
@@ -304,14 +302,15 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_show(args: argparse.Namespace) -> int:
-    control = _control(args)
     from jackstop.store import NotFound
 
+    settings = _settings(args)
+    control = _control(args, settings=settings)
     try:
         view = control.key_view(control.store.get_key(args.name))
     except NotFound as exc:
         raise UsageError(str(exc)) from None
-    view["spend"] = _spend(control, view)
+    view["spend"] = _spend(control, view, settings.limits.timezone)
     if args.json:
         _json(view)
     else:
@@ -323,39 +322,26 @@ def cmd_keys_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _spend(control: Any, view: dict[str, Any]) -> list[dict[str, Any]]:
+def _spend(control: Any, view: dict[str, Any], timezone: str) -> list[dict[str, Any]]:
     """What the ledger says each of the key's budgets has spent in its current window."""
     import time
     from zoneinfo import ZoneInfo
 
     from jackstop.gateway.policy import parse_policy
+    from jackstop.gateway.seed import key_spend
     from jackstop.gateway.windows import window
     from jackstop.pricing.money import format_usd
 
     out = []
     now = time.time()
-    tz = ZoneInfo(_settings_cached().limits.timezone)
+    tz = ZoneInfo(timezone)
+    children = [k.id for k in control.store.list_keys() if k.parent_id == view["id"]]
     for b in parse_policy(view["policy"]).budgets:
         w = window(b.window, now, tz)
-        start = now - w.rolling if w.rolling else w.start
-        ids = [view["id"]] + [k.id for k in control.store.list_keys() if k.parent_id == view["id"]]
-        rows = control.store.query(
-            f"SELECT COALESCE(SUM(cost_nusd), 0) FROM ledger WHERE ts >= ? AND key_id IN ({', '.join('?' for _ in ids)})",
-            [start, *ids], ledger=True)
-        out.append({"window": b.window, "window_id": w.id, "spent_usd": format_usd(int(rows[0][0] or 0)),
+        spent = key_spend(control.store, view["id"], children, now - w.rolling if w.rolling else w.start)
+        out.append({"window": b.window, "window_id": w.id, "spent_usd": format_usd(spent),
                     "cap_usd": format_usd(b.amount_nusd)})
     return out
-
-
-_SETTINGS: list[Any] = []
-
-
-def _settings_cached() -> Any:
-    if not _SETTINGS:
-        from jackstop import config
-
-        _SETTINGS.append(config.load())
-    return _SETTINGS[0]
 
 
 def _status_cmd(status: str, verb: str) -> Any:

@@ -95,7 +95,7 @@ class Control:
             from jackstop.counters import open_counters
 
             counters = open_counters(settings.counters.url, prefix=settings.counters.prefix)
-            control.store.__dict__.setdefault("change_hooks", []).append(counters.bump_epoch_sync)
+            control.store.change_hooks.append(counters.bump_epoch_sync)
         return control
 
     def hash(self, token: str) -> str:
@@ -112,15 +112,6 @@ class Control:
         token = tokens.generate(tokens.ADMIN_TOKEN)
         rec = self.store.create_admin_token(name, self.hash(token), tokens.display_prefix(token), role, actor)
         return Issued(token, rec)
-
-    def authenticate_admin(self, token: str) -> AdminTokenRecord | None:
-        if not tokens.is_well_formed(token, tokens.ADMIN_TOKEN):
-            return None
-        h = self.hash(token)
-        for rec in self.store.list_admin_tokens():
-            if rec.hash == h and rec.revoked_at is None:
-                return rec
-        return None
 
     # -- secrets ----------------------------------------------------------------------------
     def set_secret(self, name: str, value: str, actor: str) -> str:

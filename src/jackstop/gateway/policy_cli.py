@@ -84,8 +84,3 @@ def expiry(args: argparse.Namespace) -> float | None:
         return time.time() + parse_duration(args.expires)
     return None
 
-
-# kept for callers of the first version
-def policy_from_args(args: argparse.Namespace) -> tuple[dict[str, Any], float | None]:
-    changes, _ = policy_changes(args)
-    return changes, expiry(args)

@@ -9,6 +9,19 @@ from jackstop.counters import BudgetCheck
 from jackstop.store import Store
 
 
+def ledger_spend(store: Store, since: float, where: str = "1 = 1", params: list[Any] | None = None) -> int:
+    """Nano-USD the ledger holds since `since` for the rows matching `where`."""
+    rows = store.query(f"SELECT COALESCE(SUM(cost_nusd), 0) FROM ledger WHERE ts >= ? AND {where}",
+                       [since, *(params or [])], ledger=True)
+    return int(rows[0][0] or 0)
+
+
+def key_spend(store: Store, key_id: str, child_ids: list[str], since: float) -> int:
+    """A key's spend since `since`, its client tokens' included (they count against it)."""
+    ids = [key_id, *child_ids]
+    return ledger_spend(store, since, f"key_id IN ({', '.join('?' for _ in ids)})", ids)
+
+
 class LedgerSeed:
     """`seed(check)`: the nano-USD the ledger holds for a budget's scope and window."""
 
@@ -20,20 +33,14 @@ class LedgerSeed:
         now = time.time()
         start = now - check.rolling if check.rolling else check.start
         scope, _, rest = check.counter.partition(":")
-        where, params = "", []
         if scope in ("key", "token"):
             key_id = rest.split(":", 1)[0]
-            ids = [key_id] + [k.id for k in self.state.keys.values() if k.parent_id == key_id]
-            where = f"key_id IN ({', '.join('?' for _ in ids)})"
-            params = ids
-        elif scope == "project":
-            where, params = "project = ?", [check.name]
-        elif scope == "provider":
-            where, params = "provider = ?", [check.name]
-        elif scope == "global":
-            where = "1 = 1"
-        else:
-            return 0
-        rows = self.store.query(f"SELECT COALESCE(SUM(cost_nusd), 0) FROM ledger WHERE ts >= ? AND {where}",
-                                [start, *params], ledger=True)
-        return int(rows[0][0] or 0)
+            return key_spend(self.store, key_id,
+                             [k.id for k in self.state.keys.values() if k.parent_id == key_id], start)
+        if scope == "project":
+            return ledger_spend(self.store, start, "project = ?", [check.name])
+        if scope == "provider":
+            return ledger_spend(self.store, start, "provider = ?", [check.name])
+        if scope == "global":
+            return ledger_spend(self.store, start)
+        return 0

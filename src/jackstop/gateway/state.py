@@ -108,7 +108,6 @@ class State:
         self.admin_tokens: dict[str, AdminTokenRecord] = {}
         self._resolved: dict[str, tuple[int, str]] = {}  # secret name -> (seq, value)
         self._refs: dict[str, Any] = {}
-        self.listeners: list = []  # callables(Changes) run after each refresh
         self.force = False
         self.epoch_source: Any = None  # async () -> int, when counters are shared (Redis)
         self._shared_epoch: int | None = None
@@ -143,14 +142,6 @@ class State:
         for t in ch.admin_tokens:
             self.admin_tokens[t.hash] = t
         self.epoch = max(self.epoch, ch.epoch)
-        for fn in self.listeners:
-            fn(ch)
-
-    def refresh_if_changed(self) -> None:
-        """Synchronous: for SQLite a local read of a few rows; callers on PostgreSQL use arefresh."""
-        if self.feed.changed() or self.force:
-            self.force = False
-            self.apply(self.store.changes_since(self.epoch))
 
     async def arefresh_if_changed(self) -> None:
         if self.epoch_source is not None:

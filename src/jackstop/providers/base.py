@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -46,7 +46,6 @@ class Prepared:
 
     body: bytes
     injected_usage: bool = False
-    changes: list[str] = field(default_factory=list)
 
 
 def dumps(obj: Any) -> bytes:

@@ -110,7 +110,7 @@ class OpenAIFamily(Family):
                 new_opts = dict(opts) if isinstance(opts, dict) else {}
                 new_opts["include_usage"] = True
                 body["stream_options"] = new_opts
-                return Prepared(dumps(body), injected_usage=True, changes=["stream_options.include_usage"])
+                return Prepared(dumps(body), injected_usage=True)
         return Prepared(raw)
 
     def usage(self, route: Route, data: Any, request: dict[str, Any]) -> Usage | None:

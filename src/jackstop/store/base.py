@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -236,39 +238,30 @@ class Store:
             for stmt in schema.render(schema.LEDGER, self.dialect):
                 cur.execute(stmt)
 
+    def __init__(self) -> None:
+        # Callables run after a transaction that changed control data commits (e.g. to advance a
+        # shared change counter in Redis, so every gateway instance sees the change at once).
+        self.change_hooks: list[Callable[[], None]] = []
+        self._txn_changed = threading.local()  # did this thread's open transaction bump the epoch?
+
     def _bump(self, cur: Any) -> int:
-        self._changed_in_txn()
+        self._txn_changed.value = True
         return int(self._exec(cur, "UPDATE epoch SET n = n + 1 WHERE id = 1 RETURNING n").fetchone()[0])
 
-    # Callables run after a transaction that changed control data commits (e.g. to advance a
-    # shared change counter in Redis, so every gateway instance sees the change at once).
-    change_hooks: list[Any]
-
-    def _changed_in_txn(self) -> None:
-        import threading
-
-        local = self.__dict__.setdefault("_hook_state", threading.local())
-        local.changed = True
-
     def _after_commit(self) -> None:
-        local = self.__dict__.get("_hook_state")
-        if local is None or not getattr(local, "changed", False):
+        if not getattr(self._txn_changed, "value", False):
             return
-        local.changed = False
-        for hook in self.__dict__.get("change_hooks", []):
+        self._txn_changed.value = False
+        for hook in self.change_hooks:
             try:
                 hook()
             except Exception as exc:  # the change is saved; only its broadcast failed
-                import logging
-
                 logging.getLogger("jackstop.store").warning(
                     "change saved, but it could not be announced to other gateways (%s); they will see it "
                     "from the store's own notification", exc.__class__.__name__)
 
     def _after_rollback(self) -> None:
-        local = self.__dict__.get("_hook_state")
-        if local is not None:
-            local.changed = False
+        self._txn_changed.value = False
 
     def epoch(self) -> int:
         with self._read() as cur:

@@ -1,7 +1,7 @@
 """PostgreSQL store: the scale-out tier. Any number of gateways share it.
 
 Each control change also sends NOTIFY jackstop_epoch in its transaction, so gateways that
-LISTEN learn of it when it commits (see jackstop.gateway.changes).
+LISTEN learn of it when it commits (see jackstop.gateway.state.PostgresFeed).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ class PostgresStore(Store):
     dialect = schema.POSTGRES
 
     def __init__(self, url: str) -> None:
+        super().__init__()
         import psycopg
 
         self._psycopg = psycopg

@@ -33,6 +33,7 @@ class SqliteStore(Store):
     dialect = schema.SQLITE
 
     def __init__(self, path: pathlib.Path, ledger_path: pathlib.Path) -> None:
+        super().__init__()
         self.path = pathlib.Path(path)
         self.ledger_path = pathlib.Path(ledger_path)
         self.url_for_display = f"sqlite:///{self.path}"
