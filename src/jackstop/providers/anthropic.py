@@ -12,8 +12,17 @@ from typing import Any
 import orjson
 
 from jackstop.pricing import Usage, usage_from_anthropic
-from jackstop.providers.base import Family, Prepared, Route, StreamTracker, dumps
+import re
+from urllib.parse import urlencode
+
+from jackstop.providers.base import COMMON_HEADERS, Family, Prepared, Route, StreamTracker, dumps, segments_of
+from jackstop.providers.paths import one_value, parse_query
 from jackstop.providers.sse import SSEFramer, split
+
+
+_TRUE = re.compile(r"^true$")
+_LIST_PARAMS = (("limit", re.compile(r"^[0-9]{1,4}$")), ("after_id", re.compile(r"^[A-Za-z0-9._:-]{1,256}$")),
+                ("before_id", re.compile(r"^[A-Za-z0-9._:-]{1,256}$")))
 
 
 class AnthropicStream(StreamTracker):
@@ -58,15 +67,23 @@ class AnthropicStream(StreamTracker):
 
 class AnthropicFamily(Family):
     name = "anthropic"
-    credential_headers = (b"x-api-key", b"authorization")
+    forward_headers = COMMON_HEADERS | {b"anthropic-version", b"anthropic-beta",
+                                        b"anthropic-dangerous-direct-browser-access"}
 
-    def match(self, method: str, path: str, query: str) -> Route | None:
-        if method == "POST" and path == "/v1/messages":
-            return Route("anthropic", "messages", path)
-        if method == "POST" and path == "/v1/messages/count_tokens":
-            return Route("anthropic", "messages.count_tokens", path, billable=False)
-        if method == "GET" and path == "/v1/models":
-            return Route("anthropic", "models", path, billable=False)
+    def match(self, method: str, path: str | tuple[str, ...], query: str) -> Route | None:
+        segs = segments_of(path)
+        if method == "POST" and segs in (("v1", "messages"), ("v1", "messages", "count_tokens")):
+            # The SDK's beta client adds ?beta=true; nothing else is forwarded.
+            beta = one_value(parse_query(query), "beta", _TRUE)
+            q = "beta=true" if beta else ""
+            if len(segs) == 2:
+                return Route("anthropic", "messages", "/v1/messages", query=q)
+            return Route("anthropic", "messages.count_tokens", "/v1/messages/count_tokens", billable=False, query=q)
+        if method == "GET" and segs == ("v1", "models"):
+            params = parse_query(query)
+            kept = [(name, value) for name, shape in _LIST_PARAMS
+                    if (value := one_value(params, name, shape)) is not None]
+            return Route("anthropic", "models", "/v1/models", billable=False, query=urlencode(kept))
         return None
 
     def credential(self, headers: dict[bytes, bytes], query: str) -> str | None:
