@@ -42,6 +42,21 @@ class ServerSettings(_Section):
     upstream_client: Literal["pyreqwest", "aiohttp"] = Field(
         "pyreqwest", description='"pyreqwest" (fast, default) or "aiohttp" (mature fallback)'
     )
+    max_header_bytes: int = Field(
+        64 * 1024, ge=1024, le=1024**2,
+        description="a size in bytes between 1024 and 1 MiB for the request line and headers together "
+                    "(larger requests get 431)",
+    )
+    header_timeout: float = Field(
+        15.0, gt=0, le=600, description="seconds (> 0, at most 600) a client has to send a request's headers")
+    body_timeout: float = Field(
+        120.0, gt=0, le=3600,
+        description="seconds (> 0, at most 3600) a client has to send a request body once its headers arrived")
+    keepalive_timeout: float = Field(
+        30.0, gt=0, le=3600,
+        description="seconds (> 0, at most 3600) an idle keep-alive connection stays open; set it above the "
+                    "idle timeout of a load balancer in front (AWS ALB: 60)",
+    )
     stream_drain_timeout: float = Field(
         30.0, ge=0, le=600,
         description="seconds to keep reading a provider stream for its usage after the client left",

@@ -60,6 +60,12 @@ def _guess_family(path: str, headers: dict[bytes, bytes], query: str) -> Family:
     return FAMILIES["openai"]
 
 
+def connection_error_body(path: str, headers: list[tuple[bytes, bytes]], status: int, rule: str,
+                          message: str) -> bytes:
+    """An error body for a refusal made below the pipeline (guard.py), in the dialect the path suggests."""
+    return _guess_family(path, dict(headers), "").error_body(status, message, rule)
+
+
 @dataclass
 class Call:
     """Everything one request accumulates on its way through the pipeline."""

@@ -111,7 +111,8 @@ class AnthropicFamily(Family):
 
     def error_body(self, status: int, message: str, code: str) -> bytes:
         kind = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
-                403: "permission_error", 404: "not_found_error", 413: "request_too_large",
+                403: "permission_error", 404: "not_found_error", 408: "timeout_error", 413: "request_too_large",
+                431: "invalid_request_error",
                 429: "rate_limit_error", 529: "overloaded_error"}.get(status, "api_error")
         return dumps({"type": "error", "error": {"type": kind, "message": message, "code": code}})
 

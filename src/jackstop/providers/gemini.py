@@ -112,11 +112,11 @@ class GeminiFamily(Family):
         version = segs[0]
         if method == "POST" and len(segs) == 3:
             model, colon, action = segs[2].partition(":")
-            if not colon or action not in _ACTIONS:
-                return None
             if ":" in action:
                 raise PathError(f"the path segment {segs[2][:80]!r} names more than one method; send "
                                 f"models/MODEL:METHOD once")
+            if not colon or action not in _ACTIONS:
+                return None
             check_model(model)
             stream = action == "streamGenerateContent"
             # alt decides the framing of a stream only; nothing else from the query goes upstream.
@@ -160,7 +160,8 @@ class GeminiFamily(Family):
 
     def error_body(self, status: int, message: str, code: str) -> bytes:
         grpc = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 402: "RESOURCE_EXHAUSTED",
-                403: "PERMISSION_DENIED", 404: "NOT_FOUND", 413: "INVALID_ARGUMENT",
+                403: "PERMISSION_DENIED", 404: "NOT_FOUND", 408: "DEADLINE_EXCEEDED", 413: "INVALID_ARGUMENT",
+                431: "INVALID_ARGUMENT",
                 429: "RESOURCE_EXHAUSTED", 502: "UNAVAILABLE", 503: "UNAVAILABLE",
                 504: "DEADLINE_EXCEEDED"}.get(status, "INTERNAL")
         return dumps({"error": {"code": status, "message": message, "status": grpc,

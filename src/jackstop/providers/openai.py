@@ -138,7 +138,8 @@ class OpenAIFamily(Family):
 
     def error_body(self, status: int, message: str, code: str) -> bytes:
         kind = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-                404: "not_found_error", 413: "invalid_request_error", 429: "rate_limit_error",
+                404: "not_found_error", 408: "invalid_request_error", 413: "invalid_request_error",
+                431: "invalid_request_error", 429: "rate_limit_error",
                 402: "insufficient_quota"}.get(status, "api_error")
         return dumps({"error": {"message": message, "type": kind, "param": None, "code": code}})
 
