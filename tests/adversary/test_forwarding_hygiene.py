@@ -131,3 +131,16 @@ def test_official_sdks_with_organization_and_project_set_reach_the_provider_with
     # What the SDKs need still arrives: the beta flag, the version header, the SDK telemetry.
     assert records[1].headers.get("anthropic-beta") == "token-efficient-tools-2025-02-19"
     assert "x-goog-api-client" in records[2].headers
+
+
+@pytest.mark.parametrize("name", ["authorization", "openai-organization", "openai-project", "x-goog-user-project",
+                                  "x-api-key", "cookie", "X-Title"])
+def test_an_operator_cannot_forward_credential_or_billing_headers(tmp_path, name):
+    from jackstop import config
+
+    cfg = tmp_path / "jackstop.toml"
+    cfg.write_text(f'[server]\nforward_headers = ["{name}"]\n')
+    with pytest.raises(config.ConfigError, match="server.forward_headers"):
+        config.load(cfg, environ={})
+    assert config.load(environ={"JACKSTOP_FORWARD_HEADERS": "http-referer, x-title"}).server.forward_headers == (
+        "http-referer", "x-title")

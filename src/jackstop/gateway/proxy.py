@@ -88,7 +88,8 @@ class Call:
 class Proxy:
     def __init__(self, *, state: State, upstream: Upstream, ledger: LedgerWriter, catalog: Any,
                  admission: Admission, max_body_bytes: int, stream_drain_timeout: float,
-                 trusted_proxies: tuple[str, ...] = (), monitor: Any = None) -> None:
+                 trusted_proxies: tuple[str, ...] = (), monitor: Any = None,
+                 forward_headers: tuple[str, ...] = ()) -> None:
         self.state = state
         self.upstream = upstream
         self.ledger = ledger
@@ -98,6 +99,7 @@ class Proxy:
         self.max_body = max_body_bytes
         self.drain_timeout = stream_drain_timeout
         self.trusted = tuple(ipaddress.ip_network(c, strict=False) for c in trusted_proxies)
+        self.extra_headers = frozenset(h.encode("latin-1") for h in forward_headers)  # server.forward_headers
         self._hashes: dict[str, str] = {}  # token -> its keyed hash, for tokens already seen to be valid
         self._prices: dict[tuple[str, str], Any] = {}
 
@@ -320,12 +322,11 @@ class Proxy:
         up_headers += family.auth_headers(call.secret)
         await self._forward(send, receive, call, url, up_headers, stream)
 
-    @staticmethod
-    def _forwarded_headers(family: Family, client_headers: list[tuple[bytes, bytes]],
+    def _forwarded_headers(self, family: Family, client_headers: list[tuple[bytes, bytes]],
                            route: Route) -> list[tuple[str, str]]:
-        """The client headers the family forwards; a jackstop credential in any of them (or in
-        the forwarded query) is refused rather than sent to the provider."""
-        allowed, prefixes = family.forward_headers, family.forward_prefixes
+        """The client headers the family (or server.forward_headers) forwards; a jackstop credential
+        in any of them (or in the forwarded query) is refused rather than sent to the provider."""
+        allowed, prefixes = family.forward_headers | self.extra_headers, family.forward_prefixes
         out = []
         for name, value in client_headers:
             if name in allowed or name.startswith(prefixes):
