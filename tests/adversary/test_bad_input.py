@@ -227,3 +227,12 @@ def test_the_defaults_suit_a_public_deployment():
     server = config.load(environ={}).server
     assert 8 * 1024 <= server.max_header_bytes <= 64 * 1024  # OpenAI asks clients to stay under 64 KiB
     assert server.header_timeout <= 30 and server.body_timeout <= 300 and server.keepalive_timeout <= 120
+
+
+def test_bytes_that_are_not_http_get_a_400_naming_the_rule(strict_gateway):
+    sock = _connect(strict_gateway)
+    sock.sendall(b"GET /v1/models HTTP/1.1\r\nhost: x\r\nbad header\x00: y\r\n\r\n")
+    reply = _read_until_closed(sock)
+    sock.close()
+    assert reply.startswith(b"HTTP/1.1 400 "), reply[:200]
+    assert b"x-jackstop-error: invalid_http" in reply and b'"code":"invalid_http"' in reply

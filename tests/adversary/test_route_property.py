@@ -147,3 +147,26 @@ def test_forwarded_means_the_provider_runs_the_classified_route(family):
     # Both sides of the property were exercised: many forwarded, many refused for their encoding.
     assert outcomes.count("forwarded") >= 200 and outcomes.count("path_encoding") >= 200, \
         {o: outcomes.count(o) for o in set(outcomes)}
+
+
+@pytest.mark.parametrize("raw,segments", [
+    (b"/v1/chat/completions", ("v1", "chat", "completions")),
+    (b"/v1/%63hat/completions", ("v1", "chat", "completions")),  # an unreserved letter, decoded once
+    (b"/v1beta/models/gemini-2.5-flash:generateContent", ("v1beta", "models", "gemini-2.5-flash:generateContent")),
+    (b"/v1//models", ("v1", "", "models")),  # kept, so it matches no route
+])
+def test_split_path_reads_a_canonical_path(raw, segments):
+    assert split_path(raw) == segments
+
+
+@pytest.mark.parametrize("raw", [
+    b"/v1beta/models/M%253AgenerateContent%3F:countTokens", b"/v1beta/models/M%3AgenerateContent",
+    b"/v1/chat%2Fcompletions", b"/v1/chat/completions%3F", b"/v1/chat/completions%23", b"/v1/chat/completions%25",
+    b"/v1/chat/completions%00", b"/v1/chat/completions%0a", b"/v1/chat/completions%", b"/v1/chat/completions%4",
+    b"/v1/chat/completions%zz", b"/v1/chat/../completions", b"/v1/chat/%2e%2e/completions", b"/v1/./models",
+    b"/v1/chat\\completions", b"/v1/chat/completions\x7f", b"/v1/m\xc3\xa9", b"v1/models", b"/v1/chat completions",
+])
+def test_split_path_refuses_what_a_server_could_read_another_way(raw):
+    with pytest.raises(PathError) as err:
+        split_path(raw)
+    assert err.value.rule == "path_encoding"

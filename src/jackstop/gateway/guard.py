@@ -164,13 +164,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         log.info("connection refused", extra={"rule": rule, "status": status,
                                               "ip": self.client[0] if self.client else None})
         if can_answer:
-            path = self._path_so_far()
-            body = self.limits.error_body(path, list(self.headers or []) if not self._in_head else [],
-                                          status, rule, f"jackstop: {message}")
-            self.transport.write(b"".join([
-                STATUS_LINE[status], b"content-type: application/json\r\n",
-                b"content-length: ", str(len(body)).encode(), b"\r\n",
-                b"x-jackstop-error: ", rule.encode(), b"\r\n", b"connection: close\r\n\r\n", body]))
+            self._write_error(status, rule, message, list(self.headers or []) if not self._in_head else [])
         if linger and can_answer:
             try:
                 self.transport.write_eof()
@@ -180,6 +174,22 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.loop.call_later(LINGER_SECONDS, self.transport.close)
         else:
             self.transport.close()
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to bytes that are not HTTP/1.1, as a JSON error naming its rule."""
+        self._refused = True
+        self._cancel(head=True, body=True)
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete or not cycle.response_started:
+            self._write_error(400, "invalid_http", "the request is not valid HTTP/1.1 (" + msg.rstrip(".") + ")", [])
+        self.transport.close()
+
+    def _write_error(self, status: int, rule: str, message: str, headers: list[tuple[bytes, bytes]]) -> None:
+        body = self.limits.error_body(self._path_so_far(), headers, status, rule, f"jackstop: {message}")
+        self.transport.write(b"".join([
+            STATUS_LINE[status], b"content-type: application/json\r\n",
+            b"content-length: ", str(len(body)).encode(), b"\r\n",
+            b"x-jackstop-error: ", rule.encode(), b"\r\n", b"connection: close\r\n\r\n", body]))
 
     def _path_so_far(self) -> str:
         url = getattr(self, "url", b"") or b""

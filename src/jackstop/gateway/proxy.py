@@ -135,12 +135,13 @@ class Proxy:
         t0 = time.perf_counter()
         method: str = scope["method"]
         path: str = scope["path"]
+        raw_path: bytes = scope.get("raw_path") or path.encode("utf-8")  # as received, still encoded
         query = scope["query_string"].decode("latin-1")
         headers = dict(scope["headers"])
         peer = scope.get("client")
         ip = client_ip(peer[0] if peer else None, headers, self.trusted)
         ua = headers.get(b"user-agent")
-        row = LedgerRow(ts=time.time(), request_id=os.urandom(8).hex(), endpoint=f"{method} {path}", status=0,
+        row = LedgerRow(ts=time.time(), request_id=os.urandom(8).hex(), endpoint=f"{method} {raw_path.decode('latin-1')[:200]}", status=0,
                         source_ip=str(ip) if ip is not None else None,
                         user_agent=ua.decode("latin-1")[:256] if ua else None)
         family = _guess_family(path, headers, query)
@@ -154,12 +155,12 @@ class Proxy:
                                   [(b"retry-after", b"60"), (b"x-should-retry", b"false")])
             # The route is read from the raw path: what the provider would see, not a decoded copy.
             try:
-                segments = split_path(scope.get("raw_path") or path.encode("utf-8"))
+                segments = split_path(raw_path)
             except PathError as exc:
                 raise Refusal(400, exc.rule, exc.message) from None
             route, family = self.match(method, segments, query, family)
             if route is None:
-                raise Refusal(404, "unknown_route", f"jackstop has no route {method} {path}; see the README "
+                raise Refusal(404, "unknown_route", f"jackstop has no route {method} {raw_path.decode('latin-1')[:200]}; see the README "
                                                     f"for the supported OpenAI, Anthropic and Gemini routes")
             row.endpoint = route.endpoint
             call = Call(row, route, family)
@@ -281,6 +282,7 @@ class Proxy:
                 raise Refusal(403, "provider_mismatch", f"key {key.name} is for provider {provider.name} "
                                                          f"({provider.kind}); it cannot call {route.family} routes")
         family = call.family
+        up_headers = self._forwarded_headers(family, scope["headers"], route)  # refused before anything is reserved
         raw = b""
         if scope["method"] == "POST":
             raw, call.body = await self._read_json(receive, headers)
@@ -316,7 +318,6 @@ class Proxy:
         url = provider.base_url + route.upstream_path
         if route.query:
             url += "?" + route.query
-        up_headers = self._forwarded_headers(family, scope["headers"], route)
         if scope["method"] == "POST":
             up_headers.append(_JSON_TYPE)  # the body is JSON as the gateway parsed it, whatever the client said
         up_headers += family.auth_headers(call.secret)
