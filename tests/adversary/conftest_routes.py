@@ -26,9 +26,18 @@ from tests.gateway.conftest import GatewayProc, mock, start_gateway  # noqa: F40
 CAP = "1.00"
 CAP_NUSD = 1_000_000_000
 CATALOG = Catalog.load()
-# The model each family's keys call: cheap, priced, and known to the mock.
-MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-haiku-4-5", "gemini": "gemini-2.5-flash-lite"}
 PROVIDERS = {"openai": "oai", "anthropic": "ant", "gemini": "gem"}
+# The gateway's endpoint names -> the mock's, for "the provider ran the classified route".
+MOCK_ENDPOINT = {
+    ("openai", "chat.completions"): "openai.chat", ("openai", "responses"): "openai.responses",
+    ("openai", "completions"): "openai.completions", ("openai", "embeddings"): "openai.embeddings",
+    ("openai", "images.generations"): "openai.images", ("openai", "models"): "openai.models",
+    ("anthropic", "messages"): "anthropic.messages", ("anthropic", "messages.count_tokens"): "anthropic.count_tokens",
+    ("anthropic", "models"): "anthropic.models",
+    ("gemini", "generateContent"): "gemini.generate", ("gemini", "streamGenerateContent"): "gemini.stream",
+    ("gemini", "countTokens"): "gemini.count_tokens", ("gemini", "embedContent"): "gemini.embed",
+    ("gemini", "batchEmbedContents"): "gemini.batch_embed", ("gemini", "models"): "gemini.models",
+}
 
 
 def add_providers(g: GatewayProc, m: MockProvider) -> None:

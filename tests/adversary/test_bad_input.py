@@ -18,7 +18,6 @@ from tests.adversary.conftest_routes import (  # noqa: F401 - fixtures
     add_providers,
     auth_headers,
     capped_key,
-    ledger_row,
     mock,
     raw_request,
     rss_bytes,

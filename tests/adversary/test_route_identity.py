@@ -23,6 +23,7 @@ from jackstop.mockprovider.routing import decode_path
 from jackstop.providers.paths import PathError, split_path
 from tests.adversary.conftest_routes import (  # noqa: F401 - fixtures
     CAP_NUSD,
+    MOCK_ENDPOINT,
     auth_headers,
     bill_nusd,
     capped_gateway,
@@ -33,18 +34,6 @@ from tests.adversary.conftest_routes import (  # noqa: F401 - fixtures
     rule_in_dialect,
     total_bill,
 )
-
-# The gateway's endpoint names -> the mock's, for "the provider ran the classified route".
-MOCK_ENDPOINT = {
-    ("openai", "chat.completions"): "openai.chat", ("openai", "responses"): "openai.responses",
-    ("openai", "completions"): "openai.completions", ("openai", "embeddings"): "openai.embeddings",
-    ("openai", "images.generations"): "openai.images", ("openai", "models"): "openai.models",
-    ("anthropic", "messages"): "anthropic.messages", ("anthropic", "messages.count_tokens"): "anthropic.count_tokens",
-    ("anthropic", "models"): "anthropic.models",
-    ("gemini", "generateContent"): "gemini.generate", ("gemini", "streamGenerateContent"): "gemini.stream",
-    ("gemini", "countTokens"): "gemini.count_tokens", ("gemini", "embedContent"): "gemini.embed",
-    ("gemini", "batchEmbedContents"): "gemini.batch_embed", ("gemini", "models"): "gemini.models",
-}
 
 PRO = "gemini-2.5-pro"
 # What a thief sends to an endpoint the gateway does not price: ask for as much output as possible.
@@ -255,3 +244,20 @@ def test_random_encodings_end_to_end_forward_only_the_classified_route(capped_ga
     run()
     assert "forwarded" in outcomes and "path_encoding" in outcomes, outcomes
     assert total_bill(mock.requests.snapshot()[start:]) <= CAP_NUSD
+
+
+def test_a_batch_embedding_naming_another_model_than_its_path_is_refused(capped_gateway, mock):
+    key = capped_key(capped_gateway, "gemini")
+    before = len(mock.requests)
+    body = {"requests": [{"model": "models/gemini-embedding-001", "content": {"parts": [{"text": "a"}]}},
+                         {"model": f"models/{PRO}", "content": {"parts": [{"text": "b"}]}}]}
+    resp = _send(capped_gateway, "gemini", key, "POST", "/v1beta/models/gemini-embedding-001:batchEmbedContents",
+                 body)
+    assert resp.status == 400 and resp.headers["x-jackstop-error"] == "model_mismatch"
+    assert rule_in_dialect("gemini", resp.body) == "model_mismatch"
+    assert len(mock.requests) == before
+    body["requests"][1]["model"] = "models/gemini-embedding-001"
+    resp = _send(capped_gateway, "gemini", key, "POST", "/v1beta/models/gemini-embedding-001:batchEmbedContents",
+                 body)
+    assert resp.status == 200, resp.body
+    _check_outcome(capped_gateway, mock, "gemini", resp, before)

@@ -24,7 +24,7 @@ from jackstop.gateway.admission import Denied
 from jackstop.gateway.proxy import FAMILIES, Proxy, _guess_family
 from jackstop.mockprovider.routing import collect_credentials, decode_path, resolve
 from jackstop.providers.paths import PathError, split_path
-from tests.adversary.test_route_identity import MOCK_ENDPOINT
+from tests.adversary.conftest_routes import MOCK_ENDPOINT
 
 BASE = {"openai": "http://127.0.0.1:9/v1", "anthropic": "http://127.0.0.1:9", "gemini": "http://127.0.0.1:9"}
 AUTH = {"openai": {"authorization": "Bearer sk-x"}, "anthropic": {"x-api-key": "sk-ant-x", "anthropic-version": "1"},

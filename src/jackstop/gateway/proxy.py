@@ -287,7 +287,10 @@ class Proxy:
         if scope["method"] == "POST":
             raw, call.body = await self._read_json(receive, headers)
         body = call.body
-        model = family.model(route, body)
+        try:
+            model = family.model(route, body)
+        except PathError as exc:  # the body names another model than the route
+            raise Refusal(400, exc.rule, exc.message) from None
         row.model = model
         price = None
         if route.billable:

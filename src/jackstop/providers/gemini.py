@@ -145,6 +145,14 @@ class GeminiFamily(Family):
         return [("x-goog-api-key", secret)]
 
     def model(self, route: Route, body: dict[str, Any]) -> str | None:
+        if route.endpoint == "batchEmbedContents" and isinstance(body.get("requests"), list):
+            # Each request names a model too: it must be the one the path names (and was priced).
+            want = f"models/{route.model}"
+            for item in body["requests"]:
+                named = item.get("model") if isinstance(item, dict) else None
+                if named is not None and named != want:
+                    raise PathError(f"requests[].model {str(named)[:80]!r} differs from the model in the path "
+                                    f"({want}); name the same model in both", rule="model_mismatch")
         return route.model
 
     def wants_stream(self, route: Route, body: dict[str, Any]) -> bool:
