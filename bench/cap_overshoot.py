@@ -109,7 +109,8 @@ def main() -> int:
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="jackstop-capbench-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("JACKSTOP_")}
     env.update({"JACKSTOP_HOME": str(tmp / "home"), "JACKSTOP_LOG_LEVEL": "warning",
-                "JACKSTOP_COUNTERS_URL": args.counters})
+                "JACKSTOP_COUNTERS_URL": args.counters,
+                "JACKSTOP_FORWARD_HEADERS": "x-mock-fault,x-mock-usage"})  # the mock's per-request controls
     if args.store:
         env["JACKSTOP_STORE_URL"] = args.store
     jackstop = [sys.executable, "-m", "jackstop"]

@@ -10,12 +10,21 @@ import difflib
 import ipaddress
 import os
 import pathlib
+import re
 import tomllib
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 DEFAULT_PORT = 8787
+_HEADER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+# Client headers no operator setting forwards: credentials, billing selectors, framing, hop-by-hop.
+_NEVER_FORWARDED = frozenset({
+    "authorization", "proxy-authorization", "x-api-key", "x-goog-api-key", "api-key", "cookie",
+    "openai-organization", "openai-project", "x-goog-user-project", "host", "content-length", "content-type",
+    "transfer-encoding", "connection", "keep-alive", "te", "trailer", "upgrade", "proxy-connection",
+    "x-http-method-override", "x-method-override", "x-goog-fieldmask", "forwarded", "x-forwarded-for",
+})
 
 
 class ConfigError(Exception):
@@ -42,10 +51,40 @@ class ServerSettings(_Section):
     upstream_client: Literal["pyreqwest", "aiohttp"] = Field(
         "pyreqwest", description='"pyreqwest" (fast, default) or "aiohttp" (mature fallback)'
     )
+    max_header_bytes: int = Field(
+        64 * 1024, ge=1024, le=1024**2,
+        description="a size in bytes between 1024 and 1 MiB for the request line and headers together "
+                    "(larger requests get 431)",
+    )
+    header_timeout: float = Field(
+        15.0, gt=0, le=600, description="seconds (> 0, at most 600) a client has to send a request's headers")
+    body_timeout: float = Field(
+        120.0, gt=0, le=3600,
+        description="seconds (> 0, at most 3600) a client has to send a request body once its headers arrived")
+    keepalive_timeout: float = Field(
+        30.0, gt=0, le=3600,
+        description="seconds (> 0, at most 3600) an idle keep-alive connection stays open; set it above the "
+                    "idle timeout of a load balancer in front (AWS ALB: 60)",
+    )
+    forward_headers: tuple[str, ...] = Field(
+        (), description='a list of extra client header names forwarded to providers, e.g. ["http-referer", '
+                        '"x-title"] for OpenRouter (not credentials, billing or hop-by-hop headers)',
+    )
     stream_drain_timeout: float = Field(
         30.0, ge=0, le=600,
         description="seconds to keep reading a provider stream for its usage after the client left",
     )
+
+    @field_validator("forward_headers")
+    @classmethod
+    def _header_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not _HEADER_NAME.match(name):
+                raise ValueError(f"{name!r} is not a lower-case header name (letters, digits, -)")
+            if name in _NEVER_FORWARDED:
+                raise ValueError(f"{name!r} carries a credential, chooses billing or is hop-by-hop; it is never "
+                                 f"forwarded from a client")
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -150,6 +189,7 @@ ENV_OVERRIDES = (
     ("JACKSTOP_LOG_LEVEL", "log", "level", str),
     ("JACKSTOP_LOG_FILE", "log", "file", str),
     ("JACKSTOP_UPSTREAM_CLIENT", "server", "upstream_client", str),
+    ("JACKSTOP_FORWARD_HEADERS", "server", "forward_headers", tuple),  # comma-separated
 )
 
 
@@ -203,6 +243,8 @@ def load(path: str | os.PathLike[str] | None = None, environ: dict[str, str] | N
     for var, section, key, typ in ENV_OVERRIDES:
         if var in env:
             value: Any = env[var]
+            if typ is tuple:
+                value = tuple(part.strip() for part in value.split(",") if part.strip())
             if typ is int:
                 try:
                     value = int(value)

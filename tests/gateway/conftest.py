@@ -93,7 +93,9 @@ def start_gateway(tmp: pathlib.Path, *, extra_env: dict[str, str] | None = None,
     home = tmp / "home"
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("JACKSTOP_")}
-    env.update({"JACKSTOP_HOME": str(home), "JACKSTOP_LOG_LEVEL": "debug", "PYTHONUNBUFFERED": "1"})
+    env.update({"JACKSTOP_HOME": str(home), "JACKSTOP_LOG_LEVEL": "debug", "PYTHONUNBUFFERED": "1",
+                # The mock provider's per-request controls pass through the gateway (see mockprovider).
+                "JACKSTOP_FORWARD_HEADERS": "x-mock-fault,x-mock-usage"})
     if config_text is not None:
         cfg = tmp / "jackstop.toml"
         cfg.write_text(config_text)

@@ -7,10 +7,33 @@ from typing import Any
 import orjson
 
 JSON = b"application/json"
+# Deeper JSON is refused: well-formed requests nest a few dozen levels at most, and recursive
+# walkers (and orjson.dumps, capped at 255) must never meet a body deeper than this.
+MAX_JSON_DEPTH = 128
 
 
 class BodyTooLarge(Exception):
     pass
+
+
+class ClientGone(Exception):
+    """The client disconnected before its whole body arrived (the part read is not used)."""
+
+
+def json_too_deep(raw: bytes, parsed: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when `parsed` (from `raw`) nests objects/arrays more than `limit` deep."""
+    if raw.count(b"{") + raw.count(b"[") <= limit:
+        return False  # cannot be deeper than the brackets it has
+    stack = [(parsed, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 async def read_body(receive: Any, limit: int, declared: bytes | None) -> bytes:
@@ -25,7 +48,7 @@ async def read_body(receive: Any, limit: int, declared: bytes | None) -> bytes:
     while True:
         msg = await receive()
         if msg["type"] == "http.disconnect":
-            break
+            raise ClientGone
         chunk = msg.get("body", b"")
         if chunk:
             size += len(chunk)

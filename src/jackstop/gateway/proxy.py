@@ -21,12 +21,13 @@ import orjson
 from jackstop import keys as tokens
 from jackstop.gateway.admission import Admission, Denied, Grant
 from jackstop.gateway.clientip import client_ip
-from jackstop.gateway.http import BodyTooLarge, read_body
+from jackstop.gateway.http import MAX_JSON_DEPTH, BodyTooLarge, ClientGone, json_too_deep, read_body
 from jackstop.gateway.ledger import LedgerWriter
 from jackstop.gateway.state import State
 from jackstop.gateway.upstream import Upstream, UpstreamError
 from jackstop.providers import Family, family_of_kind, get_family
 from jackstop.providers.base import Prepared, Route
+from jackstop.providers.paths import PathError, split_path
 from jackstop.redact import redact
 from jackstop.secrets import SecretError
 from jackstop.store import KeyRecord, LedgerRow, ProviderRecord
@@ -36,12 +37,13 @@ log = logging.getLogger("jackstop.gateway")
 FAMILIES = {name: get_family(name) for name in ("openai", "anthropic", "gemini")}
 Refusal = Denied  # the one refusal exception, raised by any stage
 
-# Client headers never forwarded: hop-by-hop, framing, and anything carrying a credential.
-_DROP_REQUEST = frozenset({
-    b"host", b"connection", b"keep-alive", b"proxy-authorization", b"proxy-connection", b"te", b"trailer",
-    b"transfer-encoding", b"upgrade", b"content-length", b"accept-encoding", b"authorization", b"x-api-key",
-    b"x-goog-api-key", b"api-key", b"cookie", b"forwarded", b"x-forwarded-for", b"x-real-ip",
-})
+# Client headers are forwarded only when the family lists them (Family.forward_headers), so
+# hop-by-hop and framing headers, credentials, and headers that pick whose account pays
+# (OpenAI-Organization, x-goog-user-project) never reach the provider.
+_JSON_TYPE = ("content-type", "application/json")
+# jackstop's own credentials (jsk_ virtual keys, jst_ client tokens, jsa_ admin tokens) never
+# leave the gateway: a request carrying one anywhere that would be forwarded is refused.
+_OWN_TOKENS = tuple(p.encode() for p in tokens.PREFIXES)
 _DROP_RESPONSE = frozenset({
     "connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "upgrade",
     "trailer", "proxy-authenticate", "set-cookie", "alt-svc", "server", "date",
@@ -56,6 +58,12 @@ def _guess_family(path: str, headers: dict[bytes, bytes], query: str) -> Family:
     if b"x-api-key" in headers or b"anthropic-version" in headers or path.startswith("/v1/messages"):
         return FAMILIES["anthropic"]
     return FAMILIES["openai"]
+
+
+def connection_error_body(path: str, headers: list[tuple[bytes, bytes]], status: int, rule: str,
+                          message: str) -> bytes:
+    """An error body for a refusal made below the pipeline (guard.py), in the dialect the path suggests."""
+    return _guess_family(path, dict(headers), "").error_body(status, message, rule)
 
 
 @dataclass
@@ -80,7 +88,8 @@ class Call:
 class Proxy:
     def __init__(self, *, state: State, upstream: Upstream, ledger: LedgerWriter, catalog: Any,
                  admission: Admission, max_body_bytes: int, stream_drain_timeout: float,
-                 trusted_proxies: tuple[str, ...] = (), monitor: Any = None) -> None:
+                 trusted_proxies: tuple[str, ...] = (), monitor: Any = None,
+                 forward_headers: tuple[str, ...] = ()) -> None:
         self.state = state
         self.upstream = upstream
         self.ledger = ledger
@@ -90,6 +99,7 @@ class Proxy:
         self.max_body = max_body_bytes
         self.drain_timeout = stream_drain_timeout
         self.trusted = tuple(ipaddress.ip_network(c, strict=False) for c in trusted_proxies)
+        self.extra_headers = frozenset(h.encode("latin-1") for h in forward_headers)  # server.forward_headers
         self._hashes: dict[str, str] = {}  # token -> its keyed hash, for tokens already seen to be valid
         self._prices: dict[tuple[str, str], Any] = {}
 
@@ -105,15 +115,19 @@ class Proxy:
             return price
 
     # -- routing ---------------------------------------------------------------------------
-    def match(self, method: str, path: str, query: str, headers: dict[bytes, bytes]) -> tuple[Route | None, Family]:
-        guess = _guess_family(path, headers, query)
-        route = guess.match(method, path, query)
-        if route is not None:
-            return route, guess
-        for fam in FAMILIES.values():
-            route = fam.match(method, path, query)
+    @staticmethod
+    def match(method: str, segments: tuple[str, ...], query: str, guess: Family) -> tuple[Route | None, Family]:
+        """The route of a parsed path: the guessed dialect first, then the others."""
+        try:
+            route = guess.match(method, segments, query)
             if route is not None:
-                return route, fam
+                return route, guess
+            for fam in FAMILIES.values():
+                route = fam.match(method, segments, query) if fam is not guess else None
+                if route is not None:
+                    return route, fam
+        except PathError as exc:
+            raise Refusal(400, exc.rule, exc.message) from None
         return None, guess
 
     # -- the pipeline ------------------------------------------------------------------------
@@ -121,15 +135,17 @@ class Proxy:
         t0 = time.perf_counter()
         method: str = scope["method"]
         path: str = scope["path"]
+        raw_path: bytes = scope.get("raw_path") or path.encode("utf-8")  # as received, still encoded
         query = scope["query_string"].decode("latin-1")
         headers = dict(scope["headers"])
         peer = scope.get("client")
         ip = client_ip(peer[0] if peer else None, headers, self.trusted)
         ua = headers.get(b"user-agent")
-        row = LedgerRow(ts=time.time(), request_id=os.urandom(8).hex(), endpoint=f"{method} {path}", status=0,
+        row = LedgerRow(ts=time.time(), request_id=os.urandom(8).hex(), endpoint=f"{method} {raw_path.decode('latin-1')[:200]}", status=0,
                         source_ip=str(ip) if ip is not None else None,
                         user_agent=ua.decode("latin-1")[:256] if ua else None)
-        route, family = self.match(method, path, query, headers)
+        family = _guess_family(path, headers, query)
+        route: Route | None = None
         call: Call | None = None
         try:
             if self.monitor is not None and row.source_ip:
@@ -137,12 +153,18 @@ class Proxy:
                 if reason:
                     raise Refusal(429, "source_blocked", f"this source is temporarily blocked: {reason}",
                                   [(b"retry-after", b"60"), (b"x-should-retry", b"false")])
+            # The route is read from the raw path: what the provider would see, not a decoded copy.
+            try:
+                segments = split_path(raw_path)
+            except PathError as exc:
+                raise Refusal(400, exc.rule, exc.message) from None
+            route, family = self.match(method, segments, query, family)
             if route is None:
-                raise Refusal(404, "unknown_route", f"jackstop has no route {method} {path}; see the README "
+                raise Refusal(404, "unknown_route", f"jackstop has no route {method} {raw_path.decode('latin-1')[:200]}; see the README "
                                                     f"for the supported OpenAI, Anthropic and Gemini routes")
             row.endpoint = route.endpoint
             call = Call(row, route, family)
-            await self._serve(scope, receive, send, call, headers, query, ip)
+            await self._serve(scope, receive, send, call, headers, query, ip, segments)
         except Refusal as r:
             row.status = r.status
             row.rule = r.rule
@@ -230,34 +252,45 @@ class Proxy:
         except BodyTooLarge:
             raise Refusal(413, "body_too_large", f"request body is over {self.max_body} bytes "
                                                  f"(server.max_body_bytes)") from None
+        except ClientGone:
+            raise Refusal(499, "client_disconnected", "the client left before its request body arrived") from None
         try:
             parsed = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise Refusal(400, "invalid_json", f"request body is not valid JSON ({str(exc).split(':')[0]})") from None
         if not isinstance(parsed, dict):
             raise Refusal(400, "invalid_json", "request body must be a JSON object")
+        if json_too_deep(raw, parsed):
+            raise Refusal(400, "invalid_json", f"request body nests JSON more than {MAX_JSON_DEPTH} levels deep")
         return raw, parsed
 
     async def _serve(self, scope: dict[str, Any], receive: Any, send: Any, call: Call,
-                     headers: dict[bytes, bytes], query: str, ip: Any) -> None:
+                     headers: dict[bytes, bytes], query: str, ip: Any, segments: tuple[str, ...]) -> None:
         await self._authenticate(call, headers, query)
         key, provider, route, row = call.key, call.provider, call.route, call.row
         assert key is not None and provider is not None
         key_family = family_of_kind(provider.kind)
         if key_family != route.family:
             # GET /v1/models is shared: the key's provider decides whose listing it is.
-            other = FAMILIES[key_family].match(scope["method"], scope["path"], query)
+            try:
+                other = FAMILIES[key_family].match(scope["method"], segments, query)
+            except PathError:
+                other = None
             if route.endpoint == "models" and other is not None:
                 call.route, call.family, route = other, FAMILIES[key_family], other
             else:
                 raise Refusal(403, "provider_mismatch", f"key {key.name} is for provider {provider.name} "
                                                          f"({provider.kind}); it cannot call {route.family} routes")
         family = call.family
+        up_headers = self._forwarded_headers(family, scope["headers"], route)  # refused before anything is reserved
         raw = b""
         if scope["method"] == "POST":
             raw, call.body = await self._read_json(receive, headers)
         body = call.body
-        model = family.model(route, body)
+        try:
+            model = family.model(route, body)
+        except PathError as exc:  # the body names another model than the route
+            raise Refusal(400, exc.rule, exc.message) from None
         row.model = model
         price = None
         if route.billable:
@@ -284,14 +317,33 @@ class Proxy:
             call.secret = self.state.provider_secret(provider)
         except SecretError as exc:
             raise Refusal(503, "provider_secret_unavailable", str(exc)) from None
+        # The upstream URL is built from the parsed route only, never from the client's path.
         url = provider.base_url + route.upstream_path
-        q = family.upstream_query(query)
-        if q:
-            url += "?" + q
-        up_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]
-                      if k not in _DROP_REQUEST and not k.startswith(b"x-jackstop-")]
+        if route.query:
+            url += "?" + route.query
+        if scope["method"] == "POST":
+            up_headers.append(_JSON_TYPE)  # the body is JSON as the gateway parsed it, whatever the client said
         up_headers += family.auth_headers(call.secret)
         await self._forward(send, receive, call, url, up_headers, stream)
+
+    def _forwarded_headers(self, family: Family, client_headers: list[tuple[bytes, bytes]],
+                           route: Route) -> list[tuple[str, str]]:
+        """The client headers the family (or server.forward_headers) forwards; a jackstop credential
+        in any of them (or in the forwarded query) is refused rather than sent to the provider."""
+        allowed, prefixes = family.forward_headers | self.extra_headers, family.forward_prefixes
+        out = []
+        for name, value in client_headers:
+            if name in allowed or name.startswith(prefixes):
+                if any(t in value for t in _OWN_TOKENS):
+                    raise Refusal(400, "credential_in_header",
+                                  f"the {name.decode('latin-1')} header holds a jackstop key or token; jackstop "
+                                  f"never sends its own credentials to a provider. Send the key only in the "
+                                  f"auth header and remove it from {name.decode('latin-1')}")
+                out.append((name.decode("latin-1"), value.decode("latin-1")))
+        if any(t.decode() in route.query for t in _OWN_TOKENS):
+            raise Refusal(400, "credential_in_query", "a query parameter holds a jackstop key or token; jackstop "
+                                                      "never sends its own credentials to a provider")
+        return out
 
     async def _forward(self, send: Any, receive: Any, call: Call, url: str, up_headers: list[tuple[str, str]],
                        stream: bool) -> None:

@@ -31,6 +31,12 @@ Gemini   under /v1/ and /v1beta/: POST models/{m}:generateContent, :streamGenera
 GET /v1/models is shared: x-goog-api-key/?key= -> Gemini, x-api-key or anthropic-version
 -> Anthropic, otherwise OpenAI.
 
+Paths are routed as a real provider's front end reads them (routing.decode_path): the raw
+path up to the first `?` is percent-decoded, decoded again when escapes remain (`%253A` ->
+`:`, as Google's front ends do), and `//`, `.` and `..` are resolved. So a request the gateway
+forwards as `models/M%3AgenerateContent` runs, and bills, generateContent. `rec.path` is that
+decoded path; `rec.raw_path` the request target as received.
+
 Authentication failures answer as the real provider does: OpenAI 401
 (`invalid_api_key`), Anthropic 401 `authentication_error`, Gemini 400 `API_KEY_INVALID`
 for a wrong key and 403 `PERMISSION_DENIED` for a missing one.

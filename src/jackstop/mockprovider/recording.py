@@ -38,6 +38,7 @@ class RecordedRequest:
     events_sent: int = 0  # streamed events written so far
     completed: bool = False  # the whole answer was written
     disconnected: bool = False  # the client went away before the answer was complete
+    raw_path: str = ""  # the request target as received (path and query, still encoded)
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass
+from urllib.parse import unquote
 from types import ModuleType
 from typing import Mapping
 
@@ -24,6 +26,29 @@ class Route:
     family: str
     endpoint: str | None  # None: no such route in that dialect (answered with its 404)
     path_model: str | None = None
+
+
+_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
+def decode_path(raw_path: str) -> str:
+    """The path a real provider's HTTP front end routes on, from the raw request target.
+
+    The query starts at the first raw `?` (an encoded `%3F` stays in the path). The path is
+    percent-decoded, and decoded a second time when that left escapes behind (`%253A` -> `:`),
+    as Google's front ends do; then empty and `.`/`..` segments are resolved (nginx-style
+    merge_slashes and dot-segment removal). Decoding is the generous reading on purpose:
+    whatever the gateway forwards must mean one route under it.
+    """
+    path = raw_path.split("?", 1)[0].split("#", 1)[0]
+    path = unquote(path, errors="replace")
+    if _ESCAPE.search(path):
+        path = unquote(path, errors="replace")
+    path = path.replace("\\", "/")
+    trailing = path.endswith("/") and len(path) > 1
+    path = posixpath.normpath("/" + path.lstrip("/"))
+    path = "/" + path.lstrip("/")
+    return path + "/" if trailing and path != "/" else path
 
 
 def collect_credentials(headers: Mapping[str, str], query: Mapping[str, str]) -> dict[str, str]:

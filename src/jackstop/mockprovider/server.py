@@ -29,7 +29,7 @@ from jackstop.mockprovider.controls import (
     parse_usage,
 )
 from jackstop.mockprovider.recording import RecordedRequest, RequestLog
-from jackstop.mockprovider.routing import DIALECTS, Route, collect_credentials, resolve
+from jackstop.mockprovider.routing import DIALECTS, Route, collect_credentials, decode_path, resolve
 from jackstop.mockprovider.wire import BadRequest, Call, Reply, new_id
 
 FAMILIES = ("openai", "anthropic", "gemini")
@@ -243,11 +243,12 @@ class MockProvider:
         headers = {k.lower(): v for k, v in request.headers.items()}
         query = dict(request.query)
         credentials = collect_credentials(headers, query)
-        route = resolve(request.method, request.path, headers, credentials)
+        path = decode_path(request.raw_path)  # as a real server routes, not as the client meant
+        route = resolve(request.method, path, headers, credentials)
         record = RecordedRequest(
-            id=new_id("req_"), method=request.method, path=request.path, query=query,
+            id=new_id("req_"), method=request.method, path=path, query=query,
             headers=headers, raw_body=raw, body=_parse_json(raw), family=route.family,
-            endpoint=route.endpoint, credentials=credentials,
+            endpoint=route.endpoint, credentials=credentials, raw_path=request.raw_path,
         )
         body = record.body if isinstance(record.body, dict) else {}
         record.model = route.path_model or (body.get("model") if isinstance(

@@ -12,8 +12,17 @@ from typing import Any
 import orjson
 
 from jackstop.pricing import Usage, usage_from_anthropic
-from jackstop.providers.base import Family, Prepared, Route, StreamTracker, dumps
+import re
+from urllib.parse import urlencode
+
+from jackstop.providers.base import COMMON_HEADERS, Family, Prepared, Route, StreamTracker, dumps, segments_of
+from jackstop.providers.paths import one_value, parse_query
 from jackstop.providers.sse import SSEFramer, split
+
+
+_TRUE = re.compile(r"^true$")
+_LIST_PARAMS = (("limit", re.compile(r"^[0-9]{1,4}$")), ("after_id", re.compile(r"^[A-Za-z0-9._:-]{1,256}$")),
+                ("before_id", re.compile(r"^[A-Za-z0-9._:-]{1,256}$")))
 
 
 class AnthropicStream(StreamTracker):
@@ -58,15 +67,23 @@ class AnthropicStream(StreamTracker):
 
 class AnthropicFamily(Family):
     name = "anthropic"
-    credential_headers = (b"x-api-key", b"authorization")
+    forward_headers = COMMON_HEADERS | {b"anthropic-version", b"anthropic-beta",
+                                        b"anthropic-dangerous-direct-browser-access"}
 
-    def match(self, method: str, path: str, query: str) -> Route | None:
-        if method == "POST" and path == "/v1/messages":
-            return Route("anthropic", "messages", path)
-        if method == "POST" and path == "/v1/messages/count_tokens":
-            return Route("anthropic", "messages.count_tokens", path, billable=False)
-        if method == "GET" and path == "/v1/models":
-            return Route("anthropic", "models", path, billable=False)
+    def match(self, method: str, path: str | tuple[str, ...], query: str) -> Route | None:
+        segs = segments_of(path)
+        if method == "POST" and segs in (("v1", "messages"), ("v1", "messages", "count_tokens")):
+            # The SDK's beta client adds ?beta=true; nothing else is forwarded.
+            beta = one_value(parse_query(query), "beta", _TRUE)
+            q = "beta=true" if beta else ""
+            if len(segs) == 2:
+                return Route("anthropic", "messages", "/v1/messages", query=q)
+            return Route("anthropic", "messages.count_tokens", "/v1/messages/count_tokens", billable=False, query=q)
+        if method == "GET" and segs == ("v1", "models"):
+            params = parse_query(query)
+            kept = [(name, value) for name, shape in _LIST_PARAMS
+                    if (value := one_value(params, name, shape)) is not None]
+            return Route("anthropic", "models", "/v1/models", billable=False, query=urlencode(kept))
         return None
 
     def credential(self, headers: dict[bytes, bytes], query: str) -> str | None:
@@ -94,7 +111,8 @@ class AnthropicFamily(Family):
 
     def error_body(self, status: int, message: str, code: str) -> bytes:
         kind = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
-                403: "permission_error", 404: "not_found_error", 413: "request_too_large",
+                403: "permission_error", 404: "not_found_error", 408: "timeout_error", 413: "request_too_large",
+                431: "invalid_request_error",
                 429: "rate_limit_error", 529: "overloaded_error"}.get(status, "api_error")
         return dumps({"type": "error", "error": {"type": kind, "message": message, "code": code}})
 

@@ -16,11 +16,12 @@ class Route:
 
     family: str  # "openai" | "anthropic" | "gemini"
     endpoint: str  # e.g. "chat.completions", "messages", "generateContent"
-    upstream_path: str  # appended to the provider's base URL
+    upstream_path: str  # appended to the provider's base URL; built from the parsed parts only
     model: str | None = None  # when the path names it (Gemini)
     stream: bool = False  # when the path says so (Gemini streamGenerateContent)
     sse: bool = False  # Gemini: alt=sse
     billable: bool = True  # False: listing and counting calls that cost nothing
+    query: str = ""  # the query string sent upstream: allowlisted parameters only, re-encoded
 
 
 class StreamTracker:
@@ -48,15 +49,30 @@ class Prepared:
     injected_usage: bool = False
 
 
+def segments_of(path: str | tuple[str, ...]) -> tuple[str, ...]:
+    from jackstop.providers.paths import split_path
+
+    return split_path(path) if isinstance(path, str) else path
+
+
+COMMON_HEADERS = frozenset({b"accept", b"user-agent", b"idempotency-key"})
+
+
 def dumps(obj: Any) -> bytes:
     return orjson.dumps(obj)
 
 
 class Family:
     name = ""
-    credential_headers: tuple[bytes, ...] = ()  # client headers that carry a key: stripped upstream
+    # Client headers forwarded upstream (lower-case); every other header is dropped, so a header
+    # that selects billing (OpenAI-Organization, x-goog-user-project) or carries a credential
+    # never reaches the provider.
+    forward_headers: frozenset[bytes] = frozenset()
+    forward_prefixes: tuple[bytes, ...] = (b"x-stainless-",)  # the official SDKs' telemetry
 
-    def match(self, method: str, path: str, query: str) -> Route | None:
+    def match(self, method: str, path: str | tuple[str, ...], query: str) -> Route | None:
+        """The route for a request, or None. `path` is the raw path or its `split_path` segments;
+        raises PathError for a path or query that a provider could read another way."""
         raise NotImplementedError
 
     def credential(self, headers: dict[bytes, bytes], query: str) -> str | None:
@@ -64,9 +80,6 @@ class Family:
 
     def auth_headers(self, secret: str) -> list[tuple[str, str]]:
         raise NotImplementedError
-
-    def upstream_query(self, query: str) -> str:
-        return query
 
     def model(self, route: Route, body: dict[str, Any]) -> str | None:
         return route.model or (body.get("model") if isinstance(body.get("model"), str) else None)

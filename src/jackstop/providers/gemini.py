@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import orjson
 
 from jackstop.pricing import Usage, usage_from_gemini
-from jackstop.providers.base import Family, Prepared, Route, StreamTracker, dumps
+from jackstop.providers.base import COMMON_HEADERS, Family, Prepared, Route, StreamTracker, dumps, segments_of
+from jackstop.providers.paths import PathError, check_model, one_value, parse_query, quote_segment
 from jackstop.providers.sse import SSEFramer, split
 
-_ACTION = re.compile(r"^/(v1|v1beta)/models/([^/:]+):([A-Za-z]+)$")
+_VERSIONS = ("v1", "v1beta")
+_ALT = re.compile(r"^(sse|json)$")
+_LIST_PARAMS = (("pageSize", re.compile(r"^[0-9]{1,4}$")), ("pageToken", re.compile(r"^[A-Za-z0-9+/=_.~-]{1,1024}$")))
 _ACTIONS = {
     "generateContent": True,
     "streamGenerateContent": True,
@@ -98,19 +101,34 @@ class GeminiArray(StreamTracker):
 
 class GeminiFamily(Family):
     name = "gemini"
-    credential_headers = (b"x-goog-api-key", b"authorization")
+    # Not x-goog-user-project (picks the billed project), x-goog-fieldmask (can hide usage)
+    # or X-HTTP-Method-Override (runs another method).
+    forward_headers = COMMON_HEADERS | {b"x-goog-api-client"}
 
-    def match(self, method: str, path: str, query: str) -> Route | None:
-        if method == "POST":
-            m = _ACTION.match(path)
-            if m is None or m.group(3) not in _ACTIONS:
+    def match(self, method: str, path: str | tuple[str, ...], query: str) -> Route | None:
+        segs = segments_of(path)
+        if len(segs) < 2 or segs[0] not in _VERSIONS or segs[1] != "models":
+            return None
+        version = segs[0]
+        if method == "POST" and len(segs) == 3:
+            model, colon, action = segs[2].partition(":")
+            if ":" in action:
+                raise PathError(f"the path segment {segs[2][:80]!r} names more than one method; send "
+                                f"models/MODEL:METHOD once")
+            if not colon or action not in _ACTIONS:
                 return None
-            version, model, action = m.group(1), unquote(m.group(2)), m.group(3)
+            check_model(model)
             stream = action == "streamGenerateContent"
-            sse = stream and ("alt=sse" in query)
-            return Route("gemini", action, path, model=model, stream=stream, sse=sse, billable=_ACTIONS[action])
-        if method == "GET" and path in ("/v1/models", "/v1beta/models"):
-            return Route("gemini", "models", path, billable=False)
+            # alt decides the framing of a stream only; nothing else from the query goes upstream.
+            alt = one_value(parse_query(query), "alt", _ALT) if stream else None
+            sse = alt == "sse"
+            return Route("gemini", action, f"/{version}/models/{quote_segment(model)}:{action}", model=model,
+                         stream=stream, sse=sse, billable=_ACTIONS[action], query="alt=sse" if sse else "")
+        if method == "GET" and len(segs) == 2:
+            params = parse_query(query)
+            kept = [(name, value) for name, shape in _LIST_PARAMS
+                    if (value := one_value(params, name, shape)) is not None]
+            return Route("gemini", "models", f"/{version}/models", billable=False, query=urlencode(kept))
         return None
 
     def credential(self, headers: dict[bytes, bytes], query: str) -> str | None:
@@ -126,12 +144,15 @@ class GeminiFamily(Family):
     def auth_headers(self, secret: str) -> list[tuple[str, str]]:
         return [("x-goog-api-key", secret)]
 
-    def upstream_query(self, query: str) -> str:
-        if "key=" not in query:
-            return query
-        return urlencode([(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "key"])
-
     def model(self, route: Route, body: dict[str, Any]) -> str | None:
+        if route.endpoint == "batchEmbedContents" and isinstance(body.get("requests"), list):
+            # Each request names a model too: it must be the one the path names (and was priced).
+            want = f"models/{route.model}"
+            for item in body["requests"]:
+                named = item.get("model") if isinstance(item, dict) else None
+                if named is not None and named != want:
+                    raise PathError(f"requests[].model {str(named)[:80]!r} differs from the model in the path "
+                                    f"({want}); name the same model in both", rule="model_mismatch")
         return route.model
 
     def wants_stream(self, route: Route, body: dict[str, Any]) -> bool:
@@ -147,7 +168,8 @@ class GeminiFamily(Family):
 
     def error_body(self, status: int, message: str, code: str) -> bytes:
         grpc = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 402: "RESOURCE_EXHAUSTED",
-                403: "PERMISSION_DENIED", 404: "NOT_FOUND", 413: "INVALID_ARGUMENT",
+                403: "PERMISSION_DENIED", 404: "NOT_FOUND", 408: "DEADLINE_EXCEEDED", 413: "INVALID_ARGUMENT",
+                431: "INVALID_ARGUMENT",
                 429: "RESOURCE_EXHAUSTED", 502: "UNAVAILABLE", 503: "UNAVAILABLE",
                 504: "DEADLINE_EXCEEDED"}.get(status, "INTERNAL")
         return dumps({"error": {"code": status, "message": message, "status": grpc,

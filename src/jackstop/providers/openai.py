@@ -13,15 +13,16 @@ from typing import Any
 import orjson
 
 from jackstop.pricing import Usage, usage_from_openai_chat, usage_from_openai_images, usage_from_openai_responses
-from jackstop.providers.base import Family, Prepared, Route, StreamTracker, dumps
+from jackstop.providers.base import COMMON_HEADERS, Family, Prepared, Route, StreamTracker, dumps, segments_of
 from jackstop.providers.sse import SSEFramer, split
 
+# Path segments after /v1 -> endpoint. These routes take no query parameters.
 _POST = {
-    "/v1/chat/completions": "chat.completions",
-    "/v1/responses": "responses",
-    "/v1/completions": "completions",
-    "/v1/embeddings": "embeddings",
-    "/v1/images/generations": "images.generations",
+    ("chat", "completions"): "chat.completions",
+    ("responses",): "responses",
+    ("completions",): "completions",
+    ("embeddings",): "embeddings",
+    ("images", "generations"): "images.generations",
 }
 _INCLUDE_USAGE = ("chat.completions", "completions")
 
@@ -84,13 +85,17 @@ class OpenAIStream(StreamTracker):
 
 class OpenAIFamily(Family):
     name = "openai"
-    credential_headers = (b"authorization", b"api-key", b"openai-organization", b"openai-project")
+    # Not OpenAI-Organization / OpenAI-Project: they pick whose account is billed.
+    forward_headers = COMMON_HEADERS | {b"openai-beta", b"x-client-request-id"}
 
-    def match(self, method: str, path: str, query: str) -> Route | None:
-        if method == "POST" and path in _POST:
-            endpoint = _POST[path]
-            return Route("openai", endpoint, path[3:])
-        if method == "GET" and path == "/v1/models":
+    def match(self, method: str, path: str | tuple[str, ...], query: str) -> Route | None:
+        segs = segments_of(path)
+        if len(segs) < 2 or segs[0] != "v1":
+            return None
+        rest = segs[1:]
+        if method == "POST" and rest in _POST:
+            return Route("openai", _POST[rest], "/" + "/".join(rest))
+        if method == "GET" and rest == ("models",):
             return Route("openai", "models", "/models", billable=False)
         return None
 
@@ -133,7 +138,8 @@ class OpenAIFamily(Family):
 
     def error_body(self, status: int, message: str, code: str) -> bytes:
         kind = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-                404: "not_found_error", 413: "invalid_request_error", 429: "rate_limit_error",
+                404: "not_found_error", 408: "invalid_request_error", 413: "invalid_request_error",
+                431: "invalid_request_error", 429: "rate_limit_error",
                 402: "insufficient_quota"}.get(status, "api_error")
         return dumps({"error": {"message": message, "type": kind, "param": None, "code": code}})
 
