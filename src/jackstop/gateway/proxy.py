@@ -278,8 +278,11 @@ class Proxy:
         stream = family.wants_stream(route, body)
         row.stream = stream
         call.prepared = family.prepare(route, body, raw, stream)
-        if call.grant.bound is not None and call.grant.bound.changed and call.prepared.body is raw:
-            call.prepared.body = orjson.dumps(body)  # max tokens injected or lowered (serialised once)
+        if call.grant.bound is not None and call.prepared.body is raw:
+            # Whenever a bound applies, forward the body as the gateway parsed and bounded it, never
+            # the client's bytes: a duplicate key ({"max_tokens": 1, "max_tokens": 10**6}) cannot
+            # make the provider read another value than the one the gateway read.
+            call.prepared.body = orjson.dumps(body)
         try:
             call.secret = self.state.provider_secret(provider)
         except SecretError as exc:
