@@ -28,6 +28,7 @@ from jackstop.mockprovider.controls import (
     parse_faults,
     parse_usage,
 )
+from jackstop.mockprovider.billing import canonical_gemini, parse_adversarial
 from jackstop.mockprovider.recording import RecordedRequest, RequestLog
 from jackstop.mockprovider.routing import DIALECTS, Route, collect_credentials, resolve
 from jackstop.mockprovider.wire import BadRequest, Call, Reply, new_id
@@ -250,6 +251,8 @@ class MockProvider:
             endpoint=route.endpoint, credentials=credentials,
         )
         body = record.body if isinstance(record.body, dict) else {}
+        if route.family == "gemini":
+            body = canonical_gemini(body)  # both proto spellings read, the larger value kept
         record.model = route.path_model or (body.get("model") if isinstance(
             body.get("model"), str) else None)
         record.stream = route.endpoint == "gemini.stream" or body.get("stream") is True
@@ -401,9 +404,11 @@ def _parse_json(raw: bytes) -> Any:
     if not raw:
         return None
     try:
-        return orjson.loads(raw)
+        orjson.loads(raw)  # the validity check real APIs make (and the cheap common path)
     except orjson.JSONDecodeError:
         return None
+    # Read as the most a provider could: a repeated key keeps its larger value.
+    return parse_adversarial(raw)
 
 
 def _bad_request(dialect: Any, exc: BadRequest) -> Reply:
