@@ -68,7 +68,10 @@ def _data_url_payload(url: Any) -> int:
 
 
 def _b64(value: Any) -> int:
-    return len(value) if isinstance(value, str) else 0
+    """A base64 payload's characters (only those after the comma, if it is written as a data: URL)."""
+    if not isinstance(value, str):
+        return 0
+    return _data_url_payload(value) if value.startswith("data:") else len(value)
 
 
 def _looks_like_image(data: Any) -> bool:
@@ -104,7 +107,7 @@ def _openai_chat_part(part: Any, m: Media) -> None:
     elif kind == "file":
         f = part.get("file")
         if isinstance(f, dict):
-            m.payload_chars += _data_url_payload(f.get("file_data")) or _b64(f.get("file_data"))
+            m.payload_chars += _b64(f.get("file_data"))
         m.whole_window.append("file")
 
 
@@ -131,7 +134,7 @@ def _responses_part(part: Any, m: Media) -> None:
         m.images += 1
         m.payload_chars += _data_url_payload(part.get("image_url"))
     elif kind == "input_file":
-        m.payload_chars += _data_url_payload(part.get("file_data")) or _b64(part.get("file_data"))
+        m.payload_chars += _b64(part.get("file_data"))
         m.whole_window.append("input_file")
     elif kind == "input_audio":
         audio = part.get("input_audio")

@@ -31,6 +31,7 @@ from jackstop.mockprovider.controls import (
 from jackstop.mockprovider.billing import canonical_gemini, parse_adversarial
 from jackstop.mockprovider.recording import RecordedRequest, RequestLog
 from jackstop.mockprovider.routing import DIALECTS, Route, collect_credentials, resolve
+from jackstop.mockprovider.tokens import Usage
 from jackstop.mockprovider.wire import BadRequest, Call, Reply, new_id
 
 FAMILIES = ("openai", "anthropic", "gemini")
@@ -435,3 +436,27 @@ def _dropped(request: web.BaseRequest) -> web.StreamResponse:
     returned placeholder then meets a closed transport, which it handles quietly."""
     _close(request)
     return web.Response(status=502)
+
+
+def bill(path: str, raw: bytes, *, policy: UsagePolicy | None = None,
+         models: Mapping[str, Sequence[str]] | None = None) -> Usage | None:
+    """What the mock bills for one authenticated POST, without the socket: the same parsing,
+    routing and handler as `_handle` / `_answer` (for property tests that need thousands of
+    requests). None when the mock refuses the request or reports no usage."""
+    route_path, _, query_text = path.partition("?")
+    query = dict(pair.split("=", 1) if "=" in pair else (pair, "") for pair in query_text.split("&") if pair)
+    route = resolve("POST", route_path, {}, {})
+    parsed = _parse_json(raw)
+    if route.endpoint is None or not isinstance(parsed, dict):
+        return None
+    body = canonical_gemini(parsed) if route.family == "gemini" else parsed
+    record = RecordedRequest(id=new_id("req_"), method="POST", path=route_path, query=query, headers={},
+                             raw_body=raw, body=body, family=route.family, endpoint=route.endpoint)
+    record.model = route.path_model or (body.get("model") if isinstance(body.get("model"), str) else None)
+    call = Call(record=record, body=body, policy=policy or UsagePolicy(output_tokens="max"), faults=Faults(),
+                models=tuple((models or DEFAULT_MODELS).get(route.family, ())), path_model=route.path_model,
+                query=query)
+    try:
+        return DIALECTS[route.family].HANDLERS[route.endpoint](call).usage
+    except BadRequest:
+        return None
