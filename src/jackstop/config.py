@@ -134,17 +134,25 @@ class LimitSettings(_Section):
     """Ceilings that make a request's worst-case cost a true upper bound."""
 
     timezone: str = Field("UTC", description="an IANA time zone for day/week/month budgets, e.g. Europe/Berlin")
-    image_input_tokens: int = Field(
-        10_000, ge=1, description="the most input tokens one image attachment can cost (a positive integer)")
-    audio_input_tokens: int = Field(
-        100_000, ge=1, description="the most input tokens one audio attachment can cost (a positive integer)")
-    file_input_tokens: int = Field(
-        1_000_000, ge=1, description="the most input tokens one file/document/video attachment can cost")
+    # Input ceilings. Left unset, jackstop uses each family's documented per-image maximum and,
+    # for audio, files and stored context, the model's context window (pricing context_window).
+    # Set one only if you know the provider cannot bill more: a lower value breaks the cap.
+    image_input_tokens: int | None = Field(
+        None, ge=1, description="the most input tokens one image can cost, for every family (a positive integer)")
+    audio_input_tokens: int | None = Field(
+        None, ge=1, description="the most input tokens one audio attachment can cost when the model's context "
+                                "window is unknown (a positive integer)")
+    file_input_tokens: int | None = Field(
+        None, ge=1, description="the most input tokens one file/document/video attachment can cost when the "
+                                "model's context window is unknown")
+    # 10,000 is above gpt-image's dearest fixed size (6,240 tokens, 1536x1024 high); an explicit
+    # custom size is scaled by its area on top (gateway/bounds.py).
     image_output_tokens: int = Field(
         10_000, ge=1, description="the most output tokens one generated image can cost (token-billed image models)")
-    stored_context_tokens: int = Field(
-        1_000_000, ge=1,
-        description="input tokens a request may pull from provider-side state (previous_response_id, cachedContent)")
+    stored_context_tokens: int | None = Field(
+        None, ge=1,
+        description="input tokens a request may pull from provider-side state (previous_response_id, cachedContent) "
+                    "when the model's context window is unknown")
 
     @field_validator("timezone")
     @classmethod

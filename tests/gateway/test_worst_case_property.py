@@ -190,7 +190,7 @@ def test_worst_case_is_never_below_the_billed_cost(mock, client, case, usage):
     model = family.model(route, body)
     price = CATALOG.lookup(kind, model)
     assert price is not None, model
-    bound = bound_request(route, kind, body, len(raw), CEILING, LIMITS)
+    bound = bound_request(route, kind, body, len(raw), CEILING, LIMITS, context_window=price.context_window)
     per_image = bound.images and price.image_billing == "per_image"
     worst = worst_case_nusd(price, bound.input_tokens, bound.output_tokens, bound.images if per_image else 0,
                             bound.image_size, bound.image_quality)

@@ -90,7 +90,8 @@ def test_standalone_command_rejects_bad_directives():
 def test_large_bodies_are_accepted(mock):
     text = "y" * (4 * 1024 * 1024)  # 4 MiB, beyond aiohttp's default 1 MiB cap
     reply = httpx2.post(mock.base_url + "/v1/chat/completions",
-                        json={"model": "gpt-4o-mini", "messages": [{"role": "user",
+                        # a model whose context window (1.05M tokens) holds the ~1M-token prompt
+                        json={"model": "gpt-5.4", "messages": [{"role": "user",
                                                                      "content": text}]},
                         headers={"authorization": f"Bearer {mock.keys['openai']}"})
     assert reply.status_code == 200

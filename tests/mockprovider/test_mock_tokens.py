@@ -47,8 +47,10 @@ def test_attachments_count_a_flat_ceiling_and_their_data_is_skipped():
 def test_each_endpoint_counts_only_its_prompt_fields():
     body = {"model": "m" * 400, "messages": [{"role": "user", "content": "abcd"}],
             "tools": [{"type": "function", "function": {"name": "x" * 400}}]}
-    assert input_tokens("openai.chat", body) == 2  # "user" + "abcd"; model and tools ignored
-    assert input_tokens("anthropic.messages", {**body, "system": "abcd"}) == 3
+    # "user" + "abcd" + "function" + 400 x "x" = 416 B; the model is not a prompt, tools are
+    # (providers bill tool definitions as input)
+    assert input_tokens("openai.chat", body) == 104
+    assert input_tokens("anthropic.messages", {**body, "system": "abcd"}) == 105
     assert input_tokens("openai.responses", {"input": "abcd", "instructions": "abcd"}) == 2
     assert input_tokens("gemini.generate",
                         {"contents": [{"parts": [{"text": "abcdefgh"}]}]}) == 2

@@ -27,7 +27,8 @@ from jackstop.counters import (
     Refused,
     Ticket,
 )
-from jackstop.gateway.bounds import Bound, BoundError, bound_request
+from jackstop.gateway.bounds import Bound, BoundError, UnboundedInput, bound_request
+from jackstop.gateway.spellings import AmbiguousParameter
 from jackstop.gateway.policy import EMPTY, Policy, PolicyError, parse_policy
 from jackstop.gateway.windows import window
 from jackstop.pricing import PriceError, Usage, UsageError, cost_nusd, worst_case_nusd
@@ -186,9 +187,14 @@ class Admission:
         if route.billable:
             try:
                 bound = bound_request(route, provider.kind, body, body_bytes, self.ceiling(scopes),
-                                      self.settings.limits, need_input=reserving)
+                                      self.settings.limits, need_input=reserving,
+                                      context_window=getattr(price, "context_window", None))
+            except AmbiguousParameter as exc:
+                raise Denied(400, "ambiguous_parameter", str(exc)) from None
             except BoundError as exc:
                 raise Denied(400, "invalid_request", str(exc)) from None
+            except UnboundedInput as exc:
+                raise Denied(403, "unbounded_input", str(exc)) from None
             if bound.mode:
                 if bound.mode not in price.mode_names():
                     raise Denied(403, "mode_not_priced", f"{bound.mode} processing has no price for {model}; "
@@ -244,7 +250,13 @@ class Admission:
                 ceiling = self.ceiling(scopes)
 
                 def later() -> tuple[int, int]:  # only paid for when a provider's usage is unknown
-                    b = bound_request(route, provider.kind, body, body_bytes, ceiling, self.settings.limits)
+                    try:
+                        b = bound_request(route, provider.kind, body, body_bytes, ceiling, self.settings.limits,
+                                          context_window=getattr(price, "context_window", None))
+                    except UnboundedInput:  # nothing was reserved: record what the bytes say
+                        b = bound_request(route, provider.kind, body, body_bytes, ceiling, self.settings.limits,
+                                          need_input=False)
+                        b.input_tokens = body_bytes
                     return worst_case_nusd(price, b.input_tokens, b.output_tokens), b.input_tokens + b.output_tokens
             return Grant(None, worst, tokens, price, bound, [], later)
         lease = self.settings.server.upstream_timeout + self.settings.server.stream_drain_timeout + 60

@@ -1,9 +1,12 @@
 """A true upper bound on what a request can cost, and the max-tokens ceiling that makes it so.
 
 Input tokens: a BPE token is at least one byte, so the request body's UTF-8 length bounds every
-text token it carries. Attachment payloads (base64 images, audio, files) are taken out of that
-count and replaced by a per-attachment ceiling (`[limits]`), and state the provider holds for the
-request (previous_response_id, cachedContent, prompt templates) adds a stored-context ceiling.
+text token it carries. Only the binary payload of a real attachment, at its documented position
+(jackstop.gateway.media), is taken out of that count and replaced by the attachment's ceiling.
+Inputs with no per-item maximum (audio, video, documents, file references, and state the provider
+holds: previous_response_id, conversation, prompt templates, item_reference, cachedContent) are
+bounded by the model's context window, which also caps every conversation endpoint's input;
+without a known window they are refused (UnboundedInput) unless [limits] names a ceiling.
 
 Output tokens: the request's max-tokens parameter in its own dialect — injected from the key's
 ceiling when the client named none, lowered when it asked for more — times the number of
@@ -21,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jackstop.config import LimitSettings
+from jackstop.gateway import media
+from jackstop.gateway.spellings import normalise_gemini
 from jackstop.providers.base import Route
 
 LEGACY_COMPLETIONS_DEFAULT = 16  # the OpenAI API's own default for /v1/completions
@@ -37,6 +42,69 @@ class BoundError(ValueError):
     """The request's parameters make no sense to bound (e.g. a negative max_tokens)."""
 
 
+class UnboundedInput(ValueError):
+    """The request carries input whose size nothing bounds (no context window is known)."""
+
+
+# Endpoints whose whole input is one prompt, so the model's context window caps it. (Legacy
+# completions and embeddings take many prompts per request; they are bounded by their bytes.)
+_ONE_PROMPT = frozenset({("openai", "chat.completions"), ("openai", "responses"), ("anthropic", "messages"),
+                         ("gemini", "generateContent"), ("gemini", "streamGenerateContent")})
+_STORED = ("previous_response_id", "conversation", "prompt", "item_reference", "cachedContent",
+           "assistant audio reference")
+# gpt-image output tokens per image at high quality, the dearest (platform.openai.com/docs/guides/
+# image-generation, "Cost and latency"): 4,160 for 1024x1024 and 6,240 for 1024x1536 / 1536x1024.
+# A custom WIDTHxHEIGHT is scaled by its area from the 1024x1024 figure.
+_IMAGE_HIGH_PER_MPIX = 4160
+
+
+def _image_output_tokens(size: Any, limits: LimitSettings) -> int:
+    """The most output tokens one generated image of this size can cost."""
+    if not isinstance(size, str) or "x" not in size:
+        return limits.image_output_tokens  # auto / absent: the model picks one of its sizes
+    try:
+        width, height = (int(v) for v in size.lower().split("x", 1))
+    except ValueError:
+        raise BoundError(f"size {size!r} is not WIDTHxHEIGHT or auto") from None
+    if width <= 0 or height <= 0:
+        raise BoundError(f"size {size!r} is not WIDTHxHEIGHT or auto")
+    return max(limits.image_output_tokens, -(-_IMAGE_HIGH_PER_MPIX * width * height // (1024 * 1024)))
+
+
+def _window_ceiling(reasons: list[str], limits: LimitSettings) -> int:
+    """Without a context window: the operator's per-input ceilings, or a refusal."""
+    total = 0
+    for reason in reasons:
+        if reason in _STORED:
+            each, key = limits.stored_context_tokens, "stored_context_tokens"
+        elif "audio" in reason:
+            each, key = limits.audio_input_tokens, "audio_input_tokens"
+        else:
+            each, key = limits.file_input_tokens, "file_input_tokens"
+        if each is None:
+            raise UnboundedInput(f"this request carries {reason}, whose size jackstop cannot bound without the "
+                                 f"model's context window; add context_window to the model's entry in jackstop.toml "
+                                 f"[prices] (or set [limits] {key})")
+        total += each
+    return total
+
+
+def input_bound(route: Route, body: dict[str, Any], body_bytes: int, limits: LimitSettings,
+                context_window: int | None) -> int:
+    """The most input tokens the provider can bill for this body."""
+    found = media.scan(route.family, route.endpoint, body)
+    image_ceiling = limits.image_input_tokens or media.IMAGE_TOKENS[route.family]
+    tokens = max(0, body_bytes - found.payload_chars) + found.images * image_ceiling
+    one_prompt = (route.family, route.endpoint) in _ONE_PROMPT
+    if found.whole_window:
+        if context_window is not None and one_prompt:
+            return context_window
+        tokens += _window_ceiling(found.whole_window, limits)
+    if context_window is not None and one_prompt:
+        tokens = min(tokens, context_window)
+    return tokens
+
+
 @dataclass
 class Bound:
     input_tokens: int
@@ -48,63 +116,6 @@ class Bound:
     unbounded: list[str] = field(default_factory=list)
     changed: bool = False  # the body was modified (max tokens injected or lowered)
     output_param: str = ""  # the dialect's max-tokens field, for messages
-
-
-@dataclass
-class _Scan:
-    payload_bytes: int = 0
-    images: int = 0
-    audio: int = 0
-    files: int = 0
-
-
-def _strings_len(node: Any) -> int:
-    if isinstance(node, str):
-        return len(node)
-    if isinstance(node, dict):
-        return sum(_strings_len(v) for v in node.values())
-    if isinstance(node, list):
-        return sum(_strings_len(v) for v in node)
-    return 0
-
-
-def _kind_of_mime(mime: Any) -> str:
-    m = mime if isinstance(mime, str) else ""
-    return "image" if m.startswith("image/") else "audio" if m.startswith("audio/") else "file"
-
-
-def _scan(node: Any, acc: _Scan) -> None:
-    """Find attachment parts in any family's message format."""
-    if isinstance(node, list):
-        for v in node:
-            _scan(v, acc)
-        return
-    if not isinstance(node, dict):
-        return
-    kind = None
-    t = node.get("type")
-    if t in ("image_url", "input_image", "image") or (t is None and "image_url" in node and isinstance(node.get("image_url"), dict)):
-        kind = "image"
-    elif t in ("input_audio",) or (t is None and "input_audio" in node):
-        kind = "audio"
-    elif t in ("file", "input_file", "document", "container_upload"):
-        kind = "file"
-    else:
-        inline = node.get("inlineData") or node.get("inline_data") or node.get("fileData") or node.get("file_data")
-        if isinstance(inline, dict):
-            kind = _kind_of_mime(inline.get("mimeType") or inline.get("mime_type"))
-    if kind is not None:
-        acc.payload_bytes += _strings_len(node)
-        if kind == "image":
-            acc.images += 1
-        elif kind == "audio":
-            acc.audio += 1
-        else:
-            acc.files += 1
-        return
-    for v in node.values():
-        if isinstance(v, (dict, list)):
-            _scan(v, acc)
 
 
 def _positive_int(body: dict[str, Any], name: str) -> int | None:
@@ -141,19 +152,19 @@ def _count(body: dict[str, Any], name: str, default: int = 1, most: int = 128) -
 
 
 def bound_request(route: Route, provider_kind: str, body: dict[str, Any], body_bytes: int, ceiling: int,
-                  limits: LimitSettings, *, need_input: bool = True) -> Bound:
-    """The request's token bounds; may rewrite `body`'s max-tokens field (see Bound.changed).
+                  limits: LimitSettings, *, need_input: bool = True, context_window: int | None = None) -> Bound:
+    """The request's token bounds; may rewrite `body` (see Bound.changed): the max-tokens field,
+    and Gemini's proto spellings, which become camelCase (AmbiguousParameter if both are given).
 
-    With need_input=False (nothing to reserve against) the walk over the body for attachments
-    is skipped and input_tokens is 0; the output ceiling is still enforced."""
-    input_bound = 0
-    if need_input:
-        scan = _Scan()
-        _scan(body, scan)
-        input_bound = max(0, body_bytes - scan.payload_bytes) + scan.images * limits.image_input_tokens \
-            + scan.audio * limits.audio_input_tokens + scan.files * limits.file_input_tokens
-    b = Bound(input_tokens=input_bound, output_tokens=0)
+    With need_input=False (nothing to reserve against) the scan for attachments is skipped and
+    input_tokens is 0; the output ceiling is still enforced. Raises UnboundedInput when the
+    input has no bound."""
     ep = route.endpoint
+    normalised = route.family == "gemini" and ep in ("generateContent", "streamGenerateContent") \
+        and normalise_gemini(body)
+    b = Bound(input_tokens=0, output_tokens=0, changed=normalised)
+    if need_input:
+        b.input_tokens = input_bound(route, body, body_bytes, limits, context_window)
     if route.family == "openai":
         if ep == "chat.completions":
             b.output_param = "max_completion_tokens"
@@ -169,8 +180,12 @@ def bound_request(route: Route, provider_kind: str, body: dict[str, Any], body_b
         elif ep == "completions":
             b.output_param = "max_tokens"
             per_choice = _clamp(body, "max_tokens", ceiling, b, default=LEGACY_COMPLETIONS_DEFAULT)
+            # prompt: a string, a token array, or an array of strings / token arrays (each its own
+            # prompt). Any array that is not all integers is counted as that many prompts.
             prompts = body.get("prompt")
-            n_prompts = len(prompts) if isinstance(prompts, list) and prompts and not isinstance(prompts[0], int) else 1
+            n_prompts = 1
+            if isinstance(prompts, list) and not all(isinstance(p, int) and not isinstance(p, bool) for p in prompts):
+                n_prompts = len(prompts)
             b.output_tokens = per_choice * max(_count(body, "n"), _count(body, "best_of")) * n_prompts
             if body.get("service_tier") == "priority":
                 b.mode = "priority"
@@ -182,8 +197,6 @@ def bound_request(route: Route, provider_kind: str, body: dict[str, Any], body_b
                     b.unbounded.append(f"hosted tool {t.get('type')}")
             if body.get("background"):
                 b.unbounded.append("background response")
-            if body.get("previous_response_id") or body.get("conversation") or body.get("prompt"):
-                b.input_tokens += limits.stored_context_tokens
             if body.get("service_tier") == "priority":
                 b.mode = "priority"
         elif ep == "embeddings":
@@ -194,7 +207,8 @@ def bound_request(route: Route, provider_kind: str, body: dict[str, Any], body_b
             b.image_size = body.get("size") if isinstance(body.get("size"), str) else None
             b.image_quality = body.get("quality") if isinstance(body.get("quality"), str) else None
             partial = _positive_int(body, "partial_images") or 0
-            b.output_tokens = n * (limits.image_output_tokens + 100 * partial)
+            # partial images: 100 extra output tokens each (image-generation guide, streaming)
+            b.output_tokens = n * (_image_output_tokens(body.get("size"), limits) + 100 * partial)
     elif route.family == "anthropic":
         if ep == "messages":
             b.output_param = "max_tokens"
@@ -224,6 +238,4 @@ def bound_request(route: Route, provider_kind: str, body: dict[str, Any], body_b
                     for name in t:
                         if name in _GEMINI_HOSTED:
                             b.unbounded.append(f"hosted tool {name}")
-            if body.get("cachedContent") or body.get("cached_content"):
-                b.input_tokens += limits.stored_context_tokens
     return b

@@ -66,6 +66,16 @@ def connection_error_body(path: str, headers: list[tuple[bytes, bytes]], status:
     return _guess_family(path, dict(headers), "").error_body(status, message, rule)
 
 
+def upstream_body(bound: Any, prepared: bytes, raw: bytes, body: dict[str, Any]) -> bytes:
+    """The bytes sent upstream. Whenever a bound applies, the body as the gateway parsed and
+    bounded it, never the client's bytes: a duplicate key ({"max_tokens": 1, "max_tokens": 10**6})
+    or a second spelling cannot make the provider read another value than the gateway read.
+    orjson.dumps costs ~0.1 ms per MB, a sixth of the parse the gateway already made."""
+    if bound is not None and prepared is raw:
+        return orjson.dumps(body)
+    return prepared
+
+
 @dataclass
 class Call:
     """Everything one request accumulates on its way through the pipeline."""
@@ -311,8 +321,7 @@ class Proxy:
         stream = family.wants_stream(route, body)
         row.stream = stream
         call.prepared = family.prepare(route, body, raw, stream)
-        if call.grant.bound is not None and call.grant.bound.changed and call.prepared.body is raw:
-            call.prepared.body = orjson.dumps(body)  # max tokens injected or lowered (serialised once)
+        call.prepared.body = upstream_body(call.grant.bound, call.prepared.body, raw, body)
         try:
             call.secret = self.state.provider_secret(provider)
         except SecretError as exc:

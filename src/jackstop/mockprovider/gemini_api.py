@@ -169,7 +169,7 @@ def _plan(call: Call) -> tuple[Usage, list[str], str, int]:
     n = int_param(config, "candidateCount", label="generation_config.candidate_count") or 1
     limit = int_param(config, "maxOutputTokens", label="generation_config.max_output_tokens")
     gen = plan_output(call.policy.output_tokens, call.policy.reasoning_tokens, limit)
-    prompt = input_tokens("gemini.generate", body)
+    prompt = input_tokens("gemini.generate", body, call.path_model)
     cached, _ = split_cached(prompt, call.policy.cached_tokens, 0)
     usage = Usage(prompt, gen.output_tokens * n, gen.reasoning_tokens * n, cached)
     finish = "MAX_TOKENS" if gen.hit_limit else "STOP"
@@ -230,7 +230,7 @@ def count(call: Call) -> Reply:
     target = inner if isinstance(inner, dict) else body
     if not target.get("contents"):
         raise BadRequest("* CountTokensRequest.contents: contents is not specified\n")
-    total = input_tokens("gemini.generate", target)
+    total = input_tokens("gemini.generate", target, call.path_model)
     reply = json_reply({"totalTokens": total,
                         "promptTokensDetails": [{"modality": "TEXT", "tokenCount": total}]})
     reply.content_type = JSON_TYPE

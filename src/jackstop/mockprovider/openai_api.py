@@ -150,9 +150,9 @@ def chat(call: Call) -> Reply:
     if not isinstance(messages, list) or not messages:
         raise BadRequest("Invalid 'messages': expected a non-empty array.", param="messages")
     n = int_param(body, "n") or 1
-    limit = int_param(body, "max_completion_tokens")
-    if limit is None:
-        limit = int_param(body, "max_tokens")
+    # Both spellings are accepted; given both, the larger is billed (the most the API could read).
+    limits = [v for v in (int_param(body, "max_completion_tokens"), int_param(body, "max_tokens")) if v is not None]
+    limit = max(limits) if limits else None
     gen = plan_output(call.policy.output_tokens, call.policy.reasoning_tokens, limit)
     prompt = input_tokens("openai.chat", body)
     cached, _ = split_cached(prompt, call.policy.cached_tokens, 0)

@@ -28,8 +28,10 @@ from jackstop.mockprovider.controls import (
     parse_faults,
     parse_usage,
 )
+from jackstop.mockprovider.billing import canonical_gemini, parse_adversarial
 from jackstop.mockprovider.recording import RecordedRequest, RequestLog
 from jackstop.mockprovider.routing import DIALECTS, Route, collect_credentials, decode_path, resolve
+from jackstop.mockprovider.tokens import Usage
 from jackstop.mockprovider.wire import BadRequest, Call, Reply, new_id
 
 FAMILIES = ("openai", "anthropic", "gemini")
@@ -251,6 +253,8 @@ class MockProvider:
             endpoint=route.endpoint, credentials=credentials, raw_path=request.raw_path,
         )
         body = record.body if isinstance(record.body, dict) else {}
+        if route.family == "gemini":
+            body = canonical_gemini(body)  # both proto spellings read, the larger value kept
         record.model = route.path_model or (body.get("model") if isinstance(
             body.get("model"), str) else None)
         record.stream = route.endpoint == "gemini.stream" or body.get("stream") is True
@@ -402,9 +406,11 @@ def _parse_json(raw: bytes) -> Any:
     if not raw:
         return None
     try:
-        return orjson.loads(raw)
+        orjson.loads(raw)  # the validity check real APIs make (and the cheap common path)
     except orjson.JSONDecodeError:
         return None
+    # Read as the most a provider could: a repeated key keeps its larger value.
+    return parse_adversarial(raw)
 
 
 def _bad_request(dialect: Any, exc: BadRequest) -> Reply:
@@ -431,3 +437,27 @@ def _dropped(request: web.BaseRequest) -> web.StreamResponse:
     returned placeholder then meets a closed transport, which it handles quietly."""
     _close(request)
     return web.Response(status=502)
+
+
+def bill(path: str, raw: bytes, *, policy: UsagePolicy | None = None,
+         models: Mapping[str, Sequence[str]] | None = None) -> Usage | None:
+    """What the mock bills for one authenticated POST, without the socket: the same parsing,
+    routing and handler as `_handle` / `_answer` (for property tests that need thousands of
+    requests). None when the mock refuses the request or reports no usage."""
+    route_path, _, query_text = path.partition("?")
+    query = dict(pair.split("=", 1) if "=" in pair else (pair, "") for pair in query_text.split("&") if pair)
+    route = resolve("POST", route_path, {}, {})
+    parsed = _parse_json(raw)
+    if route.endpoint is None or not isinstance(parsed, dict):
+        return None
+    body = canonical_gemini(parsed) if route.family == "gemini" else parsed
+    record = RecordedRequest(id=new_id("req_"), method="POST", path=route_path, query=query, headers={},
+                             raw_body=raw, body=body, family=route.family, endpoint=route.endpoint)
+    record.model = route.path_model or (body.get("model") if isinstance(body.get("model"), str) else None)
+    call = Call(record=record, body=body, policy=policy or UsagePolicy(output_tokens="max"), faults=Faults(),
+                models=tuple((models or DEFAULT_MODELS).get(route.family, ())), path_model=route.path_model,
+                query=query)
+    try:
+        return DIALECTS[route.family].HANDLERS[route.endpoint](call).usage
+    except BadRequest:
+        return None

@@ -4,13 +4,20 @@ The mock has no tokenizer; it derives every count from the request with document
 formulas, so a test can predict what the mock reports and a gateway's worst-case bound
 can be checked against it at the boundary.
 
-Input:  input_tokens = max(1, ceil(B / 4) + I + A * ATTACHMENT_TOKENS)
-        B = UTF-8 bytes of every string found (recursively) under the endpoint's prompt
-            fields (keys, numbers, booleans and attachment parts excluded),
+Input:  count_tokens(value) = max(1, ceil(B / 4) + I + A * ATTACHMENT_TOKENS)
+        B = UTF-8 bytes of every string found (recursively) in the value (keys, numbers,
+            booleans and attachment-shaped parts excluded),
         I = integers found there (token-id arrays of the legacy/embedding APIs),
-        A = attachment parts (image, audio, file, document, inline/file data).
-        Without attachments this is <= the UTF-8 length of the request body, because each
-        counted string or integer appears in the body at least that many bytes long.
+        A = attachment-shaped parts (image, audio, file, document, inline/file data).
+        Used for embeddings and image prompts.
+
+        input_tokens(endpoint, body) bills a request as the provider would (`billed_input`):
+        every string under the endpoint's prompt fields and tool definitions is text, except the
+        binary payload of a real attachment at the position the dialect documents, which is
+        billed at the provider's documented maximum for it (IMAGE_MAX per image; audio, video,
+        documents, file references and stored context the model's whole context window). An
+        object that merely looks like an attachment anywhere else is text. The total is capped
+        at the model's context window (the provider refuses longer prompts).
 Output: per choice, min(policy, limit) for a fixed policy, or exactly `limit` for "max",
         where `limit` is the request's max-tokens parameter in its dialect (or the API's
         own default: 16 for legacy completions; MAX_FALLBACK when the API has none).
@@ -34,17 +41,17 @@ _ATTACHMENT_TYPES = frozenset(
 )
 _ATTACHMENT_KEYS = frozenset({"inlineData", "inline_data", "fileData", "file_data"})
 
-# Where each endpoint keeps its prompt. Tool definitions are deliberately not counted:
-# a JSON schema may say {"type": "image"} and must not be taken for an attachment.
+# Where each endpoint keeps its prompt. Tool definitions are billed as text, as providers do
+# (a JSON schema saying {"type": "image"} is text, never an attachment).
 PROMPT_FIELDS: dict[str, tuple[str, ...]] = {
-    "openai.chat": ("messages",),
-    "openai.responses": ("instructions", "input"),
+    "openai.chat": ("messages", "tools"),
+    "openai.responses": ("instructions", "input", "tools"),
     "openai.completions": ("prompt", "suffix"),
     "openai.embeddings": ("input",),
     "openai.images": ("prompt",),
-    "anthropic.messages": ("system", "messages"),
-    "anthropic.count_tokens": ("system", "messages"),
-    "gemini.generate": ("systemInstruction", "system_instruction", "contents"),
+    "anthropic.messages": ("system", "messages", "tools"),
+    "anthropic.count_tokens": ("system", "messages", "tools"),
+    "gemini.generate": ("systemInstruction", "system_instruction", "contents", "tools"),
     "gemini.embed": ("content",),
 }
 
@@ -113,9 +120,11 @@ def prompt_values(endpoint: str, body: dict[str, Any]) -> list[Any]:
     return [body[f] for f in PROMPT_FIELDS[endpoint] if f in body]
 
 
-def input_tokens(endpoint: str, body: dict[str, Any]) -> int:
-    """Input tokens the mock reports for a request body (see the module docstring)."""
-    return count_tokens(prompt_values(endpoint, body))
+def input_tokens(endpoint: str, body: dict[str, Any], model: str | None = None) -> int:
+    """Input tokens the mock bills for a request body (see the module docstring)."""
+    from jackstop.mockprovider.billing import billed_input
+
+    return billed_input(endpoint, body, model if model is not None else body.get("model"))
 
 
 def text_tokens(text: str) -> int:

@@ -22,7 +22,8 @@ KINDS = ("openai", "anthropic", "gemini", "openai-compatible")
 PACKAGED_KINDS = ("openai", "anthropic", "gemini")
 OPTIONAL_RATES = ("cached_input", "cache_write", "cache_write_long", "audio_input")
 RATE_KEYS = ("input", "output") + OPTIONAL_RATES
-ENTRY_KEYS = RATE_KEYS + ("tiers", "images", "image_billing", "modes", "aliases", "as_of", "source", "note")
+ENTRY_KEYS = RATE_KEYS + ("tiers", "images", "image_billing", "modes", "aliases", "context_window", "as_of", "source",
+                          "note")
 TIER_KEYS = ("above_input_tokens",) + RATE_KEYS
 IMAGE_KEYS = ("size", "quality", "price")
 # Names people reach for first, mapped to the key jackstop uses.
@@ -89,6 +90,11 @@ def parse_entry(kind: str, model: object, raw: object, *, override: bool) -> Pri
         )
     if image_billing == PER_IMAGE and not images:
         raise PriceError(f'{where}: image_billing = "{PER_IMAGE}" needs images = [{{ size = ..., quality = ..., price = ... }}]')
+    context_window = raw.get("context_window")
+    if context_window is not None and (isinstance(context_window, bool) or not isinstance(context_window, int)
+                                       or context_window < 1):
+        raise PriceError(f"{where} context_window: {context_window!r}; give the most input tokens the model accepts "
+                         f"in one request as a positive integer (too high only over-reserves)")
     as_of = raw.get("as_of")
     source = raw.get("source")
     note = raw.get("note", "")
@@ -110,6 +116,7 @@ def parse_entry(kind: str, model: object, raw: object, *, override: bool) -> Pri
         image_billing=image_billing,
         modes=_parse_modes(raw.get("modes", {}), where),
         aliases=_parse_aliases(raw.get("aliases", []), where),
+        context_window=context_window,
         as_of=None if as_of is None else _parse_date(as_of, f"{where} as_of"),
         source=source if source is not None else "jackstop.toml [prices]",
         note=note,

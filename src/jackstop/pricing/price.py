@@ -96,6 +96,9 @@ class Price:
     image_billing: str | None = None  # PER_IMAGE or BY_TOKENS
     modes: tuple[tuple[str, Fraction], ...] = ()
     aliases: tuple[str, ...] = ()
+    # The most input tokens one request can carry (prompt, attachments and stored context):
+    # the provider refuses a longer prompt, so it is a true ceiling on input billed per request.
+    context_window: int | None = None
     as_of: date | None = None
     source: str = ""
     note: str = ""
