@@ -1,11 +1,12 @@
 """Crash during spend: kill -9 the gateway with 30 streams in flight, restart it, keep spending.
 
-A $1.00 cap fits 32 of these requests at their worst case. 30 streams are held open by the
-mock (gated after their first event) when the gateway is killed. Whatever the provider bills
+Both storage tiers, and the journal's `fsync` mode. A $1.00 cap fits 32 of these requests at
+their worst case. 30 streams are held open by the mock (gated after their first event) when
+the gateway is killed. Whatever the provider bills
 for them, the restarted gateway must count them at their worst case: the ledger holds every
 request the provider received (recovered rows at their worst case, rule gateway_crashed),
 the counters include them, and the key is refused once the cap is reached, with the total the
-provider billed at or under the cap. Both storage tiers.
+provider billed at or under the cap.
 """
 
 from __future__ import annotations
@@ -56,9 +57,11 @@ def fresh(mock: MockProvider):  # noqa: F811
     mock.reset()  # let go of any stream still held
 
 
-@pytest.mark.parametrize("tier", ["sqlite", "scaleout"])
+@pytest.mark.parametrize("tier", ["sqlite", "scaleout", "sqlite-fsync"])
 def test_kill9_with_streams_in_flight_keeps_the_cap(request: pytest.FixtureRequest, tmp_path, fresh, tier: str):
-    g = start_gateway(tmp_path, extra_env=tier_env(request, tier))
+    journal = "fsync" if tier.endswith("-fsync") else "write"
+    g = start_gateway(tmp_path, extra_env=tier_env(request, tier.split("-")[0]),
+                      config_text=f'[server]\nreservation_journal = "{journal}"\n')
     try:
         g.add_provider("oai", "openai", fresh.keys["openai"], fresh.base_url + "/v1")
         key = g.create_key("oai", name="crashy", policy={"budgets": [CAP]})

@@ -87,7 +87,8 @@ class ReservationJournal:
         self._fd, self.path, self._size = fd, path, 0
         if self._open:  # carry the open reservations over before the old file goes
             self._append(b"".join(self._open.values()))
-            os.fsync(fd)
+            if self.sync == "fsync":
+                os.fsync(fd)
         if old >= 0:
             os.close(old)
             assert oldpath is not None
