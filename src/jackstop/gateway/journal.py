@@ -57,6 +57,7 @@ class ReservationJournal:
         self._open: dict[str, bytes] = {}  # request id -> its R line, until its ledger row is committed
         self._lock = threading.Lock()  # one writer at a time: the event loop (R) and the ledger thread (S)
         self._size = 0
+        self._torn = False
         self._fd = -1
         self.path: pathlib.Path | None = None
         try:
@@ -84,7 +85,7 @@ class ReservationJournal:
             raise JournalError(f"cannot open the reservation journal {path}: {exc.strerror}; "
                                f"make JACKSTOP_HOME writable") from None
         old, oldpath = self._fd, self.path
-        self._fd, self.path, self._size = fd, path, 0
+        self._fd, self.path, self._size, self._torn = fd, path, 0, False
         if self._open:  # carry the open reservations over before the old file goes
             self._append(b"".join(self._open.values()))
             if self.sync == "fsync":
@@ -95,10 +96,17 @@ class ReservationJournal:
             oldpath.unlink(missing_ok=True)
 
     def _append(self, data: bytes) -> None:
+        if self._torn:  # a failed write may have left half a line: never glue the next one to it
+            data = b"\n" + data
         view = memoryview(data)
-        while view:
-            n = os.write(self._fd, view)
-            view = view[n:]
+        try:
+            while view:
+                n = os.write(self._fd, view)
+                view = view[n:]
+        except OSError:
+            self._torn = True
+            raise
+        self._torn = False
         self._size += len(data)
 
     # -- the hot path ---------------------------------------------------------------------------
