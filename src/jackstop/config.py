@@ -74,6 +74,13 @@ class ServerSettings(_Section):
         30.0, ge=0, le=600,
         description="seconds to keep reading a provider stream for its usage after the client left",
     )
+    ledger_max_backlog: int = Field(
+        100_000, ge=1, le=10_000_000,
+        description="ledger rows held in memory while the store cannot take them before new requests are refused (503)",
+    )
+    reservation_journal: Literal["write", "fsync"] = Field(
+        "write", description='"write" (a reservation survives a crash of the gateway) or "fsync" (also power loss)',
+    )
 
     @field_validator("forward_headers")
     @classmethod

@@ -94,6 +94,15 @@ def _retry_headers(seconds: float | None) -> list[tuple[bytes, bytes]]:
     return [(b"retry-after", str(max(1, int(s + 0.999))).encode()), (b"retry-after-ms", str(int(s * 1000 + 0.999)).encode())]
 
 
+def counters_unavailable(exc: CountersError) -> Denied:
+    """Fail closed: without the counters no cap can be guaranteed. Every path that reads the counters
+    (admission, the shared change counter read on each request, seeding) answers with this."""
+    log.error("counters unavailable; refusing", extra={"reason": str(exc)})
+    return Denied(503, "counters_unavailable", "spend and rate counters are unavailable, so no cap can be "
+                                               "guaranteed; the request was not forwarded; retry later",
+                  [(b"retry-after", b"5"), (b"retry-after-ms", b"5000")])
+
+
 class Admission:
     THROTTLE_BASE_RPM = 60  # the rate a throttle factor applies to when a key has no rpm of its own
 
@@ -263,11 +272,7 @@ class Admission:
         try:
             result = await self.counters.admit(AdmitRequest(request_id, now, worst, tokens, budgets, rates, lease))
         except CountersError as exc:
-            # Fail closed: without the counters no cap can be guaranteed.
-            log.error("counters unavailable; refusing", extra={"reason": str(exc)})
-            raise Denied(503, "counters_unavailable", "spend and rate counters are unavailable, so no cap can be "
-                                                      "guaranteed; the request was not forwarded",
-                         [(b"retry-after", b"5")]) from None
+            raise counters_unavailable(exc) from None
         if isinstance(result, Refused):
             self._refused(result, worst, now)
         assert isinstance(result, Admitted)

@@ -16,6 +16,7 @@ from jackstop.gateway.admission import Admission
 from jackstop.gateway.seed import LedgerSeed
 from jackstop.gateway.control import Control
 from jackstop.gateway.http import send_json
+from jackstop.gateway.journal import ReservationJournal, recover
 from jackstop.gateway.ledger import LedgerWriter
 from jackstop.gateway.proxy import Proxy
 from jackstop.gateway.state import State
@@ -34,7 +35,11 @@ class Gateway:
         self.store = self.control.store
         self.state = State(self.store, home)
         self.catalog = Catalog.load(settings.prices)
-        self.ledger = LedgerWriter(self.store)
+        self.ledger = LedgerWriter(self.store, max_backlog=settings.server.ledger_max_backlog)
+        # Every forwarded request is on disk before it leaves (see jackstop.gateway.journal).
+        self.journal_dir = home.path / "journal"
+        self.journal = ReservationJournal(self.journal_dir, sync=settings.server.reservation_journal)
+        self.ledger.on_written.append(self.journal.settled)
         s = settings.server
         self.upstream = make_upstream(s.upstream_client, s.upstream_connect_timeout, s.upstream_timeout)
         self.counters = open_counters(settings.counters.url, seed=LedgerSeed(self.store, self.state),
@@ -59,7 +64,7 @@ class Gateway:
         self.proxy = Proxy(state=self.state, upstream=self.upstream, ledger=self.ledger, catalog=self.catalog,
                            admission=self.admission, max_body_bytes=s.max_body_bytes,
                            stream_drain_timeout=s.stream_drain_timeout, trusted_proxies=s.trusted_proxies,
-                           monitor=self.monitor, forward_headers=s.forward_headers)
+                           monitor=self.monitor, forward_headers=s.forward_headers, journal=self.journal)
         self.admin = AdminAPI(self.control, self.state, self.catalog)
         from jackstop.alerts.admin import register_admin
 
@@ -67,6 +72,9 @@ class Gateway:
         self.started = False
 
     async def startup(self) -> None:
+        # Before any counter is seeded: the reservations of a gateway that died mid-request go into
+        # the ledger at their worst case, so every counter seeded from it counts them.
+        recover(self.journal_dir, self.store, own=self.journal.path)
         await self.upstream.start()
         await self.counters.start()
         self.alerts.start()
@@ -81,6 +89,7 @@ class Gateway:
             self.monitor.stop()
         self.alerts.stop(10.0)
         self.ledger.close()
+        self.journal.close()
         self.state.close()
         self.store.close()
 

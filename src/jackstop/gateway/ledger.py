@@ -3,36 +3,65 @@
 `put` only appends to a list (no lock, no wake-up: the handoff between threads was the single
 largest cost per request when each row woke the writer). The writer swaps the list out every
 `interval` seconds and commits it in one transaction, and drains everything on shutdown.
-Subscribers (the monitor) see each row as it is put.
+Subscribers (the monitor) see each row as it is put; `on_written` callbacks (the reservation
+journal) see each batch once it is committed.
+
+A failed write loses nothing: the batch is kept and retried, with backoff, until the store takes
+it. Meanwhile the backlog grows; once it reaches `max_backlog` rows, `full` is true and the
+proxy refuses new work (503 `ledger_backlog`) rather than forward requests it cannot record.
+Those refusals are counted, not kept one row each, past twice the bound, so a flood during an
+outage cannot exhaust memory; one summary row records them when the store is back.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 
 from jackstop.store import LedgerRow, Store
 
 log = logging.getLogger("jackstop.ledger")
 
+BACKLOG_RULE = "ledger_backlog"
+MAX_BACKOFF = 5.0
+
 
 class LedgerWriter:
-    def __init__(self, store: Store, *, interval: float = 0.1) -> None:
+    def __init__(self, store: Store, *, interval: float = 0.1, max_backlog: int = 100_000) -> None:
         self._store = store
         self._buf: list[LedgerRow] = []
+        self._held: list[LedgerRow] = []  # a batch the store refused, retried until it is written
         self._interval = interval
+        self.max_backlog = max_backlog
         self._stop = threading.Event()
         self._flushed = threading.Condition()
         self._written = 0
         self._queued = 0
+        self._shed = 0  # ledger_backlog refusals counted instead of kept (see the module docstring)
+        self._failures = 0
         self.subscribers: list[Callable[[LedgerRow], None]] = []
+        self.on_written: list[Callable[[Sequence[LedgerRow]], None]] = []
         self._thread = threading.Thread(target=self._run, name="jackstop-ledger", daemon=True)
         self._thread.start()
 
+    @property
+    def backlog(self) -> int:
+        return len(self._buf) + len(self._held)
+
+    @property
+    def full(self) -> bool:
+        """The store has fallen behind by `max_backlog` rows: refuse new work until it catches up."""
+        return self.backlog >= self.max_backlog
+
     def put(self, row: LedgerRow) -> None:
-        self._queued += 1
-        self._buf.append(row)
+        if row.rule == BACKLOG_RULE and self.backlog >= 2 * self.max_backlog:
+            self._shed += 1
+        else:
+            self._queued += 1
+            self._buf.append(row)
         for fn in self.subscribers:
             try:
                 fn(row)
@@ -40,25 +69,54 @@ class LedgerWriter:
                 log.exception("ledger subscriber failed")
 
     def _run(self) -> None:
-        while not self._stop.wait(self._interval):
+        while not self._stop.wait(self._backoff()):
             self._drain()
-        self._drain()
+        for _ in range(3):  # shutting down: a few last tries; the journal keeps what is reserved
+            if self._drain():
+                break
+            time.sleep(0.5)
+        if self.backlog:
+            log.error("ledger: %d rows could not be written before shutdown; reservations among them are "
+                      "recovered from the journal at their worst case on the next start", self.backlog)
 
-    def _drain(self) -> None:
+    def _backoff(self) -> float:
+        if not self._failures:
+            return self._interval
+        return min(MAX_BACKOFF, self._interval * 2 ** min(self._failures, 10))
+
+    def _drain(self) -> bool:
         rows, self._buf = self._buf, []  # atomic swap under the GIL
-        if rows:
-            for attempt in range(5):
-                try:
-                    self._store.insert_ledger(rows)
-                    break
-                except Exception as exc:  # keep the rows; retry a few times before giving up loudly
-                    log.error("ledger write failed (attempt %d): %s", attempt + 1, exc.__class__.__name__)
-                    self._stop.wait(0.2 * (attempt + 1))
-            else:
-                log.error("ledger: %d rows could not be written", len(rows))
+        if self._held:
+            rows = self._held + rows
+            self._held = []
+        if not rows and not self._shed:
+            return True
+        shed, summary = self._shed, []
+        if shed:
+            summary = [LedgerRow(ts=time.time(), request_id=os.urandom(8).hex(), endpoint="*", status=503,
+                                 rule=BACKLOG_RULE, error=f"{shed} requests refused while the ledger could not be "
+                                                          f"written (counted here, not one row each)")]
+        try:
+            self._store.insert_ledger(rows + summary)
+        except Exception as exc:  # keep every row; retry with backoff until the store takes them
+            self._held = rows
+            self._failures += 1
+            log.error("ledger write failed (attempt %d, %d rows held, next try in %.1fs): %s", self._failures,
+                      self.backlog, self._backoff(), exc.__class__.__name__)
+            return False
+        self._shed -= shed
+        if self._failures:
+            log.warning("ledger writes resumed after %d failed attempts; %d rows written", self._failures, len(rows))
+        self._failures = 0
+        for fn in self.on_written:
+            try:
+                fn(rows)
+            except Exception:
+                log.exception("ledger on_written callback failed")
         with self._flushed:
             self._written += len(rows)
             self._flushed.notify_all()
+        return True
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every row put so far is written."""

@@ -19,10 +19,12 @@ from typing import Any
 import orjson
 
 from jackstop import keys as tokens
-from jackstop.gateway.admission import Admission, Denied, Grant
+from jackstop.counters import CountersError
+from jackstop.gateway.admission import Admission, Denied, Grant, counters_unavailable
 from jackstop.gateway.clientip import client_ip
 from jackstop.gateway.http import MAX_JSON_DEPTH, BodyTooLarge, ClientGone, json_too_deep, read_body
-from jackstop.gateway.ledger import LedgerWriter
+from jackstop.gateway.journal import JournalError, ReservationJournal
+from jackstop.gateway.ledger import BACKLOG_RULE, LedgerWriter
 from jackstop.gateway.state import State
 from jackstop.gateway.upstream import Upstream, UpstreamError
 from jackstop.providers import Family, family_of_kind, get_family
@@ -99,13 +101,14 @@ class Proxy:
     def __init__(self, *, state: State, upstream: Upstream, ledger: LedgerWriter, catalog: Any,
                  admission: Admission, max_body_bytes: int, stream_drain_timeout: float,
                  trusted_proxies: tuple[str, ...] = (), monitor: Any = None,
-                 forward_headers: tuple[str, ...] = ()) -> None:
+                 forward_headers: tuple[str, ...] = (), journal: ReservationJournal | None = None) -> None:
         self.state = state
         self.upstream = upstream
         self.ledger = ledger
         self.catalog = catalog
         self.admission = admission
         self.monitor = monitor
+        self.journal = journal
         self.max_body = max_body_bytes
         self.drain_timeout = stream_drain_timeout
         self.trusted = tuple(ipaddress.ip_network(c, strict=False) for c in trusted_proxies)
@@ -175,7 +178,8 @@ class Proxy:
             row.endpoint = route.endpoint
             call = Call(row, route, family)
             await self._serve(scope, receive, send, call, headers, query, ip, segments)
-        except Refusal as r:
+        except (Refusal, CountersError) as exc:
+            r = counters_unavailable(exc) if isinstance(exc, CountersError) else exc
             row.status = r.status
             row.rule = r.rule
             await self._refuse(send, call.family if call else family, r, row)
@@ -333,6 +337,7 @@ class Proxy:
         if scope["method"] == "POST":
             up_headers.append(_JSON_TYPE)  # the body is JSON as the gateway parsed it, whatever the client said
         up_headers += family.auth_headers(call.secret)
+        await self._durable(call)
         await self._forward(send, receive, call, url, up_headers, stream)
 
     def _forwarded_headers(self, family: Family, client_headers: list[tuple[bytes, bytes]],
@@ -353,6 +358,24 @@ class Proxy:
             raise Refusal(400, "credential_in_query", "a query parameter holds a jackstop key or token; jackstop "
                                                       "never sends its own credentials to a provider")
         return out
+
+    async def _durable(self, call: Call) -> None:
+        """The last step before forwarding: a request is only sent once it will be in the ledger
+        whatever happens (store down: the backlog is bounded; crash: the journal has it)."""
+        if self.ledger.full:
+            raise Refusal(503, BACKLOG_RULE, f"the usage ledger cannot be written and {self.ledger.backlog} rows are "
+                                             f"waiting (server.ledger_max_backlog); the request was not forwarded; "
+                                             f"retry later", [(b"retry-after", b"5"), (b"retry-after-ms", b"5000")])
+        if self.journal is not None and call.route.billable:
+            try:
+                wait = self.journal.reserve(call.row)
+                if wait is not None:
+                    await wait
+            except (OSError, JournalError) as exc:
+                log.error("reservation journal write failed; refusing", extra={"reason": str(exc)})
+                raise Refusal(503, "journal_unavailable", "the reservation journal cannot be written (disk full or "
+                                                          "read-only?); the request was not forwarded; retry later",
+                              [(b"retry-after", b"5"), (b"retry-after-ms", b"5000")]) from None
 
     async def _forward(self, send: Any, receive: Any, call: Call, url: str, up_headers: list[tuple[str, str]],
                        stream: bool) -> None:
@@ -511,3 +534,7 @@ class Proxy:
             await send({"type": "http.response.body", "body": tail, "more_body": False})
         # A stream that broke (or was abandoned before its usage report) settles at the worst case.
         self._meter(call, tracker.usage if cut is None else None)
+        if tracker.error is not None:
+            # An in-stream error event: any usage seen so far is partial (the row keeps its
+            # counts), and what the provider bills for the attempt is unknown: the worst case.
+            call.usage = None
