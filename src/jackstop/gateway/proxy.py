@@ -21,6 +21,7 @@ import orjson
 from jackstop import keys as tokens
 from jackstop.gateway.admission import Admission, Denied, Grant
 from jackstop.gateway.clientip import client_ip
+from jackstop.gateway.custody import Custody, CustodyError
 from jackstop.gateway.http import BodyTooLarge, read_body
 from jackstop.gateway.ledger import LedgerWriter
 from jackstop.gateway.state import State
@@ -28,7 +29,7 @@ from jackstop.gateway.upstream import Upstream, UpstreamError
 from jackstop.providers import Family, family_of_kind, get_family
 from jackstop.providers.base import Prepared, Route
 from jackstop.redact import redact
-from jackstop.secrets import SecretError
+from jackstop.secrets import SecretError, parse_ref
 from jackstop.store import KeyRecord, LedgerRow, ProviderRecord
 
 log = logging.getLogger("jackstop.gateway")
@@ -80,13 +81,14 @@ class Call:
 class Proxy:
     def __init__(self, *, state: State, upstream: Upstream, ledger: LedgerWriter, catalog: Any,
                  admission: Admission, max_body_bytes: int, stream_drain_timeout: float,
-                 trusted_proxies: tuple[str, ...] = (), monitor: Any = None) -> None:
+                 trusted_proxies: tuple[str, ...] = (), monitor: Any = None, custody: Custody | None = None) -> None:
         self.state = state
         self.upstream = upstream
         self.ledger = ledger
         self.catalog = catalog
         self.admission = admission
         self.monitor = monitor
+        self.custody = custody or Custody()  # strict default: official hosts only
         self.max_body = max_body_bytes
         self.drain_timeout = stream_drain_timeout
         self.trusted = tuple(ipaddress.ip_network(c, strict=False) for c in trusted_proxies)
@@ -280,11 +282,12 @@ class Proxy:
         call.prepared = family.prepare(route, body, raw, stream)
         if call.grant.bound is not None and call.grant.bound.changed and call.prepared.body is raw:
             call.prepared.body = orjson.dumps(body)  # max tokens injected or lowered (serialised once)
+        base_url = self._custody_checked(provider)
         try:
             call.secret = self.state.provider_secret(provider)
         except SecretError as exc:
             raise Refusal(503, "provider_secret_unavailable", str(exc)) from None
-        url = provider.base_url + route.upstream_path
+        url = base_url + route.upstream_path
         q = family.upstream_query(query)
         if q:
             url += "?" + q
@@ -292,6 +295,21 @@ class Proxy:
                       if k not in _DROP_REQUEST and not k.startswith(b"x-jackstop-")]
         up_headers += family.auth_headers(call.secret)
         await self._forward(send, receive, call, url, up_headers, stream)
+
+    def _custody_checked(self, provider: ProviderRecord) -> str:
+        """The provider's base URL, checked (again: defence in depth) before its secret is attached:
+        a record stored before the custody rules, or a config narrowed since, sends nothing."""
+        try:
+            return self.custody.checked_base_url(provider.name, provider.seq, provider.kind, provider.base_url,
+                                                 parse_ref(provider.secret_ref))
+        except CustodyError as exc:
+            log.error("provider refused by secret custody", extra={"provider": provider.name, "rule": exc.rule,
+                                                                    "reason": str(exc)})
+            raise Refusal(503, exc.rule, f"provider {provider.name} may not be sent its secret ({exc.rule}); an operator "
+                                         f"must fix the provider or the gateway's config (see the gateway log)",
+                          [(b"x-should-retry", b"false")]) from None
+        except SecretError as exc:
+            raise Refusal(503, "provider_secret_unavailable", str(exc)) from None
 
     async def _forward(self, send: Any, receive: Any, call: Call, url: str, up_headers: list[tuple[str, str]],
                        stream: bool) -> None:
