@@ -24,6 +24,8 @@ from typing import Any
 import httpx2 as httpx
 import openai
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from jackstop import config
 from jackstop.mockprovider import MockProvider, generate_key
@@ -269,3 +271,53 @@ def test_defaults_approve_only_the_official_hosts() -> None:
         with pytest.raises(CustodyError) as exc:
             c.check_url(kind, url)
         assert exc.value.rule == "provider_host_not_approved"
+
+
+# -- property: what the check accepts, the upstream clients' own URL parsers read the same way --------
+
+_HOSTS = ["api.openai.com", "API.OpenAI.com", "api.openai.com.", "127.0.0.1", "127.0.0.2", "127.1", "2130706433",
+          "0x7f.0.0.1", "0177.0.0.1", "[::1]", "[::ffff:127.0.0.1]", "localhost", "ａｐｉ.openai.com", "аpi.openai.com",
+          "xn--pi-7ld.openai.com", "api.openai.com.127.0.0.2.nip.io", "127.0.0.1.", "evil.example", ""]
+_APPROVED = ["api.openai.com", "API.openai.COM.", "api.openai.com:443", "127.0.0.1", "127.0.0.1.", "127.0.0.1:8080",
+             "127.0.0.1:443"]
+_GLUE = ["", "@", ":", "\\", "/", "#", "?", "%40", "%2e", ".", " ", "\t", "\n", "@@", ":443", ":80", ":8080", "%00"]
+
+
+@st.composite
+def tricky_urls(draw: st.DrawFn) -> str:
+    """scheme://[junk]host[junk]/path, where the junk is a host and a separator that parsers disagree on."""
+    hosts, glue = st.sampled_from(_HOSTS + _APPROVED * 3), st.sampled_from(_GLUE)
+    scheme = draw(st.sampled_from(["http", "https", "HTTPS", "Http", "https", "http", "ftp", "", "https:"]))
+    before = draw(st.sampled_from(["", "", "", "x"])) and draw(st.builds(str.__add__, hosts, glue))
+    after = draw(st.sampled_from(["", "", "x", "y"])) and draw(st.one_of(glue, st.builds(str.__add__, glue, hosts)))
+    path = draw(st.sampled_from(["", "/", "/v1", "/v1/", "//v1", "/v1/../x", "/@127.0.0.2", "/%2f%2f127.0.0.2"]))
+    return f"{scheme}://{before}{draw(hosts)}{after}{path}"
+
+
+@given(tricky_urls())
+@settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
+def test_an_accepted_base_url_reaches_only_an_approved_host_in_every_client(url: str) -> None:
+    """For each URL the check accepts, the URL that is stored (and forwarded) is read by pyreqwest
+    (Rust's WHATWG `url`, the default upstream client) and by yarl (aiohttp, the fallback) as the
+    same approved scheme, host and port; and the original spelling is read as the same host too,
+    so no spelling means one host to jackstop and another to a client."""
+    from pyreqwest.http import Url
+    import yarl
+
+    from jackstop.gateway.custody import Custody, CustodyError
+
+    custody = Custody(("127.0.0.1",))
+    try:
+        canonical = custody.check_url("openai", url)
+    except CustodyError as exc:
+        assert exc.rule in ("provider_host_not_approved", "provider_url_invalid")
+        event(exc.rule)
+        return
+    event("accepted")
+    approved = {("https", "api.openai.com", 443), ("http", "127.0.0.1", None), ("https", "127.0.0.1", None)}
+    for text in (canonical, url):
+        w = Url(text)
+        y = yarl.URL(text)
+        for scheme, host, port in ((w.scheme, w.host_str, w.port_or_known_default), (y.scheme, y.host, y.port)):
+            host = (host or "").lower().rstrip(".")
+            assert (scheme, host, port) in approved or (scheme, host, None) in approved, (url, text, scheme, host, port)
