@@ -123,8 +123,9 @@ class ProviderSettings(_Section):
     """Secret custody: the hosts a provider secret may be sent to (see jackstop.gateway.custody)."""
 
     approved_hosts: tuple[str, ...] = Field(
-        (), description='a list of hosts a provider secret may be sent to besides the official ones: "HOST", '
-                        '"HOST:PORT" or "https://HOST[:PORT]", e.g. ["llm.internal", "127.0.0.1:8080"]')
+        (), description='a list of hosts a provider secret may be sent to besides the official ones: "HOST" or '
+                        '"HOST:PORT" (https; http too on loopback), or "http://HOST[:PORT]" / "https://HOST[:PORT]", '
+                        'e.g. ["api.groq.com", "http://llm.internal:8000", "127.0.0.1:8080"]')
 
     @field_validator("approved_hosts")
     @classmethod

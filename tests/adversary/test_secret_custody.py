@@ -229,7 +229,7 @@ def test_the_cli_obeys_the_config_too_and_names_the_key_to_add(world: World) -> 
     out = g.cli("providers", "add", "cli-x", "--kind", "openai", "--secret", "local:oai", "--base-url",
                 cap.base + "/v1", check=False)
     assert out.returncode == 2 and "provider_host_not_approved" in out.stderr
-    assert f'add "http://127.0.0.2:{cap.port}" to [providers] approved_hosts' in out.stderr
+    assert f'add "127.0.0.2:{cap.port}" to [providers] approved_hosts' in out.stderr
     out = g.cli("providers", "update", "oai", "--base-url", cap.base + "/v1", check=False)
     assert out.returncode == 2 and "provider_host_not_approved" in out.stderr
     out = g.cli("providers", "rotate", "oai", "--secret", "env:JACKSTOP_MASTER_KEY", check=False)
@@ -271,6 +271,22 @@ def test_defaults_approve_only_the_official_hosts() -> None:
         with pytest.raises(CustodyError) as exc:
             c.check_url(kind, url)
         assert exc.value.rule == "provider_host_not_approved"
+
+
+def test_an_entry_without_a_scheme_approves_plain_http_only_on_loopback() -> None:
+    from jackstop.gateway.custody import Custody, CustodyError
+
+    c = Custody(("api.groq.com", "127.0.0.1:8080", "[::1]", "http://llm.internal:8000", "https://vllm.internal"))
+    for url in ("https://api.groq.com/openai/v1", "https://api.groq.com:8443/openai/v1", "http://127.0.0.1:8080/v1",
+                "https://127.0.0.1:8080/v1", "http://[::1]:9000", "http://llm.internal:8000/v1", "https://vllm.internal/v1"):
+        assert c.check_url("openai-compatible", url)
+    for url in ("http://api.groq.com/openai/v1", "http://127.0.0.1:8081/v1", "https://llm.internal:8000/v1",
+                "http://llm.internal/v1", "http://vllm.internal/v1"):
+        with pytest.raises(CustodyError) as exc:
+            c.check_url("openai-compatible", url)
+        # The error names the entry that would approve exactly this URL; with it, the URL passes.
+        entry = str(exc.value).split('add "')[1].split('"')[0]
+        assert Custody((entry,)).check_url("openai-compatible", url)
 
 
 # -- property: what the check accepts, the upstream clients' own URL parsers read the same way --------

@@ -71,15 +71,30 @@ class Target:
 
 @dataclass(frozen=True, slots=True)
 class HostRule:
-    """One `approved_hosts` entry: `host`, `host:port`, or either with `http://` / `https://`."""
+    """One `approved_hosts` entry: `host`, `host:port`, or either with `http://` / `https://`.
+
+    Without a scheme, https is approved, and plain http too for a loopback host only: a secret in
+    clear text on a network needs the operator to write `http://` explicitly."""
 
     host: str
     port: int | None = None  # None: any port
-    scheme: str | None = None  # None: http or https
+    scheme: str | None = None  # None: https (and http on loopback)
 
     def allows(self, t: Target) -> bool:
-        return (t.host == self.host and (self.port is None or self.port == t.port)
-                and (self.scheme is None or self.scheme == t.scheme))
+        if t.host != self.host or (self.port is not None and self.port != t.port):
+            return False
+        if self.scheme is not None:
+            return self.scheme == t.scheme
+        return t.scheme == "https" or is_loopback(t.host)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def canonical_host(raw: str) -> str:
@@ -199,12 +214,18 @@ class Custody:
             return True
         return any(rule.allows(t) for rule in self.rules)
 
+    @staticmethod
+    def entry_for(t: Target) -> str:
+        """The approved_hosts entry that would approve exactly this target's host and port."""
+        hostport = t.host if t.port == _DEFAULT_PORT[t.scheme] else t.hostport
+        return f"http://{hostport}" if t.scheme == "http" and not is_loopback(t.host) else t.hostport
+
     def check_url(self, kind: str, url: str) -> str:
         """The canonical base URL when a `kind` provider may send its secret there."""
         t = parse_base_url(url)
         if not self.approved(kind, t):
             official = ", ".join(f"https://{h}" for h in OFFICIAL_HOSTS.get(kind, ())) or "none for this kind"
-            entry = f"{t.scheme}://{t.hostport}" if t.port != _DEFAULT_PORT[t.scheme] else t.host
+            entry = self.entry_for(t)
             raise CustodyError(
                 "provider_host_not_approved",
                 f"{t.scheme}://{t.hostport} is not an approved host for {kind} providers, so no provider secret "
