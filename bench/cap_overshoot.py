@@ -113,6 +113,9 @@ def main() -> int:
                 "JACKSTOP_FORWARD_HEADERS": "x-mock-fault,x-mock-usage"})  # the mock's per-request controls
     if args.store:
         env["JACKSTOP_STORE_URL"] = args.store
+    # The mock provider listens on 127.0.0.1: approve it as a provider host (secret custody).
+    (tmp / "jackstop.toml").write_text('[providers]\napproved_hosts = ["127.0.0.1"]\n')
+    env["JACKSTOP_CONFIG"] = str(tmp / "jackstop.toml")
     jackstop = [sys.executable, "-m", "jackstop"]
     keys = {f: generate_key(f) for f in ("openai", "anthropic", "gemini")}
     port = free_port()

@@ -75,7 +75,8 @@ def gateway_latency(requests: int) -> None:
                                ("detectors on", True)):
             tmp = pathlib.Path(tempfile.mkdtemp(prefix="jackstop-bench-mon-"))
             cfg = tmp / "jackstop.toml"
-            cfg.write_text(f"[log]\nlevel = \"error\"\n[monitor]\nenabled = {str(enabled).lower()}\n")
+            cfg.write_text(f"[log]\nlevel = \"error\"\n[providers]\napproved_hosts = [\"127.0.0.1\"]\n"
+                           f"[monitor]\nenabled = {str(enabled).lower()}\n")
             port = free_port()
             env = {k: v for k, v in os.environ.items() if not k.startswith("JACKSTOP_")}
             env.update({"JACKSTOP_HOME": str(tmp / "home"), "JACKSTOP_CONFIG": str(cfg), "JACKSTOP_PORT": str(port)})

@@ -143,8 +143,12 @@ def main() -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JACKSTOP_")}
     env.update({"JACKSTOP_HOME": str(tmp / "home"), "JACKSTOP_LOG_LEVEL": "warning",
                 "JACKSTOP_UPSTREAM_CLIENT": args.upstream_client})
-    if args.config:
-        env["JACKSTOP_CONFIG"] = str(pathlib.Path(args.config).resolve())
+    # The upstream (nginx) listens on 127.0.0.1: approve it as a provider host (secret custody).
+    cfg_text = pathlib.Path(args.config).read_text() if args.config else ""
+    if "[providers]" not in cfg_text:
+        cfg_text = '[providers]\napproved_hosts = ["127.0.0.1"]\n' + cfg_text
+    (tmp / "jackstop.toml").write_text(cfg_text)
+    env["JACKSTOP_CONFIG"] = str(tmp / "jackstop.toml")
     jackstop = [sys.executable, "-m", "jackstop"]
     gw = None
     try:

@@ -173,6 +173,39 @@ class LimitSettings(_Section):
         return value
 
 
+class ProviderSettings(_Section):
+    """Secret custody: the hosts a provider secret may be sent to (see jackstop.gateway.custody)."""
+
+    approved_hosts: tuple[str, ...] = Field(
+        (), description='a list of hosts a provider secret may be sent to besides the official ones: "HOST" or '
+                        '"HOST:PORT" (https; http too on loopback), or "http://HOST[:PORT]" / "https://HOST[:PORT]", '
+                        'e.g. ["api.groq.com", "http://llm.internal:8000", "127.0.0.1:8080"]')
+
+    @field_validator("approved_hosts")
+    @classmethod
+    def _hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from jackstop.gateway.custody import parse_host_rule
+
+        for entry in value:
+            parse_host_rule(entry)
+        return value
+
+
+class SecretsSettings(_Section):
+    env_allow: tuple[str, ...] = Field(
+        ("*_API_KEY",), description='a list of name patterns an env: SecretRef may use, e.g. ["*_API_KEY"] '
+                                    '(JACKSTOP_* variables are never allowed)')
+
+    @field_validator("env_allow")
+    @classmethod
+    def _patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from jackstop.gateway.custody import check_env_pattern
+
+        for pattern in value:
+            check_env_pattern(pattern)
+        return value
+
+
 class LogSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="one of debug, info, warning, error"
@@ -187,6 +220,8 @@ class Settings(_Section):
     keys: KeyDefaults = KeyDefaults()
     limits: LimitSettings = LimitSettings()
     log: LogSettings = LogSettings()
+    providers: ProviderSettings = ProviderSettings()
+    secrets: SecretsSettings = SecretsSettings()
     # Operator price entries; validated by jackstop.pricing when the catalog loads.
     prices: dict[str, Any] = Field(default_factory=dict, description="see README: Prices")
     # Sections owned and validated by their subsystems (jackstop.alerts, jackstop.monitor).

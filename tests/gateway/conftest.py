@@ -39,6 +39,10 @@ def fresh_mock(mock: MockProvider) -> MockProvider:
     return mock
 
 
+# Config that lets provider secrets go to the mock provider on loopback (secret custody).
+MOCK_APPROVED = '[providers]\napproved_hosts = ["127.0.0.1"]\n'
+
+
 @dataclass
 class GatewayProc:
     home: pathlib.Path
@@ -96,10 +100,11 @@ def start_gateway(tmp: pathlib.Path, *, extra_env: dict[str, str] | None = None,
     env.update({"JACKSTOP_HOME": str(home), "JACKSTOP_LOG_LEVEL": "debug", "PYTHONUNBUFFERED": "1",
                 # The mock provider's per-request controls pass through the gateway (see mockprovider).
                 "JACKSTOP_FORWARD_HEADERS": "x-mock-fault,x-mock-usage"})
-    if config_text is not None:
-        cfg = tmp / "jackstop.toml"
-        cfg.write_text(config_text)
-        env["JACKSTOP_CONFIG"] = str(cfg)
+    cfg = tmp / "jackstop.toml"
+    # The mock provider listens on 127.0.0.1: the operator's config approves it as a provider host.
+    cfg.write_text(config_text if config_text is not None and "[providers]" in config_text
+                   else MOCK_APPROVED + (config_text or ""))
+    env["JACKSTOP_CONFIG"] = str(cfg)
     env.update(extra_env or {})
     log_path = tmp / "gateway.log"
     g = GatewayProc(home=home, port=port, env=env, log_path=log_path)

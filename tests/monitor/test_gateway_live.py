@@ -28,6 +28,8 @@ from tests.conftest import free_port
 from tests.gateway.conftest import GatewayProc
 
 CONFIG = """
+[providers]
+approved_hosts = ["127.0.0.1"]
 [monitor]
 exempt_sources = []
 [monitor.auth]

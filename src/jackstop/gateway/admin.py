@@ -38,6 +38,7 @@ class Request:
     body: dict[str, Any]
     actor: str
     role: str
+    admin_hash: str = ""  # the keyed hash of the admin token asking
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,9 @@ ROUTES = (
     AdminRoute("POST", "/providers", "add_provider", "Register a provider credential",
                _obj({"name": _S, "kind": {"enum": ["openai", "anthropic", "gemini", "openai-compatible"]},
                      "secret": _S, "base_url": _S}, ("name", "kind", "secret"))),
+    AdminRoute("PATCH", "/providers/{name}", "update_provider",
+               "Change a provider's base URL (to a host the gateway's config approves) or its budgets and limits",
+               _obj({"base_url": _S, "policy": _POLICY, "clear": {"type": "array", "items": _S}})),
     AdminRoute("DELETE", "/providers/{name}", "remove_provider", "Remove a provider"),
     AdminRoute("POST", "/providers/{name}/rotate", "rotate_provider", "Point a provider at a new secret",
                _obj({"secret": _S}, ("secret",))),
@@ -134,8 +138,9 @@ class AdminAPI:
                               "a virtual key cannot call the admin API; use an admin token (jsa_…)")
             return
         await self.state.arefresh_if_changed()
-        admin = self.state.admin(tokens.token_hash(token, self.state.hash_key)) if tokens.is_well_formed(
-            token, tokens.ADMIN_TOKEN) else None
+        admin_hash = tokens.token_hash(token, self.state.hash_key) if tokens.is_well_formed(
+            token, tokens.ADMIN_TOKEN) else ""
+        admin = self.state.admin(admin_hash) if admin_hash else None
         if admin is None:
             await self._error(send, 401, "admin_auth", "missing or unknown admin token; send "
                                                        "Authorization: Bearer jsa_… (from `jackstop init`)")
@@ -166,11 +171,11 @@ class AdminAPI:
             from urllib.parse import parse_qsl
 
             req = Request(method, path, m.groupdict(), dict(parse_qsl(scope["query_string"].decode("latin-1"))),
-                          body, f"admin:{admin.name}", admin.role)
+                          body, f"admin:{admin.name}", admin.role, admin_hash)
             try:
                 status, result = await handler(req)
             except ControlError as exc:
-                await self._error(send, exc.status, "rejected", str(exc))
+                await self._error(send, exc.status, exc.rule, str(exc))
                 return
             except ValueError as exc:
                 await self._error(send, 400, "invalid_request", str(exc))
@@ -244,8 +249,10 @@ class AdminAPI:
     async def mint_token(self, req: Request) -> tuple[int, Any]:
         from jackstop.durations import parse_duration
 
+        # A mint-role token may be limited to some keys or a project (`admin-tokens create --keys/--project`).
+        scope = await self._run(self.control.mint_scope, req.admin_hash) if req.role == "mint" else None
         issued = await self._run(self.control.mint_client_token, req.params["name"], parse_duration(req.body["ttl"]),
-                                 req.body.get("policy") or {}, req.actor)
+                                 req.body.get("policy") or {}, req.actor, scope=scope)
         return 201, {"token": issued.token, "name": issued.record.name, "expires_at": issued.record.expires_at,
                      "policy": issued.record.policy}
 
@@ -292,6 +299,20 @@ class AdminAPI:
         b = req.body
         rec = await self._run(self.control.add_provider, b["name"], b["kind"], b["secret"], b.get("base_url"), req.actor)
         return 201, await self._run(self._provider_view, rec)
+
+    async def update_provider(self, req: Request) -> tuple[int, Any]:
+        b = req.body
+        name = req.params["name"]
+        if b.get("base_url") is not None:
+            await self._run(self.control.update_provider, name, req.actor, base_url=b["base_url"])
+        if b.get("policy") or b.get("clear"):
+            await self._run(self.control.update_provider_policy, name, b.get("policy") or {}, b.get("clear") or [],
+                            req.actor)
+        try:
+            rec = await self._run(self.control.store.get_provider, name)
+        except Exception as exc:
+            raise ControlError(str(exc), 404) from None
+        return 200, {**await self._run(self._provider_view, rec), "policy": rec.policy}
 
     async def remove_provider(self, req: Request) -> tuple[int, Any]:
         await self._run(self.control.remove_provider, req.params["name"], req.actor)

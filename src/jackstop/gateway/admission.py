@@ -143,6 +143,11 @@ class Admission:
             if parent.status != "active":
                 raise Denied(401 if parent.status == "revoked" else 403, f"key_{parent.status}",
                              f"the key this client token was minted from ({parent.name}) is {parent.status}")
+            # A token lives no longer than its key, and only on its key's provider.
+            if parent.expires_at is not None and parent.expires_at <= time.time():
+                raise Denied(401, "key_expired", f"the key this client token was minted from ({parent.name}) expired")
+            if parent.provider != key.provider:
+                raise Denied(403, "provider_mismatch", f"client token {key.name} names another provider than its key")
             key = parent
         out.append(Scope("key", key.name, f"key:{key.id}", self._policy("key", key.id, key.seq, key.policy)))
         if key.project:
@@ -180,6 +185,16 @@ class Admission:
                 raise Denied(413, "body_too_large", f"request body is over the {s.kind} {s.name}'s limit "
                                                     f"of {p.max_body_bytes} bytes")
 
+    @staticmethod
+    def _unbounded_reserve(scopes: list[Scope]) -> int | None:
+        """The flat reservation for unbounded requests: the key must allow them; a client token of the
+        key may only raise the reservation, never allow what its key does not."""
+        key = next((s.policy.unbounded_reserve_nusd for s in scopes if s.kind == "key"), None)
+        if key is None:
+            return None
+        token = next((s.policy.unbounded_reserve_nusd for s in scopes if s.kind == "token"), None)
+        return key if token is None else max(key, token)
+
     def ceiling(self, scopes: list[Scope]) -> int:
         found = [s.policy.max_tokens for s in scopes if s.policy.max_tokens is not None]
         return min(found) if found else self.settings.keys.max_tokens
@@ -211,8 +226,7 @@ class Admission:
                 price = price.with_mode(bound.mode)
         if route.billable and reserving:
             assert bound is not None
-            reserve = next((s.policy.unbounded_reserve_nusd for s in scopes
-                            if s.kind in ("token", "key") and s.policy.unbounded_reserve_nusd is not None), None)
+            reserve = self._unbounded_reserve(scopes)
             try:
                 token_billed_images = bound.images and price.image_billing != "per_image"
                 worst = worst_case_nusd(price, bound.input_tokens, bound.output_tokens,

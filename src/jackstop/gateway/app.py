@@ -64,7 +64,8 @@ class Gateway:
         self.proxy = Proxy(state=self.state, upstream=self.upstream, ledger=self.ledger, catalog=self.catalog,
                            admission=self.admission, max_body_bytes=s.max_body_bytes,
                            stream_drain_timeout=s.stream_drain_timeout, trusted_proxies=s.trusted_proxies,
-                           monitor=self.monitor, forward_headers=s.forward_headers, journal=self.journal)
+                           monitor=self.monitor, forward_headers=s.forward_headers, journal=self.journal,
+                           custody=self.control.custody)
         self.admin = AdminAPI(self.control, self.state, self.catalog)
         from jackstop.alerts.admin import register_admin
 

@@ -465,11 +465,15 @@ def cmd_providers_update(args: argparse.Namespace) -> int:
 
     control = _control(args)
     changes, clear = policy_changes(args)
-    rec = control.update_provider_policy(args.name, changes, clear, "cli")
+    if args.base_url:
+        # Obeys [providers] approved_hosts like the admin API: the CLI cannot approve a host either.
+        rec = control.update_provider(args.name, "cli", base_url=args.base_url)
+    if changes or clear or not args.base_url:
+        rec = control.update_provider_policy(args.name, changes, clear, "cli")
     if args.json:
         _json({"name": rec.name, "policy": rec.policy})
     else:
-        print(f"updated limits of provider {rec.name}")
+        print(f"updated provider {rec.name} ({rec.base_url})")
         _print_policy(rec.policy)
     return 0
 
@@ -529,11 +533,15 @@ def cmd_tokens_mint(args: argparse.Namespace) -> int:
 
 def cmd_admin_tokens_create(args: argparse.Namespace) -> int:
     control = _control(args)
-    issued = control.create_admin_token(args.name, args.role, "cli")
+    keys = tuple(k.strip() for k in (args.keys or "").split(",") if k.strip())
+    issued = control.create_admin_token(args.name, args.role, "cli", keys=keys, project=args.project)
+    limit = control.mint_scope(issued.record.hash)
     if args.json:
-        _json({"token": issued.token, "name": args.name, "role": args.role})
+        _json({"token": issued.token, "name": args.name, "role": args.role,
+               "limited_to": {"keys": list(limit.keys), "project": limit.project} if limit else None})
     else:
-        print(f"admin token {args.name} (role {args.role}; shown once):\n\n  {issued.token}\n")
+        print(f"admin token {args.name} (role {args.role}"
+              + (f", mints only from {limit.describe()}" if limit else "") + f"; shown once):\n\n  {issued.token}\n")
     return 0
 
 
@@ -543,12 +551,15 @@ def cmd_admin_tokens_list(args: argparse.Namespace) -> int:
 
     control = _control(args)
     recs = control.store.list_admin_tokens()
-    rows = [{"name": r.name, "role": r.role, "token": r.display + "…", "created": iso(r.created_at),
-             "revoked": iso(r.revoked_at)} for r in recs]
+    rows = []
+    for r in recs:
+        limit = control.mint_scope(r.hash)
+        rows.append({"name": r.name, "role": r.role, "limited_to": limit.describe() if limit else "",
+                     "token": r.display + "…", "created": iso(r.created_at), "revoked": iso(r.revoked_at)})
     if args.json:
         _json(rows)
     else:
-        print(render(["name", "role", "token", "created", "revoked"], [list(r.values()) for r in rows]))
+        print(render(["name", "role", "limited to", "token", "created", "revoked"], [list(r.values()) for r in rows]))
     return 0
 
 
@@ -602,8 +613,9 @@ def register(sub: Any) -> None:
     p = common(prov.add_parser("remove", help="remove a provider"), False)
     p.add_argument("name")
     p.set_defaults(func=_guard(cmd_providers_remove))
-    p = common(prov.add_parser("update", help="set a provider's budgets and limits"))
+    p = common(prov.add_parser("update", help="set a provider's base URL, budgets and limits"))
     p.add_argument("name")
+    p.add_argument("--base-url", help="a new base URL (its host must be official or in [providers] approved_hosts)")
     add_policy_args(p, expires=False, update=True)
     p.set_defaults(func=_guard(cmd_providers_update))
     p = common(prov.add_parser("rotate", help="point a provider at a new secret"), False)
@@ -687,6 +699,8 @@ def register(sub: Any) -> None:
     p.add_argument("name")
     p.add_argument("--role", default="admin", choices=["admin", "mint", "read"],
                    help="admin: everything; mint: only mint client tokens; read: only read")
+    p.add_argument("--keys", metavar="NAME,NAME", help="a mint token mints only from these keys")
+    p.add_argument("--project", metavar="NAME", help="a mint token mints only from this project's keys")
     p.set_defaults(func=_guard(cmd_admin_tokens_create))
     p = common(adm.add_parser("list", help="list admin tokens"))
     p.set_defaults(func=_guard(cmd_admin_tokens_list))

@@ -11,10 +11,10 @@ import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from jackstop import keys as tokens
 from jackstop.config import Settings
+from jackstop.gateway.custody import Custody, CustodyError
 from jackstop.home import Home
 from jackstop.providers import DEFAULT_BASE_URLS, KINDS
 from jackstop.secrets import Keystore, SecretError, parse_ref
@@ -37,9 +37,14 @@ _NAME_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_
 class ControlError(Exception):
     """An administrative request that cannot be done; the message names the problem and the fix."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
+    def __init__(self, message: str, status: int = 400, rule: str = "rejected") -> None:
         super().__init__(message)
         self.status = status
+        self.rule = rule  # named in the admin API's x-jackstop-error header
+
+
+def _custody_error(exc: CustodyError) -> ControlError:
+    return ControlError(f"{exc.rule}: {exc}", 403, exc.rule)
 
 
 def check_name(kind: str, name: str) -> str:
@@ -51,18 +56,6 @@ def check_name(kind: str, name: str) -> str:
     return name
 
 
-def check_base_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ControlError(f"base URL {url!r} is not an http(s) URL; give what you would pass to the "
-                           f"provider's official SDK as base_url, e.g. https://api.groq.com/openai/v1")
-    if parts.query or parts.fragment:
-        raise ControlError(f"base URL {url!r} must not carry a query or fragment")
-    if parts.username or parts.password:
-        raise ControlError("base URL must not embed credentials; store them with `jackstop secrets set`")
-    return url.rstrip("/")
-
-
 @dataclass(frozen=True)
 class Issued:
     """A freshly issued token (shown once) and the record it belongs to."""
@@ -71,10 +64,29 @@ class Issued:
     record: Any
 
 
+@dataclass(frozen=True)
+class MintScope:
+    """What a mint-role admin token may mint from: these keys and/or the keys of this project."""
+
+    keys: tuple[str, ...] = ()
+    project: str | None = None
+
+    def allows(self, key: KeyRecord) -> bool:
+        return (not self.keys or key.name in self.keys) and (self.project is None or key.project == self.project)
+
+    def describe(self) -> str:
+        parts = ([f"keys {', '.join(self.keys)}"] if self.keys else []) + (
+            [f"project {self.project}"] if self.project else [])
+        return " in ".join(parts) or "any key"
+
+
 class Control:
-    def __init__(self, store: Store, home: Home) -> None:
+    def __init__(self, store: Store, home: Home, settings: Settings | None = None) -> None:
         self.store = store
         self.home = home
+        self.settings = settings or Settings()
+        # Secret custody obeys the config file on this machine, whichever door a change comes through.
+        self.custody = Custody.from_settings(self.settings)
         self._hash_key = home.derive("token-hash")
         self.keystore = Keystore(store, home.derive("keystore"))
 
@@ -86,7 +98,7 @@ class Control:
             raise ControlError(f"jackstop is not initialised in {home.path}; run `jackstop init` "
                                f"(or set JACKSTOP_HOME / JACKSTOP_MASTER_KEY)")
         try:
-            control = cls(open_store(settings.store.url, home), home)
+            control = cls(open_store(settings.store.url, home), home, settings)
         except StoreError as exc:
             raise ControlError(str(exc)) from None
         if settings.counters.url.startswith(("redis://", "rediss://", "unix://")):
@@ -105,13 +117,35 @@ class Control:
     def needs_first_token(self) -> bool:
         return not any(t.revoked_at is None and t.role == "admin" for t in self.store.list_admin_tokens())
 
-    def create_admin_token(self, name: str, role: str = "admin", actor: str = "cli") -> Issued:
+    def create_admin_token(self, name: str, role: str = "admin", actor: str = "cli", *,
+                           keys: tuple[str, ...] = (), project: str | None = None) -> Issued:
+        """An admin token; a mint-role token can be limited to some keys and/or one project."""
         check_name("admin token", name)
         if role not in ROLES:
             raise ControlError(f"role {role!r} is not one of {', '.join(ROLES)}")
+        if (keys or project) and role != "mint":
+            raise ControlError("--keys and --project limit a mint-role token; other roles are not limited by key")
+        for k in keys:
+            check_name("key", k)
+        if project is not None:
+            check_name("project", project)
         token = tokens.generate(tokens.ADMIN_TOKEN)
-        rec = self.store.create_admin_token(name, self.hash(token), tokens.display_prefix(token), role, actor)
+        token_hash = self.hash(token)
+        if keys or project:
+            # Written before the token exists, so the token is never usable without its limit.
+            self.store.execute("INSERT INTO admin_token_scopes (hash, keys, project) VALUES (?, ?, ?)",
+                               (token_hash, json.dumps(sorted(set(keys))), project))
+        rec = self.store.create_admin_token(name, token_hash, tokens.display_prefix(token), role, actor)
+        if keys or project:
+            self.store.audit(actor, "admin_token.scope", name, {"keys": sorted(set(keys)), "project": project})
         return Issued(token, rec)
+
+    def mint_scope(self, token_hash: str) -> MintScope | None:
+        """The keys a mint-role admin token is limited to (None: not limited)."""
+        rows = self.store.query("SELECT keys, project FROM admin_token_scopes WHERE hash = ?", (token_hash,))
+        if not rows:
+            return None
+        return MintScope(tuple(json.loads(rows[0][0] or "[]")), rows[0][1])
 
     # -- secrets ----------------------------------------------------------------------------
     def set_secret(self, name: str, value: str, actor: str) -> str:
@@ -128,6 +162,10 @@ class Control:
             ref = parse_ref(ref_text)
         except SecretError as exc:
             raise ControlError(str(exc)) from None
+        try:
+            self.custody.check_ref(ref)
+        except CustodyError as exc:
+            raise _custody_error(exc) from None
         if ref.scheme == "local" and self.store.get_secret(ref.name) is None:
             raise ControlError(f"no secret {ref} in the keystore; store it first with "
                                f"`jackstop secrets set {ref.name}` (it reads the key from standard input)")
@@ -141,17 +179,37 @@ class Control:
             if kind == "openai-compatible":
                 raise ControlError("an openai-compatible provider needs --base-url, e.g. https://api.groq.com/openai/v1")
             base_url = DEFAULT_BASE_URLS[kind]
+        ref = self._check_ref(secret_ref)
+        url = self._check_url(kind, base_url)
         try:
-            return self.store.add_provider(name, kind, check_base_url(base_url), self._check_ref(secret_ref), actor)
+            return self.store.add_provider(name, kind, url, ref, actor)
         except StoreError as exc:
             raise ControlError(str(exc), 409) from None
 
-    def rotate_provider(self, name: str, secret_ref: str, actor: str) -> ProviderRecord:
+    def _check_url(self, kind: str, base_url: str) -> str:
+        """The canonical base URL, when the operator's config lets a provider secret go there."""
         try:
-            return self.store.update_provider(name, actor, secret_ref=self._check_ref(secret_ref),
-                                              action="provider.rotate")
+            return self.custody.check_url(kind, base_url)
+        except CustodyError as exc:
+            raise _custody_error(exc) from None
+
+    def update_provider(self, name: str, actor: str, *, secret_ref: str | None = None, base_url: str | None = None,
+                        action: str = "provider.update") -> ProviderRecord:
+        """Point a provider at another secret and/or base URL; the pair that results is checked whole."""
+        try:
+            rec = self.store.get_provider(name)
         except NotFound as exc:
             raise ControlError(str(exc), 404) from None
+        ref = self._check_ref(secret_ref if secret_ref is not None else rec.secret_ref)
+        url = self._check_url(rec.kind, base_url if base_url is not None else rec.base_url)
+        try:
+            return self.store.update_provider(name, actor, secret_ref=ref if secret_ref is not None else None,
+                                              base_url=url if base_url is not None else None, action=action)
+        except NotFound as exc:
+            raise ControlError(str(exc), 404) from None
+
+    def rotate_provider(self, name: str, secret_ref: str, actor: str) -> ProviderRecord:
+        return self.update_provider(name, actor, secret_ref=secret_ref, action="provider.rotate")
 
     def remove_provider(self, name: str, actor: str) -> None:
         try:
@@ -211,6 +269,12 @@ class Control:
         if "expires" in clear:
             expires_at = None
         policy = self._merged(rec.policy, changes, [c for c in clear if c != "expires"])
+        if rec.kind == "client":
+            # A client token stays inside its key through every change, like at its mint.
+            parent = self._parent_of(rec)
+            self._check_within(parent, policy)
+            if expires_at is not False:
+                self._check_token_expiry(parent, expires_at)
         return self.store.update_key(name, actor, policy=policy, expires_at=expires_at)
 
     def rotate_key(self, name: str, grace_seconds: float, actor: str) -> Issued:
@@ -267,32 +331,94 @@ class Control:
         return self.store.update_provider(name, actor, policy=self._merged(rec.policy, changes, clear))
 
     # -- client tokens -------------------------------------------------------------------------
-    def mint_client_token(self, parent_name: str, ttl_seconds: float, changes: dict[str, Any], actor: str) -> Issued:
-        """A short-lived jst_ token scoped inside its parent key, with a budget carved from the parent's."""
-        from jackstop.gateway.policy import is_narrower, parse_policy
+    def mint_client_token(self, parent_name: str, ttl_seconds: float, changes: dict[str, Any], actor: str, *,
+                          scope: MintScope | None = None) -> Issued:
+        """A short-lived jst_ token scoped inside its parent key, with a budget carved from the parent's.
 
+        `scope` is the limit of the mint-role admin token asking (None: not limited)."""
         if not 0 < ttl_seconds <= MAX_CLIENT_TOKEN_TTL:
             raise ControlError("a client token lives at most 24h; give a ttl such as 15m, 1h or 24h")
         try:
             parent = self.store.get_key(parent_name)
         except NotFound as exc:
+            if scope is not None:  # do not tell a limited minter which other keys exist
+                raise ControlError(f"mint_scope: this admin token may only mint from {scope.describe()}", 403,
+                                   "mint_scope") from None
             raise ControlError(str(exc), 404) from None
+        if scope is not None and not scope.allows(parent):
+            raise ControlError(f"mint_scope: this admin token may only mint from {scope.describe()}; "
+                               f"not from key {parent_name}", 403, "mint_scope")
         if parent.kind != "virtual":
             raise ControlError("client tokens are minted from a virtual key (jsk_), not from another token")
-        if parent.status != "active":
-            raise ControlError(f"key {parent_name} is {parent.status}; tokens are minted only from active keys", 409)
+        self._check_mintable(parent)
         policy = self._policy(changes)
         if not policy.get("budgets"):
             raise ControlError("a client token needs a budget carved from its parent's, e.g. budget 0.50/total")
-        why = is_narrower(parse_policy(policy), parse_policy(parent.policy))
-        if why:
-            raise ControlError(f"a client token's scope must be the same as or narrower than its key's: {why}")
+        self._check_within(parent, policy)
+        expires_at = time.time() + ttl_seconds
+        self._check_token_expiry(parent, expires_at)
         token = tokens.generate(tokens.CLIENT_TOKEN)
         name = f"{parent.name}.t-{token[4:12]}"
         rec = self.store.create_key(name, parent.provider, self.hash(token), tokens.display_prefix(token), actor,
                                     project=parent.project, policy=policy, kind="client", parent_id=parent.id,
-                                    expires_at=time.time() + ttl_seconds)
+                                    expires_at=expires_at)
         return Issued(token, rec)
+
+    @staticmethod
+    def _check_mintable(parent: KeyRecord) -> None:
+        if parent.status != "active":
+            raise ControlError(f"parent_key_not_active: key {parent.name} is {parent.status}; tokens are minted "
+                               f"only from active keys", 409, "parent_key_not_active")
+        if parent.expires_at is not None and parent.expires_at <= time.time():
+            raise ControlError(f"parent_key_expired: key {parent.name} has expired; tokens are minted only from "
+                               f"unexpired keys", 409, "parent_key_expired")
+
+    def _parent_of(self, token: KeyRecord) -> KeyRecord:
+        try:
+            return self.store.get_key_by_id(token.parent_id or "")
+        except NotFound:
+            raise ControlError(f"the key client token {token.name} was minted from no longer exists", 409) from None
+
+    def _check_token_expiry(self, parent: KeyRecord, expires_at: float | None) -> None:
+        """A client token always expires, within 24h and no later than its key."""
+        if expires_at is None:
+            raise ControlError("token_outlives_key: a client token must expire; give an expiry within 24h",
+                               400, "token_outlives_key")
+        if expires_at > time.time() + MAX_CLIENT_TOKEN_TTL + 60:
+            raise ControlError("a client token lives at most 24h")
+        if parent.expires_at is not None and expires_at > parent.expires_at:
+            left = max(0, int(parent.expires_at - time.time()))
+            raise ControlError(f"token_outlives_key: key {parent.name} expires in {left}s; a client token may not "
+                               f"outlive it: give a ttl of at most {left}s", 400, "token_outlives_key")
+
+    def _check_within(self, parent: KeyRecord, policy: dict[str, Any]) -> None:
+        """Refuse a client-token policy wider than its key's in any field (jackstop.gateway.policy.NARROWING)."""
+        import dataclasses
+
+        from jackstop.gateway.policy import parse_policy, widenings
+
+        mine = parse_policy(policy)
+        theirs = parse_policy(parent.policy)
+        # Compare monitor responses with what really applies to the key (its config layers included).
+        theirs = dataclasses.replace(theirs, monitor=self.effective_monitor(parent))
+        found = widenings(mine, theirs)
+        if found:
+            raise ControlError(f"token_wider_than_key: a client token's scope must be the same as or narrower than "
+                               f"its key's ({parent.name}): {'; '.join(found)}", 400, "token_wider_than_key")
+
+    def effective_monitor(self, key: KeyRecord) -> dict[str, Any]:
+        """The monitor response and throttle factor that apply to a key, from the config and the Store."""
+        from jackstop.monitor import load_monitor_settings
+
+        proj_pol = None
+        if key.project:
+            try:
+                proj_pol = self.store.get_project(key.project).policy.get("monitor")
+            except NotFound:
+                pass
+        response, factor = load_monitor_settings(self.settings.monitor).policy_for(
+            key.name, key.project, (proj_pol, key.policy.get("monitor")))
+        return {"response": response, "throttle_factor": factor}
 
     # -- panic ------------------------------------------------------------------------------------
     def panic(self, actor: str, *, provider: str | None = None, project: str | None = None, everything: bool = False,

@@ -207,23 +207,142 @@ def validate(raw: dict[str, Any] | None) -> dict[str, Any]:
     if p.unbounded_reserve_nusd is not None:
         out["unbounded_reserve"] = format_usd(p.unbounded_reserve_nusd)
     if p.monitor:
-        out["monitor"] = p.monitor
+        out["monitor"] = _valid_monitor(p.monitor)
     return out
 
 
-def is_narrower(child: Policy, parent: Policy) -> str | None:
-    """Why `child` is not the same as or narrower than `parent`, or None when it is.
+def _valid_monitor(raw: dict[str, Any]) -> dict[str, Any]:
+    from pydantic import ValidationError
 
-    Requests with a child token are checked against both policies, so the effective scope is
-    always the intersection; this check only stops a mint from *claiming* a wider scope."""
-    for b in child.budgets:
-        caps = [p.amount_nusd for p in parent.budgets]
-        if caps and b.amount_nusd > min(caps):
-            return f"budget {b.describe()} is larger than the parent's smallest budget"
-    for name in ("rpm", "tpm", "concurrency", "max_tokens", "max_body_bytes"):
+    from jackstop.monitor.settings import Policy as MonitorPolicy
+
+    try:
+        return MonitorPolicy.model_validate(raw).model_dump(exclude_none=True)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise PolicyError(f"monitor.{where}: {first['msg']} (monitor takes response = \"alert\", \"throttle\" or "
+                          f"\"suspend\", and throttle_factor between 0 and 1)") from None
+
+
+# -- narrowing: a client token's policy inside its key's -------------------------------------------
+#
+# Requests with a client token are checked against the token's policy *and* its key's, so most
+# fields are intersected at request time anyway; these rules stop a mint (or an update of the
+# token) from *claiming* a wider scope, so what an operator reads is what holds. A field the token
+# leaves unset inherits the key's (enforced at request time). Every policy field must have a rule:
+# tests fail when a new field has none.
+
+_MONITOR_RANK = {"alert": 0, "throttle": 1, "suspend": 2}
+_GLOB_CHARS = frozenset("*?[")
+
+
+def _glob_within(child: str, parent: str) -> bool:
+    """Whether every name glob `child` matches is matched by glob `parent` (conservatively)."""
+    if child == parent or parent == "*":
+        return True
+    if not _GLOB_CHARS & set(child):
+        return fnmatch.fnmatchcase(child, parent)
+    # prefix* inside prefix*: the only wildcard shape compared; anything else must be spelled out.
+    return (child.endswith("*") and parent.endswith("*") and not _GLOB_CHARS & set(child[:-1] + parent[:-1])
+            and child[:-1].startswith(parent[:-1]))
+
+
+def _globs_within(name: str, child: tuple[str, ...], parent: tuple[str, ...]) -> str | None:
+    if not parent:
+        return None
+    if not child:
+        return None  # inherits the key's list
+    for g in child:
+        if not any(_glob_within(g, p) for p in parent):
+            return (f"{name} {g!r} reaches beyond the key's {name} ({', '.join(parent)}); name {name} inside "
+                    f"that list (a pattern prefix* only within a matching prefix*)")
+    return None
+
+
+def _number(name: str) -> Any:
+    def rule(child: Policy, parent: Policy) -> str | None:
         c, p = getattr(child, name), getattr(parent, name)
         if c is not None and p is not None and c > p:
-            return f"{name} {c} is above the parent's {p}"
-    if parent.models and child.models and not all(parent.model_allowed(m.replace("*", "")) for m in child.models):
-        return "models reach beyond the parent's model allowlist"
+            return f"{name} {c} is above the key's {p}"
+        return None
+    return rule
+
+
+def _budgets(child: Policy, parent: Policy) -> str | None:
+    if not parent.budgets:
+        return None
+    smallest = min(parent.budgets, key=lambda b: b.amount_nusd)
+    for b in child.budgets:
+        if b.amount_nusd > smallest.amount_nusd:
+            return f"budget {b.describe()} is larger than the parent key's smallest budget {smallest.describe()}"
     return None
+
+
+def _ips(child: Policy, parent: Policy) -> str | None:
+    if not parent.allow_ips or not child.allow_ips:
+        return None
+    for net in child.allow_ips:
+        if not any(net.version == p.version and net.subnet_of(p) for p in parent.allow_ips):  # type: ignore[arg-type]
+            return f"allow_ips {net} is not inside the key's IP allowlist ({', '.join(map(str, parent.allow_ips))})"
+    return None
+
+
+def _endpoints(child: Policy, parent: Policy) -> str | None:
+    extra = [e for e in child.endpoints if parent.endpoints and e not in parent.endpoints]
+    if extra:
+        return f"endpoints {', '.join(extra)} are not allowed for the key ({', '.join(parent.endpoints)})"
+    return None
+
+
+def _unbounded_reserve(child: Policy, parent: Policy) -> str | None:
+    c, p = child.unbounded_reserve_nusd, parent.unbounded_reserve_nusd
+    if c is None:
+        return None
+    if p is None:
+        return "unbounded_reserve allows requests of unbounded cost, which the key does not allow"
+    if c < p:
+        return (f"unbounded_reserve ${format_usd(c)} reserves less for an unbounded request than the key's "
+                f"${format_usd(p)}")
+    return None
+
+
+def _monitor(child: Policy, parent: Policy) -> str | None:
+    """A token's monitor response may only be as strict as its key's or stricter. `parent.monitor`
+    should hold the key's effective response (the control plane fills it in from the config); when it
+    does not, only the strictest response is certainly not milder."""
+    c_resp, p_resp = child.monitor.get("response"), parent.monitor.get("response")
+    if c_resp is not None and _MONITOR_RANK.get(c_resp, -1) < _MONITOR_RANK.get(p_resp or "suspend", 2):
+        return f"monitor response {c_resp!r} is milder than the key's {p_resp or 'response'!r}"
+    c_f, p_f = child.monitor.get("throttle_factor"), parent.monitor.get("throttle_factor")
+    if c_f is not None and (p_f is None or c_f > p_f):
+        return (f"monitor throttle_factor {c_f} lets more through than the key's"
+                + (f" {p_f}" if p_f is not None else " (set the key's first)"))
+    return None
+
+
+NARROWING: dict[str, Any] = {
+    "budgets": _budgets,
+    "rpm": _number("rpm"),
+    "tpm": _number("tpm"),
+    "concurrency": _number("concurrency"),
+    "allow_ips": _ips,
+    "providers": lambda c, p: _globs_within("providers", c.providers, p.providers),
+    "models": lambda c, p: _globs_within("models", c.models, p.models),
+    "endpoints": _endpoints,
+    "max_body_bytes": _number("max_body_bytes"),
+    "max_tokens": _number("max_tokens"),
+    "unbounded_reserve": _unbounded_reserve,
+    "monitor": _monitor,
+}
+
+
+def widenings(child: Policy, parent: Policy) -> list[str]:
+    """Every way `child` is wider than `parent` (empty when it is the same or narrower)."""
+    return [why for field_name in _FIELDS if (why := NARROWING[field_name](child, parent))]
+
+
+def is_narrower(child: Policy, parent: Policy) -> str | None:
+    """Why `child` is not the same as or narrower than `parent`, or None when it is."""
+    found = widenings(child, parent)
+    return "; ".join(found) if found else None

@@ -22,6 +22,7 @@ from jackstop import keys as tokens
 from jackstop.counters import CountersError
 from jackstop.gateway.admission import Admission, Denied, Grant, counters_unavailable
 from jackstop.gateway.clientip import client_ip
+from jackstop.gateway.custody import Custody, CustodyError
 from jackstop.gateway.http import MAX_JSON_DEPTH, BodyTooLarge, ClientGone, json_too_deep, read_body
 from jackstop.gateway.journal import JournalError, ReservationJournal
 from jackstop.gateway.ledger import BACKLOG_RULE, LedgerWriter
@@ -31,7 +32,7 @@ from jackstop.providers import Family, family_of_kind, get_family
 from jackstop.providers.base import Prepared, Route
 from jackstop.providers.paths import PathError, split_path
 from jackstop.redact import redact
-from jackstop.secrets import SecretError
+from jackstop.secrets import SecretError, parse_ref
 from jackstop.store import KeyRecord, LedgerRow, ProviderRecord
 
 log = logging.getLogger("jackstop.gateway")
@@ -101,7 +102,8 @@ class Proxy:
     def __init__(self, *, state: State, upstream: Upstream, ledger: LedgerWriter, catalog: Any,
                  admission: Admission, max_body_bytes: int, stream_drain_timeout: float,
                  trusted_proxies: tuple[str, ...] = (), monitor: Any = None,
-                 forward_headers: tuple[str, ...] = (), journal: ReservationJournal | None = None) -> None:
+                 forward_headers: tuple[str, ...] = (), journal: ReservationJournal | None = None,
+                 custody: Custody | None = None) -> None:
         self.state = state
         self.upstream = upstream
         self.ledger = ledger
@@ -109,6 +111,7 @@ class Proxy:
         self.admission = admission
         self.monitor = monitor
         self.journal = journal
+        self.custody = custody or Custody()  # strict default: official hosts only
         self.max_body = max_body_bytes
         self.drain_timeout = stream_drain_timeout
         self.trusted = tuple(ipaddress.ip_network(c, strict=False) for c in trusted_proxies)
@@ -326,12 +329,13 @@ class Proxy:
         row.stream = stream
         call.prepared = family.prepare(route, body, raw, stream)
         call.prepared.body = upstream_body(call.grant.bound, call.prepared.body, raw, body)
+        base_url = self._custody_checked(provider)
         try:
             call.secret = self.state.provider_secret(provider)
         except SecretError as exc:
             raise Refusal(503, "provider_secret_unavailable", str(exc)) from None
         # The upstream URL is built from the parsed route only, never from the client's path.
-        url = provider.base_url + route.upstream_path
+        url = base_url + route.upstream_path
         if route.query:
             url += "?" + route.query
         if scope["method"] == "POST":
@@ -376,6 +380,21 @@ class Proxy:
                 raise Refusal(503, "journal_unavailable", "the reservation journal cannot be written (disk full or "
                                                           "read-only?); the request was not forwarded; retry later",
                               [(b"retry-after", b"5"), (b"retry-after-ms", b"5000")]) from None
+
+    def _custody_checked(self, provider: ProviderRecord) -> str:
+        """The provider's base URL, checked (again: defence in depth) before its secret is attached:
+        a record stored before the custody rules, or a config narrowed since, sends nothing."""
+        try:
+            return self.custody.checked_base_url(provider.name, provider.seq, provider.kind, provider.base_url,
+                                                 parse_ref(provider.secret_ref))
+        except CustodyError as exc:
+            log.error("provider refused by secret custody", extra={"provider": provider.name, "rule": exc.rule,
+                                                                    "reason": str(exc)})
+            raise Refusal(503, exc.rule, f"provider {provider.name} may not be sent its secret ({exc.rule}); an operator "
+                                         f"must fix the provider or the gateway's config (see the gateway log)",
+                          [(b"x-should-retry", b"false")]) from None
+        except SecretError as exc:
+            raise Refusal(503, "provider_secret_unavailable", str(exc)) from None
 
     async def _forward(self, send: Any, receive: Any, call: Call, url: str, up_headers: list[tuple[str, str]],
                        stream: bool) -> None:

@@ -78,7 +78,9 @@ def run_demo(fast: bool = False) -> int:
         env = {"JACKSTOP_HOME": os.path.join(tmp, "home")}
         settings = config.load(environ=env)
         settings = settings.model_copy(update={"server": settings.server.model_copy(update={"port": _free_port()}),
-                                               "monitor": {"exempt_sources": []}})
+                                               "monitor": {"exempt_sources": []},
+                                               # the simulated provider's host, approved as an operator would
+                                               "providers": config.ProviderSettings(approved_hosts=("127.0.0.1",))})
         home = Home.from_env(env)
         control = Control.open(settings, home, create=True)
         control.set_secret("mock-openai", mock.keys["openai"], "demo")

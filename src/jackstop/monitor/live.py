@@ -261,6 +261,18 @@ class Monitor:
                 key_pol = (rec.policy or {}).get("monitor")
                 if rec.project:
                     proj_pol = (self.control.store.get_project(rec.project).policy or {}).get("monitor")
+                if rec.kind == "client" and rec.parent_id:
+                    key_pol = self._token_policy(rec, proj_pol, key_pol)
         except Exception:
             pass
         return proj_pol, key_pol
+
+    def _token_policy(self, token: Any, proj_pol: Any, token_pol: Any) -> dict[str, Any]:
+        """A client token's response is the stricter of its own and its key's: a token cannot be
+        minted (or left, after its key is tightened) with a milder response than its key."""
+        rank = {"alert": 0, "throttle": 1, "suspend": 2}
+        parent = self.control.store.get_key_by_id(token.parent_id)
+        p_resp, p_factor = self.settings.policy_for(parent.name, parent.project,
+                                                    (proj_pol, (parent.policy or {}).get("monitor")))
+        t_resp, t_factor = self.settings.policy_for(token.name, token.project, (proj_pol, token_pol))
+        return {"response": max(p_resp, t_resp, key=rank.__getitem__), "throttle_factor": min(p_factor, t_factor)}

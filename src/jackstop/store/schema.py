@@ -35,6 +35,8 @@ CREATE INDEX IF NOT EXISTS key_credentials_seq ON key_credentials (seq);
 CREATE TABLE IF NOT EXISTS admin_tokens (
     hash TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, role TEXT NOT NULL, display TEXT NOT NULL,
     created_at {REAL} NOT NULL, revoked_at {REAL}, seq BIGINT NOT NULL);
+-- What a mint-role admin token may mint from (no row: not limited).
+CREATE TABLE IF NOT EXISTS admin_token_scopes (hash TEXT PRIMARY KEY, keys TEXT NOT NULL DEFAULT '[]', project TEXT);
 CREATE TABLE IF NOT EXISTS audit_log (
     id {ID}, ts {REAL} NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
     target TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '{}');
