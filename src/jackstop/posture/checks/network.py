@@ -45,6 +45,10 @@ def check(inputs: Inputs) -> CheckResult:
     elif s.trusted_proxies:
         j.criterion("trusted proxies set when a proxy is in front", 1, True,
                     [Evidence(f"server.trusted_proxies = {s.trusted_proxies}", True, setting="server.trusted_proxies")])
+    elif not any(u.requests for u in (gw.usage or {}).values()):
+        j.skip("trusted proxies set when a proxy is in front",
+               "server.trusted_proxies is empty and there was no traffic in the last 7 days to tell whether a proxy "
+               "is in front")
     else:
         proxy = _behind_proxy(gw)
         j.criterion("trusted proxies set when a proxy is in front", 1, proxy is None,
