@@ -32,7 +32,7 @@ def check(inputs: Inputs) -> CheckResult:
             [_key_fix(k.provider) for k in code])
         config = [k for k in app.tree_keys if k.in_config]
         good = [k for k in app.jackstop_keys if k.in_config]
-        evidence = [Evidence(f"{k.name or 'a setting'} holds a {k.provider} provider key ({k.redacted}); "
+        evidence = [Evidence(f"{k.name or 'a setting'} holds a provider key ({k.provider}, {k.redacted}); "
                              f"it should hold a jsk_ virtual key", False, file=k.path, line=k.line, key=k.name)
                     for k in config]
         evidence += [Evidence(f"{k.name or 'a setting'} holds a jackstop virtual key ({k.redacted})", True,

@@ -50,7 +50,7 @@ def ring(score: float | None) -> str:
         "pass" if score >= 8 else "partial" if score >= 5 else "fail"]
     label = "–" if score is None else f"{score:g}"
     return (f'<svg data-chart="overall" role="img" aria-label="overall score {escape(label)} of 10" width="{size}" '
-            f'height="{size}" viewBox="0 0 {size} {size}" xmlns="http://www.w3.org/2000/svg">'
+            f'height="{size}" viewBox="0 0 {size} {size}">'
             f'<circle cx="{size / 2}" cy="{size / 2}" r="{radius}" fill="none" stroke="#e6e9ef" stroke-width="{stroke}"/>'
             f'<circle cx="{size / 2}" cy="{size / 2}" r="{radius}" fill="none" stroke="{colour}" stroke-width="{stroke}" '
             f'stroke-dasharray="{circumference * frac:.1f} {circumference:.1f}" transform="rotate(-90 {size / 2} {size / 2})"/>'
@@ -63,7 +63,7 @@ def bars(results: tuple[CheckResult, ...]) -> str:
     w, row, left, right = 560, 19, 190, 40
     h = row * len(results) + 6
     out = [f'<svg data-chart="controls" role="img" aria-label="score of each control" width="{w}" height="{h}" '
-           f'viewBox="0 0 {w} {h}" xmlns="http://www.w3.org/2000/svg">']
+           f'viewBox="0 0 {w} {h}">']
     span = w - left - right
     for i, r in enumerate(results):
         y = 3 + i * row
