@@ -33,12 +33,12 @@ def test_clean_tree_scores_ten_on_every_app_control(tmp_path, rng) -> None:
         assert c["score"] == 10, (number, c)
         assert c["fixes"] == []
     keys = control_of(report, 1)
-    assert any(e["ok"] and e["file"] == ".env" and e["key"] == "OPENAI_API_KEY" and "jackstop virtual key" in e["text"]
+    assert any(e["ok"] and e.get("file") == ".env" and e.get("key") == "OPENAI_API_KEY" and "jackstop virtual key" in e["text"]
                for e in keys["evidence"])
     scanning = control_of(report, 7)
     assert {"file": ".github/workflows/ci.yml", "line": 8} .items() <= next(
         e for e in scanning["evidence"] if "jackstop scan" in e["text"]).items()
-    assert any(e["file"].endswith("hooks/pre-commit") and e["ok"] for e in scanning["evidence"])
+    assert any(e.get("file", "").endswith("hooks/pre-commit") and e["ok"] for e in scanning["evidence"])
     assert "pinned with hashes: requirements.txt" in json.dumps(control_of(report, 6)["evidence"])
     # Gateway controls are not guessed from an app tree.
     for number in (2, 3, 4, 5, 8, 9):
@@ -81,7 +81,7 @@ def test_provider_key_in_dotenv_rather_than_a_jsk_key(tmp_path, rng) -> None:
     assert len(bad) == 1
     assert {"file": ".env", "line": 1, "key": "ANTHROPIC_API_KEY"}.items() <= bad[0].items()
     assert "provider key" in bad[0]["text"] and "should hold a jsk_ virtual key" in bad[0]["text"]
-    assert any(e["ok"] and e["file"] == ".env.production" for e in c["evidence"])
+    assert any(e["ok"] and e.get("file") == ".env.production" for e in c["evidence"])
     assert c["fixes"] == ["in .env, set ANTHROPIC_API_KEY to a virtual key from `jackstop keys create APP-ENV "
                           "--provider anthropic --budget 10/day` and point the SDK's base_url at the gateway; then "
                           "rotate the anthropic key"]
@@ -114,7 +114,7 @@ def test_repository_without_a_hook(tmp_path, rng) -> None:
     assert c["score"] == 6  # hook (2 of 5) fails; CI scanner and history pass
     assert {"text": "no pre-commit hook: nothing stops a key at commit time", "ok": False,
             "file": ".git/hooks/pre-commit"} in c["evidence"]
-    assert {"text": "runs `- gitleaks detect --source .`", "ok": True, "file": ".gitlab-ci.yml", "line": 3} in c["evidence"]
+    assert {"text": "runs `gitleaks detect --source .`", "ok": True, "file": ".gitlab-ci.yml", "line": 3} in c["evidence"]
     assert c["fixes"] == ["jackstop hook install"]
 
 

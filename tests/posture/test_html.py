@@ -68,6 +68,8 @@ def test_html_report_renders_in_chromium(report_html, tmp_path) -> None:
             card6 = page.locator('section[data-control="6"]').inner_text()
             assert "litellm" in card6 and "!=1.82.7" in card6
             assert page.locator("img").count() == 0
+            first = page.locator("#fix-first li").all_inner_texts()
+            assert 3 <= len(first) <= 5 and first[0].startswith("3. caps-and-alerts (0/10): jackstop keys update")
             page.screenshot(path=str(shot), full_page=True)
             pdf = page.pdf(format="A4", landscape=True)  # printable: it lays out on paper too
             assert pdf[:5] == b"%PDF-"

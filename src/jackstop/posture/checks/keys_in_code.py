@@ -28,7 +28,7 @@ def check(inputs: Inputs) -> CheckResult:
             "no provider key in the working tree", 3, not code,
             [Evidence(f"{k.provider} key {k.redacted} in code" + (f" ({k.name})" if k.name else ""), False,
                       file=k.path, line=k.line, key=k.name) for k in code]
-            or [Evidence("no provider key in the working tree (jackstop scan)", True, file=".")],
+            or [Evidence("no provider key in the working tree (jackstop scan)", True)],
             [_key_fix(k.provider) for k in code])
         config = [k for k in app.tree_keys if k.in_config]
         good = [k for k in app.jackstop_keys if k.in_config]

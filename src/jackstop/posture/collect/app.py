@@ -30,6 +30,7 @@ HOOK_SCANNERS = re.compile(r"jackstop\s+scan|-m jackstop scan|gitleaks|truffleho
 DOC_FILES = ("SECURITY.md", "CONTRIBUTING.md", "README.md", "docs/*.md", "docs/**/*.md", ".github/SECURITY.md")
 DOC_KEYS = re.compile(r"api[ _-]?keys?|provider keys?|jsk_|virtual keys?", re.IGNORECASE)
 DOC_HANDLING = re.compile(r"jackstop|gateway|secret manager|vault|rotat|revok|\bpanic\b", re.IGNORECASE)
+_STEP = re.compile(r"^-?\s*(?:(?:run|script|entry|command)\s*:\s*)?")
 _ASSIGN = re.compile(r"""^\s*(?:export\s+)?["']?([A-Za-z_][A-Za-z0-9_.\-]*)["']?\s*(?:=|:)""")
 
 
@@ -170,7 +171,8 @@ def find_ci(facts: AppFacts) -> None:
                     continue
                 for kind, rx in CI_TOOLS.items():
                     if rx.search(line):
-                        facts.ci_hits.append(CiHit(rel, n, kind, line.strip()[:160]))
+                        shown = _STEP.sub("", line.strip())  # "- run: jackstop scan ." -> "jackstop scan ."
+                        facts.ci_hits.append(CiHit(rel, n, kind, shown[:160]))
 
 
 def run_audit(facts: AppFacts) -> None:

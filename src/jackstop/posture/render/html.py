@@ -27,6 +27,9 @@ li .where{color:#5b6576;font-family:ui-monospace,Menlo,Consolas,monospace;font-s
 .fix{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:11.5px;background:#f3f5f8;border-radius:4px;padding:3px 6px;margin:2px 0;white-space:pre-wrap;word-break:break-word}
 .na-note{color:#5b6576;font-size:12px}
 .legend span{margin-right:12px;font-size:12px} .sw{display:inline-block;width:10px;height:10px;margin-right:4px;vertical-align:middle;border-radius:2px}
+.first{border:1px solid #1d2430;border-radius:6px;padding:6px 10px;margin-bottom:10px;break-inside:avoid}
+.first h2{font-size:14px;margin:0 0 3px} .first ol{margin:0;padding-left:20px} .first li{margin:2px 0}
+.first code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:11.5px}
 footer{margin-top:12px;color:#5b6576;font-size:11px;border-top:1px solid #dde2ea;padding-top:6px}
 @media print{body{margin:0;max-width:none;font-size:10.5px} .card{padding:5px 7px} .fix{font-size:9.5px}
   @page{size:A4 landscape;margin:10mm}}
@@ -110,6 +113,17 @@ def _card(r: CheckResult) -> str:
     return "".join(parts)
 
 
+def fix_first(results: tuple[CheckResult, ...], limit: int = 5) -> str:
+    """The first fix of each failing control, lowest score first: where a team starts."""
+    failing = sorted((r for r in results if r.score is not None and r.score < 10 and r.fixes),
+                     key=lambda r: (r.score, r.number))
+    if not failing:
+        return ""
+    items = "".join(f"<li><b>{r.number}. {escape(r.control)}</b> ({r.score}/10): <code>{escape(r.fixes[0])}</code></li>"
+                    for r in failing[:limit])
+    return f'<section class="first" id="fix-first"><h2>Fix first</h2><ol>{items}</ol></section>'
+
+
 def render(report: Report) -> str:
     score = report.score
     counts = {s: sum(1 for r in report.results if r.status == s) for s in COLOURS}
@@ -127,7 +141,7 @@ def render(report: Report) -> str:
         f"<div class=\"sub\" id=\"inputs\">{escape(inputs)} · {escape(iso(report.generated_at) or '')} · "
         f"jackstop {escape(report.version)}</div><div class=\"legend\">{legend}</div>{notes}</div>"
         f"{bars(report.results)}</header>"
-        f"<main class=\"cols\">{''.join(_card(r) for r in report.results)}</main>"
+        f"{fix_first(report.results)}<main class=\"cols\">{''.join(_card(r) for r in report.results)}</main>"
         "<footer>Each score is 0-10, judged on the evidence shown; a control that the inputs cannot judge is "
         "“not assessed”, never guessed. Learn any control with <b>jackstop posture --explain NUMBER</b>: the attack, "
         "the incident, the fix and how to check it.</footer></body></html>"
