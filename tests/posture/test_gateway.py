@@ -6,6 +6,12 @@ from __future__ import annotations
 import json
 
 import httpx2 as httpx
+import pytest
+
+from jackstop import config
+from jackstop.gateway.control import Control
+from jackstop.home import Home
+from jackstop.posture.collect import remote as remote_collector
 
 from tests.gateway.conftest import start_gateway
 from tests.posture.conftest import control_of, posture_json
@@ -120,7 +126,41 @@ def test_admin_url_judges_a_running_gateway_like_the_store(tmp_path) -> None:
         assert "jackstop keys update shop-web --rpm 120 --tpm 200000   (a few times its busiest minute)" in rates["fixes"]
         assert "jackstop keys update batch --concurrency 8" in rates["fixes"]
 
+        # A gateway from before the posture route: judged on the other routes, the rest not assessed.
+        real_get = remote_collector._Admin.get
+
+        def older(self, path, *, optional=False):  # noqa: ANN001, ANN202
+            return None if path.startswith("/posture/") else real_get(self, path, optional=optional)
+
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(remote_collector._Admin, "get", older)
+            old = json.loads(run_cli("posture", "--admin-url", g.url, "--admin-token", token, "--json").out)
+        assert any("no /admin/v1/posture/gateway route" in n for n in old["notes"])
+        assert control_of(old, 3)["score"] == 0  # keys, projects and the alerts list are still read
+        assert any("does not report its settings" in na for na in control_of(old, 3)["not_assessed"])
+        assert control_of(old, 5)["score"] is None
+
         bad = run_cli("posture", "--admin-url", g.url, "--admin-token", "jsa_" + "x" * 38)
         assert bad.code == 2 and "401" in bad.err and bad.err.count("\n") == 1
     finally:
         g.stop()
+
+
+@pytest.mark.postgres
+def test_a_postgresql_store_is_judged_like_sqlite(tmp_path, monkeypatch, fresh_postgres) -> None:
+    cfg = tmp_path / "jackstop.toml"
+    cfg.write_text(f'[store]\nurl = "{fresh_postgres}"\n[monitor]\nenabled = false\n')
+    monkeypatch.setenv("JACKSTOP_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("JACKSTOP_CONFIG", str(cfg))
+    monkeypatch.delenv("JACKSTOP_STORE_URL", raising=False)
+    ctl = Control.open(config.load(cfg, environ={}), Home(tmp_path / "home"), create=True)
+    try:
+        ctl.set_secret("oai", "placeholder-provider-secret", "test")
+        ctl.add_provider("oai", "openai", "local:oai", None, "test")
+        ctl.create_key("shop-web", "oai", "test", project="shop")
+        code, report, err = posture_json("--gateway")
+        assert code == 0, err
+        assert report["inputs"][0].startswith("gateway store ") and "@" not in report["inputs"][0]
+        assert [control_of(report, n)["score"] for n in (1, 2, 3, 5)] == [10, 8, 0, 0]
+    finally:
+        ctl.store.close()
