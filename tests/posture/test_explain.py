@@ -39,3 +39,9 @@ def test_explain_an_unknown_or_ambiguous_control() -> None:
     for bad in ("0", "r", "nope"):  # "r" starts rotation and rate-limits
         res = run_cli("posture", "--explain", bad)
         assert res.code == 2 and "1 keys-out-of-code" in res.err
+
+
+def test_explain_list_names_the_ten_controls() -> None:
+    res = run_cli("posture", "--explain", "list")
+    assert res.code == 0 and res.out.count("\n") >= 11
+    assert " 1  keys-out-of-code  Provider keys are out of code" in res.out and "10  training" in res.out

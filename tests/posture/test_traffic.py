@@ -35,9 +35,9 @@ def test_shared_keys_browsers_and_loose_limits(gateway_store) -> None:
     texts = [e["text"] for e in least["evidence"] if not e["ok"]]
     assert ("key shop-web was called by 3 user agents (curl, openai/python, python-requests) from 3 networks in "
             "7 days: a shared key") in texts
-    assert "virtual key batch was called 60 times from a web browser: the key is in the page" in texts
+    assert "virtual key batch was called 60 times from a browser or mobile app: the key is in the user's hands" in texts
     assert any("jackstop keys revoke shop-web" in f for f in least["fixes"])
-    assert any(f.startswith("serve browsers short-lived tokens minted by your server: `jackstop tokens mint batch "
+    assert any(f.startswith("serve browsers and mobile apps short-lived tokens minted by your server: `jackstop tokens mint batch "
                             "--ttl 15m --budget 0.50/total`") for f in least["fixes"])
     assert least["score"] == 0
     rates = control_of(report, 9)

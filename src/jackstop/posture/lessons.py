@@ -53,7 +53,10 @@ def lesson(control: int | str) -> Lesson:
 
 
 def explain(control: int | str) -> str:
-    """The lesson as plain text for a terminal."""
+    """The lesson as plain text for a terminal; `list` gives the ten controls."""
+    if str(control).strip().lower() in ("list", "all"):
+        return "\n".join(f"{item.number:>2}  {item.name:<17} {item.title}" for item in all_lessons()) + \
+            "\n\njackstop posture --explain NUMBER|NAME teaches one."
     item = lesson(control)
     parts = [f"Control {item.number}: {item.title} ({item.name})", "", item.risk, "",
              "WHAT THE ATTACK LOOKS LIKE", item.attack, "", "THE INCIDENT", item.incident, "",

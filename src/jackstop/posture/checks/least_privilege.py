@@ -37,7 +37,7 @@ def check(inputs: Inputs) -> CheckResult:
     gw = inputs.gateway
     if gw is None:
         for name in ("one key per app and environment", "model scopes set", "endpoint scopes set",
-                     "browsers use client tokens"):
+                     "browsers and mobile apps use client tokens"):
             j.skip(name, NEED_GATEWAY)
         return j.result()
     keys = gw.active_keys()
@@ -45,7 +45,7 @@ def check(inputs: Inputs) -> CheckResult:
     if gw.usage is None or not any(gw.usage.get(k.name) for k in keys):
         why = "the gateway does not report its traffic (upgrade it)" if gw.usage is None else quiet
         j.skip("one key per app and environment", why)
-        j.skip("browsers use client tokens", why)
+        j.skip("browsers and mobile apps use client tokens", why)
     else:
         shared, evidence = [], []
         for k in keys:
@@ -63,11 +63,11 @@ def check(inputs: Inputs) -> CheckResult:
                     [f"give each app its own key (`jackstop keys create {k.name}-APP --provider {k.provider}`), "
                      f"move the apps over, then `jackstop keys revoke {k.name}`" for k in shared])
         browsers = [k for k in keys if k.kind == "virtual" and (u := gw.usage.get(k.name)) and u.browser_requests]
-        j.criterion("browsers use client tokens", 1, not browsers,
+        j.criterion("browsers and mobile apps use client tokens", 1, not browsers,
                     [Evidence(f"virtual key {k.name} was called {gw.usage[k.name].browser_requests} times from a "
-                              f"web browser: the key is in the page", False, key=k.name) for k in browsers]
-                    or [Evidence("no virtual key was called from a browser", True)],
-                    [f"serve browsers short-lived tokens minted by your server: "
+                              f"browser or mobile app: the key is in the user's hands", False, key=k.name) for k in browsers]
+                    or [Evidence("no virtual key was called from a browser or mobile app", True)],
+                    [f"serve browsers and mobile apps short-lived tokens minted by your server: "
                      f"`jackstop tokens mint {k.name} --ttl 15m --budget 0.50/total`, then rotate {k.name}"
                      for k in browsers])
     for field_name, label, example in (("models", "model scopes set", "--models 'gpt-4o-mini*'"),

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jackstop.scan.hook import MARKER  # the line `jackstop hook install` writes
+
 # Folders of installed dependencies: their files are not the app's code (the auditor reads them).
 DEPENDENCY_DIRS = (".venv/", "venv/", "env/", "node_modules/", "__pycache__/", ".tox/", ".nox/", "site-packages/")
 CONFIG_SUFFIXES = (".toml", ".yaml", ".yml", ".json", ".ini", ".cfg", ".conf", ".properties", ".config")
@@ -150,7 +152,7 @@ def find_hook(facts: AppFacts) -> None:
     if hook.is_file():
         facts.hook_path = _rel(hook, facts.root)
         text = hook.read_text("utf-8", "replace")
-        facts.hook_scans = bool(HOOK_SCANNERS.search(text))
+        facts.hook_scans = MARKER in text or bool(HOOK_SCANNERS.search(text))
         if "pre-commit" in text.lower() and "jackstop" not in text:
             # the pre-commit framework's hook: it scans only if its config lists a scanner
             cfg = facts.root / ".pre-commit-config.yaml"

@@ -7,10 +7,13 @@ both readers share `settings_facts` and `usage_facts`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 USAGE_WINDOW = 7 * 86400  # traffic looked at for shared keys, browsers and rate baselines
+# User agents of browsers and of mobile apps' HTTP stacks: a jsk_ key there is in the user's hands.
+CLIENT_APP = re.compile(r"^(?:Mozilla/|okhttp/|CFNetwork/|Dalvik/|Dart/|Alamofire/)")
 
 
 @dataclass
@@ -60,7 +63,7 @@ class KeyUsage:
     agents: list[str] = field(default_factory=list)  # user-agent families
     networks: list[str] = field(default_factory=list)  # /24 or /48
     ips: list[str] = field(default_factory=list)
-    browser_requests: int = 0  # requests whose user agent is a web browser (Mozilla/…)
+    browser_requests: int = 0  # requests from a web browser or a mobile app's HTTP stack (see CLIENT_APP)
     peak_rpm: int = 0
     peak_tpm: int = 0
 
@@ -147,7 +150,7 @@ def usage_facts(store: Any, now: float) -> dict[str, KeyUsage]:
         fam = agent_family(row.user_agent)
         if fam:
             agents.setdefault(row.key_name, set()).add(fam)
-        if row.user_agent and row.user_agent.startswith("Mozilla/"):
+        if row.user_agent and CLIENT_APP.match(row.user_agent):
             u.browser_requests += 1
         if row.source_ip:
             ips.setdefault(row.key_name, set()).add(row.source_ip)
