@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import httpx2 as httpx
+import jsonschema
 import pytest
 
 from jackstop import config
@@ -13,8 +14,10 @@ from jackstop.gateway.control import Control
 from jackstop.home import Home
 from jackstop.posture.collect import remote as remote_collector
 
+from tests.alerts.receivers import WebhookReceiver
 from tests.gateway.conftest import start_gateway
 from tests.posture.conftest import control_of, posture_json
+from tests.posture.test_app_tree import SARIF_SCHEMA
 from tests.scan.helpers import run_cli
 
 
@@ -55,6 +58,20 @@ def test_uncapped_keys_no_alert_channel_and_monitor_off(gateway_store) -> None:
     for number in (6, 7, 10):
         assert control_of(report, number)["score"] is None
 
+    sarif = json.loads(run_cli("posture", "--gateway", "--format", "sarif").out)
+    jsonschema.validate(sarif, SARIF_SCHEMA)
+    results = {r["ruleId"]: r for r in sarif["runs"][0]["results"]}
+    assert results["posture/3-caps-and-alerts"]["level"] == "error" and "locations" not in results[
+        "posture/3-caps-and-alerts"]  # a store has no file to point at
+    assert results["posture/2-rotation"]["level"] == "warning"
+    assert not any(r.startswith(("posture/6", "posture/7", "posture/10")) for r in results)  # not assessed
+
+    table = run_cli("posture", "--gateway")
+    assert table.code == 0
+    assert "3   caps-and-alerts   0/10   ..........  fail" in table.out
+    assert "not assessed (pass the app's folder as PATH): 6 supply-chain, 7 secret-scanning, 10 training" in table.out
+    assert "   fix: jackstop keys update shop-web --budget 20/day --budget 300/month" in table.out
+
 
 def test_fixing_the_store_raises_the_scores(gateway_store, tmp_path) -> None:
     ctl = gateway_store.control
@@ -76,6 +93,11 @@ def test_fixing_the_store_raises_the_scores(gateway_store, tmp_path) -> None:
     assert control_of(report, 2)["score"] == 10
     assert any("last panic" in e["text"] for e in control_of(report, 2)["evidence"])
     assert control_of(report, 5)["score"] == 8  # on and suspending; no announcement yet
+    assert run_cli("monitor", "expect", "shop-web", "--network", "203.0.113.0/24", "--until", "48h").code == 0
+    code, report, _ = posture_json("--gateway")
+    assert control_of(report, 5)["score"] == 10
+    assert {"text": "1 announcement(s) recorded, 1 in force", "ok": True,
+            "setting": "monitor expect"} in control_of(report, 5)["evidence"]
     for number in (4, 8, 9):
         assert control_of(report, number)["score"] == 10, number
     assert run_cli("posture", "--gateway", "--fail-under", "6").code == 0
@@ -164,3 +186,25 @@ def test_a_postgresql_store_is_judged_like_sqlite(tmp_path, monkeypatch, fresh_p
         assert [control_of(report, n)["score"] for n in (1, 2, 3, 5)] == [10, 8, 0, 0]
     finally:
         ctl.store.close()
+
+
+def test_alerts_test_delivered_and_failed_through_a_real_channel(gateway_store) -> None:
+    """`jackstop alerts test` against a webhook receiver on loopback; posture reads the outcome."""
+    receiver = WebhookReceiver().start()
+    try:
+        receiver.status = 500
+        gateway_store.config_path.write_text(f'[[alerts.webhook]]\nname = "ops"\nurl = "{receiver.url}"\n')
+        assert run_cli("alerts", "test", "--timeout", "20s").code == 1
+        code, report, _ = posture_json("--gateway")
+        caps = control_of(report, 3)
+        assert {"text": caps["evidence"][-1]["text"], "ok": False}.items() <= caps["evidence"][-1].items()
+        assert caps["evidence"][-1]["text"].endswith(": failed")
+        receiver.status = 200
+        assert run_cli("alerts", "test", "--timeout", "20s").code == 0
+        code, report, _ = posture_json("--gateway")
+        last = control_of(report, 3)["evidence"][-1]
+        assert last["ok"] and last["text"].startswith("last `jackstop alerts test` on ") and last["text"].endswith(
+            ": delivered")
+        assert receiver.bodies()[-1]["kind"] == "test"
+    finally:
+        receiver.stop()

@@ -14,16 +14,17 @@ class CollectError(Exception):
 
 
 def read_alert_tests(store: Any) -> list[dict[str, Any]]:
-    """`jackstop alerts test` runs, newest first, with their overall delivery status."""
+    """`jackstop alerts test` runs, newest first, with their overall delivery status (the alert
+    outbox lives beside the ledger, see jackstop.alerts.outbox)."""
     from jackstop.alerts.outbox import overall_status
 
     try:
-        alerts = store.query("SELECT id, ts FROM alerts WHERE kind = 'test' ORDER BY id DESC LIMIT 20")
+        alerts = store.query("SELECT id, ts FROM alerts WHERE kind = 'test' ORDER BY id DESC LIMIT 20", ledger=True)
     except Exception:  # no alerts table: no alert has ever fired, so no test either
         return []
     out = []
     for alert_id, ts in alerts:
-        rows = store.query("SELECT status FROM alert_deliveries WHERE alert_id = ?", (alert_id,))
+        rows = store.query("SELECT status FROM alert_deliveries WHERE alert_id = ?", (alert_id,), ledger=True)
         out.append({"ts": float(ts), "status": overall_status([{"status": r[0]} for r in rows])})
     return out
 
