@@ -40,7 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     out.add_argument("--fail-under", type=float, metavar="SCORE",
                      help="exit 1 when the overall score is under SCORE (0-10), for CI")
     p.add_argument("--explain", metavar="CONTROL",
-                   help="teach one control (a number 1-10 or a name such as caps-and-alerts; `list` lists them) and exit")
+                   help="teach one control (a number 1-10 or a name such as caps-and-alerts; `list` lists them) "
+                        "and exit")
     p.set_defaults(func=handle)
 
 

@@ -28,7 +28,8 @@ def check(inputs: Inputs) -> CheckResult:
     j.criterion("every key is under a cap", 2, not bare, evidence,
                 [f"jackstop keys update {k.name} --budget 20/day --budget 300/month" for k in bare])
     used = sorted({k.project for k in keys if k.project})
-    open_projects = [p for p in used if not gw.projects.get(p, {}).get("budgets") and not gw.global_policy.get("budgets")]
+    global_cap = bool(gw.global_policy.get("budgets"))
+    open_projects = [p for p in used if not gw.projects.get(p, {}).get("budgets") and not global_cap]
     j.criterion("every project is under a cap", 1, not open_projects,
                 [Evidence(f"project {p} has no budget, and there is no global one", False, key=p, setting="budgets")
                  for p in open_projects]

@@ -44,7 +44,8 @@ def check(inputs: Inputs) -> CheckResult:
                      f"`jackstop keys create APP-ENV --provider {k.provider} --budget 10/day` and point the SDK's "
                      f"base_url at the gateway; then rotate the {k.provider} key" for k in config])
         if app.history_keys is None:
-            j.skip("no provider key in git history", "PATH is not a git repository" if not app.is_git else "history not scanned (--no-history)")
+            j.skip("no provider key in git history",
+                   "PATH is not a git repository" if not app.is_git else "history not scanned (--no-history)")
         else:
             hist = app.history_keys
             j.criterion(

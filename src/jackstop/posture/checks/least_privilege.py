@@ -65,7 +65,8 @@ def check(inputs: Inputs) -> CheckResult:
         browsers = [k for k in keys if k.kind == "virtual" and (u := gw.usage.get(k.name)) and u.browser_requests]
         j.criterion("browsers and mobile apps use client tokens", 1, not browsers,
                     [Evidence(f"virtual key {k.name} was called {gw.usage[k.name].browser_requests} times from a "
-                              f"browser or mobile app: the key is in the user's hands", False, key=k.name) for k in browsers]
+                              f"browser or mobile app: the key is in the user's hands", False, key=k.name)
+                     for k in browsers]
                     or [Evidence("no virtual key was called from a browser or mobile app", True)],
                     [f"serve browsers and mobile apps short-lived tokens minted by your server: "
                      f"`jackstop tokens mint {k.name} --ttl 15m --budget 0.50/total`, then rotate {k.name}"

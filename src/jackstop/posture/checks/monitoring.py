@@ -48,7 +48,8 @@ def check(inputs: Inputs) -> CheckResult:
     else:
         active = s.expectations_active if s else None
         j.criterion("announcements are in use", 1, ever > 0,
-                    [Evidence(f"{ever} announcement(s) recorded" + (f", {active} in force" if active is not None else ""),
+                    [Evidence(f"{ever} announcement(s) recorded"
+                              + (f", {active} in force" if active is not None else ""),
                               True, setting="monitor expect")] if ever else
                     [Evidence("no `jackstop monitor expect` was ever recorded: planned changes will page or suspend",
                               False, setting="monitor expect")],

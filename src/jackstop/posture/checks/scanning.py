@@ -37,7 +37,8 @@ def check(inputs: Inputs) -> CheckResult:
                                                         ".pre-commit-config.yaml"), False)],
                 CI_FIX)
     if app.history_keys is None:
-        j.skip("git history is clean", "PATH is not a git repository" if not app.is_git else "history not scanned (--no-history)")
+        j.skip("git history is clean",
+               "PATH is not a git repository" if not app.is_git else "history not scanned (--no-history)")
     else:
         hist = app.history_keys
         j.criterion("git history is clean", 1, not hist,

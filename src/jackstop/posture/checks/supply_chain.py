@@ -21,7 +21,7 @@ def _ev(f, root) -> Evidence:  # noqa: ANN001 - an audit Finding and the app roo
 
 
 def check(inputs: Inputs) -> CheckResult:
-    from jackstop.audit import findings as F
+    from jackstop.audit import findings
     from jackstop.audit.findings import Severity
 
     j = Judge(6)
@@ -37,17 +37,18 @@ def check(inputs: Inputs) -> CheckResult:
             j.skip(name, "PATH has no lock, requirements or manifest file and no .venv")
         return j.result()
     found = app.audit_findings
-    hygiene = (F.HYGIENE_UNPINNED, F.HYGIENE_UNHASHED, F.HYGIENE_STALE_LOCK, F.CONSTRAINT_ADMITS_MALICIOUS)
+    pins = (findings.HYGIENE_UNPINNED, findings.HYGIENE_UNHASHED, findings.HYGIENE_STALE_LOCK)
+    hygiene = (*pins, findings.CONSTRAINT_ADMITS_MALICIOUS)
     bad = [f for f in found if f.type not in hygiene and f.severity >= Severity.HIGH]
     audited = ", ".join(app.lockfiles + ([app.venv] if app.venv else []))
     j.criterion(names[0], 3, not bad, [_ev(f, app.root) for f in bad]
                 or [Evidence(f"jackstop audit found nothing high or critical in {audited}", True)],
                 [f.fix for f in bad if f.fix] or None)
-    ranges = [f for f in found if f.type == F.CONSTRAINT_ADMITS_MALICIOUS]
+    ranges = [f for f in found if f.type == findings.CONSTRAINT_ADMITS_MALICIOUS]
     j.criterion(names[1], 2, not ranges, [_ev(f, app.root) for f in ranges]
                 or [Evidence("no dependency range admits a known-malicious release", True)],
                 [f"{f.package}: {f.fix}" for f in ranges if f.fix])
-    loose = [f for f in found if f.type in (F.HYGIENE_UNPINNED, F.HYGIENE_UNHASHED, F.HYGIENE_STALE_LOCK)]
+    loose = [f for f in found if f.type in pins]
     locks = [p for p in app.lockfiles if p.rsplit("/", 1)[-1] in LOCKS]
     reqs = [p for p in app.lockfiles if p.endswith(".txt")]
     evidence = [_ev(f, app.root) for f in loose]

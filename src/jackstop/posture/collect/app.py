@@ -128,14 +128,14 @@ def scan_keys(facts: AppFacts, history: bool) -> None:
     ignore = suppress.IgnoreList.load(root / suppress.IGNORE_FILE)
     files = [f for f in tree.list_files(root, False, ignore)
              if not any(f"/{d}" in f"/{f[1]}" for d in DEPENDENCY_DIRS)]
-    result = tree.scan_files(scanner, files, workers=1)
+    result = tree.scan_files(scanner, files)
     for f in sorted(result.findings, key=lambda f: (f.path, f.line)):
         if ignore.suppresses(f):
             continue
         (facts.jackstop_keys if f.provider == "jackstop" else facts.tree_keys).append(_seen(f, root))
     if history and facts.is_git:
         try:
-            hist = git_history.scan_history(scanner, root, workers=1)
+            hist = git_history.scan_history(scanner, root)
         except git_history.GitError as exc:
             facts.notes.append(f"history not scanned: {exc}")
             return
@@ -177,10 +177,10 @@ def find_ci(facts: AppFacts) -> None:
                         facts.ci_hits.append(CiHit(rel, n, kind, shown[:160]))
 
 
-def run_audit(facts: AppFacts) -> None:
+def audit_dependencies(facts: AppFacts) -> None:
     from jackstop.audit.lockfiles import detect
     from jackstop.audit.pyenv import EnvironmentError_, site_packages_of
-    from jackstop.audit.runner import AuditOptions, run_audit as audit
+    from jackstop.audit.runner import AuditOptions, run_audit
 
     options = AuditOptions(discovered_lockfiles=detect.discover(facts.root))
     facts.lockfiles = [_rel(p, facts.root) for p in options.discovered_lockfiles]
@@ -193,7 +193,7 @@ def run_audit(facts: AppFacts) -> None:
                 facts.notes.append(str(exc))
             break
     if options.discovered_lockfiles or options.site_dirs:
-        facts.audit_findings = audit(options).findings
+        facts.audit_findings = run_audit(options).findings
 
 
 def find_docs(facts: AppFacts) -> None:
@@ -220,6 +220,6 @@ def collect_app(root: Path, *, history: bool = True) -> AppFacts:
     scan_keys(facts, history)
     find_hook(facts)
     find_ci(facts)
-    run_audit(facts)
+    audit_dependencies(facts)
     find_docs(facts)
     return facts

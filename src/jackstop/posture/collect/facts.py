@@ -8,7 +8,7 @@ both readers share `settings_facts` and `usage_facts`.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 USAGE_WINDOW = 7 * 86400  # traffic looked at for shared keys, browsers and rate baselines
@@ -169,7 +169,3 @@ def usage_facts(store: Any, now: float) -> dict[str, KeyUsage]:
         u.networks = sorted(nets.get(name, ()))
         u.ips = sorted(ips.get(name, ()))[:50]
     return out
-
-
-def to_json(obj: Any) -> Any:
-    return asdict(obj)

@@ -37,7 +37,8 @@ def collect_store(store: Any, settings: Any, source: str, now: float) -> Gateway
     for p in store.list_providers():
         scheme, _, name = p.secret_ref.partition(":")
         secret = secrets.get(name) if scheme == "local" else None
-        changes = [p.created_at] + [e["ts"] for e in audit if e["action"] == "provider.rotate" and e["target"] == p.name]
+        changes = [p.created_at] + [e["ts"] for e in audit
+                                    if e["action"] == "provider.rotate" and e["target"] == p.name]
         if secret is not None:
             changes.append(secret.updated_at)
         providers.append(ProviderFact(p.name, p.kind, p.secret_ref, p.created_at, p.policy,
