@@ -27,8 +27,7 @@ CI_TOOLS = {
                         r"\buv\s+pip\s+audit\b", re.IGNORECASE),
     "posture": re.compile(r"\bjackstop\s+posture\b", re.IGNORECASE),
 }
-HOOK_SCANNERS = re.compile(r"jackstop\s+scan|-m jackstop scan|gitleaks|trufflehog|detect-secrets|ggshield|"
-                           r"pre-commit", re.IGNORECASE)
+HOOK_SCANNERS = re.compile(r"jackstop\s+scan|gitleaks|trufflehog|detect-secrets|ggshield|kingfisher", re.IGNORECASE)
 DOC_FILES = ("SECURITY.md", "CONTRIBUTING.md", "README.md", "docs/*.md", "docs/**/*.md", ".github/SECURITY.md")
 DOC_KEYS = re.compile(r"api[ _-]?keys?|provider keys?|jsk_|virtual keys?", re.IGNORECASE)
 DOC_HANDLING = re.compile(r"jackstop|gateway|secret manager|vault|rotat|revok|\bpanic\b", re.IGNORECASE)
@@ -152,11 +151,12 @@ def find_hook(facts: AppFacts) -> None:
     if hook.is_file():
         facts.hook_path = _rel(hook, facts.root)
         text = hook.read_text("utf-8", "replace")
-        facts.hook_scans = MARKER in text or bool(HOOK_SCANNERS.search(text))
-        if "pre-commit" in text.lower() and "jackstop" not in text:
-            # the pre-commit framework's hook: it scans only if its config lists a scanner
-            cfg = facts.root / ".pre-commit-config.yaml"
-            facts.hook_scans = cfg.is_file() and bool(CI_TOOLS["scan"].search(cfg.read_text("utf-8", "replace")))
+        direct = MARKER in text or bool(HOOK_SCANNERS.search(text))
+        # The pre-commit framework's hook runs what .pre-commit-config.yaml lists.
+        cfg = facts.root / ".pre-commit-config.yaml"
+        framework = "pre-commit" in text and cfg.is_file() and \
+            bool(CI_TOOLS["scan"].search(cfg.read_text("utf-8", "replace")))
+        facts.hook_scans = direct or framework
 
 
 def find_ci(facts: AppFacts) -> None:
