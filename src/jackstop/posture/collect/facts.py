@@ -52,7 +52,6 @@ class SettingsFacts:
     monitor_response: str
     monitor_overrides: dict[str, str]  # "key:NAME" / "project:NAME" -> response set in [monitor.*]
     trusted_proxies: list[str]
-    server_host: str
     expectations_ever: int  # announcements ever recorded (`jackstop monitor expect`)
     expectations_active: int
 
@@ -128,7 +127,7 @@ def settings_facts(settings: Any, store: Any, now: float) -> SettingsFacts:
     return SettingsFacts(
         alert_channels=[{"name": n, "type": t} for n, t in zip(names, types)],
         monitor_enabled=monitor.enabled, monitor_response=monitor.response, monitor_overrides=overrides,
-        trusted_proxies=list(settings.server.trusted_proxies), server_host=settings.server.host,
+        trusted_proxies=list(settings.server.trusted_proxies),
         expectations_ever=ever, expectations_active=active)
 
 
