@@ -19,6 +19,7 @@ GROUPS = (
     "jackstop.monitor.cli",
     "jackstop.scan.cli",
     "jackstop.audit.cli",
+    "jackstop.posture.cli",
 )
 
 
@@ -29,7 +30,7 @@ class UsageError(Exception):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jackstop",
-        description="Stops LLMjacking: gateway, leak scanner, supply-chain auditor.",
+        description="Stops LLMjacking: gateway, leak scanner, supply-chain auditor, posture scorecard.",
     )
     parser.add_argument("--version", action="version", version=f"jackstop {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -70,6 +70,9 @@ class Gateway:
         from jackstop.alerts.admin import register_admin
 
         register_admin(self.admin, self.alerts)
+        from jackstop.posture.admin import register_admin as register_posture
+
+        register_posture(self.admin, settings, self.store)
         self.started = False
 
     async def startup(self) -> None:
