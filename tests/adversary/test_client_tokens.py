@@ -22,7 +22,7 @@ import pytest
 
 from jackstop.gateway import policy as policy_module
 from jackstop.mockprovider import MockProvider, generate_key
-from tests.gateway.conftest import GatewayProc, start_gateway
+from tests.gateway.conftest import GatewayProc, module_postgres, start_gateway, tier_env  # noqa: F401 (fixture)
 
 MODEL = "gpt-4o-mini"
 CHAT = {"model": MODEL, "max_tokens": 50, "messages": [{"role": "user", "content": "hello"}]}
@@ -75,10 +75,26 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProc]:
             g.stop()
 
 
+@pytest.fixture(scope="module", params=["sqlite", "scaleout"])
+def tier_gateway(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProc]:
+    """A gateway on each storage tier: a change to a key must reach its live tokens on both."""
+    with MockProvider(keys={"openai": generate_key("openai")}) as mock:
+        g = start_gateway(tmp_path_factory.mktemp("tokens-tier"), extra_env=tier_env(request, request.param))
+        g.add_provider("oai", "openai", mock.keys["openai"], mock.base_url + "/v1")
+        try:
+            yield g
+        finally:
+            g.stop()
+
+
+def make_minter(gateway: GatewayProc) -> httpx.Client:
+    token = gateway.control.create_admin_token(f"minter-{uuid.uuid4().hex[:6]}", "mint", "test").token
+    return httpx.Client(base_url=gateway.url + "/admin/v1", headers={"authorization": f"Bearer {token}"}, timeout=30)
+
+
 @pytest.fixture(scope="module")
 def minter(gateway: GatewayProc) -> httpx.Client:
-    token = gateway.control.create_admin_token("minter", "mint", "test").token
-    return httpx.Client(base_url=gateway.url + "/admin/v1", headers={"authorization": f"Bearer {token}"}, timeout=30)
+    return make_minter(gateway)
 
 
 def admin(gateway: GatewayProc) -> httpx.Client:
@@ -218,8 +234,8 @@ def test_a_mint_token_is_limited_to_the_keys_or_project_it_serves(gateway: Gatew
 
 # -- request time: a live token follows its key ------------------------------------------------
 
-def test_live_tokens_follow_their_key_suspend_resume_narrow_expire_revoke(gateway: GatewayProc,
-                                                                          minter: httpx.Client) -> None:
+def test_live_tokens_follow_their_key_suspend_resume_narrow_expire_revoke(tier_gateway: GatewayProc) -> None:
+    gateway, minter = tier_gateway, make_minter(tier_gateway)
     name, parent = new_key(gateway, {"budgets": ["1/day"]})
     token = minter.post(f"/keys/{name}/tokens", json={"ttl": "1h", "policy": CARVE}).json()["token"]
     chat(gateway, token)
@@ -252,7 +268,8 @@ def test_live_tokens_follow_their_key_suspend_resume_narrow_expire_revoke(gatewa
     assert exc.value.response.headers["x-jackstop-error"] == "key_revoked"
 
 
-def test_a_token_cannot_keep_an_unbounded_reserve_its_key_lost(gateway: GatewayProc, minter: httpx.Client) -> None:
+def test_a_token_cannot_keep_an_unbounded_reserve_its_key_lost(tier_gateway: GatewayProc) -> None:
+    gateway, minter = tier_gateway, make_minter(tier_gateway)
     name, _ = new_key(gateway, {"budgets": ["5/day"], "unbounded_reserve": "0.50"})
     token = minter.post(f"/keys/{name}/tokens", json={"ttl": "1h", "policy": {
         "budgets": ["2/total"], "unbounded_reserve": "0.50"}}).json()["token"]
@@ -265,9 +282,10 @@ def test_a_token_cannot_keep_an_unbounded_reserve_its_key_lost(gateway: GatewayP
     chat(gateway, token)  # bounded requests are still fine
 
 
-def test_token_spend_counts_against_its_key_budget(gateway: GatewayProc, minter: httpx.Client) -> None:
+def test_token_spend_counts_against_its_key_budget(tier_gateway: GatewayProc) -> None:
     """The key's budget caps the key and all its tokens together: spend by a token leaves the key
     itself refused, though the key never made a request."""
+    gateway, minter = tier_gateway, make_minter(tier_gateway)
     name, parent = new_key(gateway, {"budgets": ["0.0001/day"]})
     token = minter.post(f"/keys/{name}/tokens", json={"ttl": "1h", "policy": {"budgets": ["0.0001/total"]}}).json()["token"]
     served = 0

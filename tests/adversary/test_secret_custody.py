@@ -184,6 +184,12 @@ def test_no_admin_route_sends_a_secret_to_an_unapproved_host(world: World) -> No
     assert world.mock.requests, "the legitimate provider was reached"
 
     assert cap.connections == [], "the capture server on an unapproved host was contacted"
+    # Each refused attempt is in the audit log, with the admin token that made it and the rule.
+    refusals = [e for e in admin.get("/audit-log").json()["entries"] if e["action"] == "custody.refused"]
+    # (+ 3 env refs with the official URL, 1 JACKSTOP_* though listed, 2 rotations, 1 re-add of "oai")
+    assert len(refusals) == sum(rules.values()) + 3 + 1 + 2 + 1
+    assert all(e["actor"] == "admin:admin" for e in refusals)
+    assert {e["detail"]["rule"] for e in refusals} == set(rules)
     everything = (admin.get("/providers").text + admin.get("/secrets").text + admin.get("/audit-log").text
                   + world.gateway.logs())
     for secret in world.secrets()[:-1]:

@@ -6,9 +6,11 @@ interfaces validate the same way, write the same audit entries, and never return
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +31,7 @@ from jackstop.store import (
 )
 
 ROLES = ("admin", "mint", "read")
+CUSTODY_RULES = ("provider_host_not_approved", "provider_url_invalid", "secret_env_not_allowed")
 GLOBAL_PROJECT = "*"  # the project row that carries the global policy
 MAX_CLIENT_TOKEN_TTL = 24 * 3600
 _NAME_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
@@ -179,12 +182,26 @@ class Control:
             if kind == "openai-compatible":
                 raise ControlError("an openai-compatible provider needs --base-url, e.g. https://api.groq.com/openai/v1")
             base_url = DEFAULT_BASE_URLS[kind]
-        ref = self._check_ref(secret_ref)
-        url = self._check_url(kind, base_url)
+        with self._audited_refusal(actor, "provider.add", name, {"kind": kind, "base_url": base_url,
+                                                                   "secret": secret_ref}):
+            ref = self._check_ref(secret_ref)
+            url = self._check_url(kind, base_url)
         try:
             return self.store.add_provider(name, kind, url, ref, actor)
         except StoreError as exc:
             raise ControlError(str(exc), 409) from None
+
+    @contextlib.contextmanager
+    def _audited_refusal(self, actor: str, action: str, name: str, detail: dict[str, Any]) -> Iterator[None]:
+        """Record a secret-custody refusal in the audit log: an admin token trying to send a provider
+        secret elsewhere is something the operator must be able to see (refs and URLs, never secrets)."""
+        try:
+            yield
+        except ControlError as exc:
+            if exc.rule in CUSTODY_RULES:
+                self.store.audit(actor, "custody.refused", name, {"action": action, "rule": exc.rule,
+                                                                 **{k: v for k, v in detail.items() if v is not None}})
+            raise
 
     def _check_url(self, kind: str, base_url: str) -> str:
         """The canonical base URL, when the operator's config lets a provider secret go there."""
@@ -200,8 +217,9 @@ class Control:
             rec = self.store.get_provider(name)
         except NotFound as exc:
             raise ControlError(str(exc), 404) from None
-        ref = self._check_ref(secret_ref if secret_ref is not None else rec.secret_ref)
-        url = self._check_url(rec.kind, base_url if base_url is not None else rec.base_url)
+        with self._audited_refusal(actor, action, name, {"base_url": base_url, "secret": secret_ref}):
+            ref = self._check_ref(secret_ref if secret_ref is not None else rec.secret_ref)
+            url = self._check_url(rec.kind, base_url if base_url is not None else rec.base_url)
         try:
             return self.store.update_provider(name, actor, secret_ref=ref if secret_ref is not None else None,
                                               base_url=url if base_url is not None else None, action=action)
