@@ -47,8 +47,12 @@ _config = st.lists(st.one_of(
     st.tuples(st.sampled_from(["candidateCount", "candidate_count"]), count),
     st.tuples(st.sampled_from(["thinkingConfig", "thinking_config"]), _thinking),
     st.tuples(st.just("temperature"), st.just(0.5))), max_size=4).map(Pairs)
+# A repeated key whose first value is the big one: the gateway (orjson) reads the last.
+_repeated = st.builds(lambda name, big, small: Pairs([(name, big), (name, small)]),
+                      st.sampled_from(["maxOutputTokens", "candidateCount"]), st.integers(5000, 2_000_000),
+                      st.integers(1, 4096))
 _gemini_top = st.lists(st.one_of(
-    st.tuples(st.sampled_from(["generationConfig", "generation_config"]), _config),
+    st.tuples(st.sampled_from(["generationConfig", "generation_config"]), _config | _repeated),
     st.tuples(st.sampled_from(["systemInstruction", "system_instruction"]), st.just({"parts": [{"text": "be brief"}]})),
     st.tuples(st.sampled_from(["cachedContent", "cached_content"]), st.just("cachedContents/c1"))), max_size=3)
 

@@ -34,15 +34,18 @@ IMAGE_TOKENS = {
     # OpenAI tile models: a high-detail image is scaled into 2048x2048, then its short side to 768,
     # so at most 2x4 = 8 tiles of 512 px. gpt-4o-mini is the dearest: 2,833 base + 5,667 per tile
     # = 48,169 (platform.openai.com/docs/guides/images-vision, "Calculating costs"). Patch models
-    # cap at 1,536 patches x at most 2.46 = 3,779, well below it.
+    # (32 px patches x a per-model multiplier of at most 2.46) cap at 1,536 patches, or 10,000 for
+    # detail "original" ("model sizing behavior"; openai/codex#19865): at most 24,600. A 12 MP
+    # photo costs GPT-6 Astra 14,364 (HF dataset JOHNISKING/image-token-cost).
     "openai": 48_169,
     # Anthropic: images are scaled to fit 1568 px / ~1.15 MP, ~1,600 tokens (tokens = w*h/750);
-    # 8000x8000 is the largest accepted (docs.claude.com/en/docs/build-with-claude/vision). High-
-    # resolution models keep up to ~3.75 MP = 5,000 tokens; 10,000 leaves twice that.
+    # 8000x8000 is the largest accepted (docs.claude.com/en/docs/build-with-claude/vision). The
+    # high-resolution 5.x models bill a 12 MP photo 4,005 tokens (same dataset); 10,000 is ~2.5x that.
     "anthropic": 10_000,
-    # Gemini: 258 tokens per 768x768 tile (2.x), or the media_resolution table (3.x, at most a
-    # few thousand per image). No largest image size is documented for 2.x tiling; 32,768 covers
-    # an 8192x8192 picture tiled at 768 px (11x11 tiles x 258 = 31,218).
+    # Gemini: 258 tokens per 768x768 tile (2.x; larger images are scaled into 3072x3072, so 16 tiles
+    # = 4,128), or the media_resolution table (3.x: 1,120 by default, ~1,100 for a 12 MP photo).
+    # The largest image size is not stated for every model; 32,768 covers an 8192x8192 picture
+    # tiled at 768 px (11x11 tiles x 258 = 31,218).
     "gemini": 32_768,
 }
 
