@@ -32,7 +32,8 @@ class Gateway:
         self.settings = settings
         self.control = Control.open(settings, home, create=True)
         self.store = self.control.store
-        self.state = State(self.store, home)
+        self.state = State(self.store, home, settings.secrets)
+        self.state.fetch_managed_secrets()  # an unreachable secret manager stops start-up with one line
         self.catalog = Catalog.load(settings.prices)
         self.ledger = LedgerWriter(self.store)
         s = settings.server

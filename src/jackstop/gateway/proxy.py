@@ -29,6 +29,7 @@ from jackstop.providers import Family, family_of_kind, get_family
 from jackstop.providers.base import Prepared, Route
 from jackstop.redact import redact
 from jackstop.secrets import SecretError
+from jackstop.secrets.cache import SecretUnavailable
 from jackstop.store import KeyRecord, LedgerRow, ProviderRecord
 
 log = logging.getLogger("jackstop.gateway")
@@ -281,7 +282,14 @@ class Proxy:
         if call.grant.bound is not None and call.grant.bound.changed and call.prepared.body is raw:
             call.prepared.body = orjson.dumps(body)  # max tokens injected or lowered (serialised once)
         try:
-            call.secret = self.state.provider_secret(provider)
+            call.secret = await self.state.aprovider_secret(provider)
+        except SecretUnavailable as exc:
+            # The caller learns only that the key is unavailable; where the manager is and why goes to the log.
+            log.warning("provider secret unavailable", extra={"provider": provider.name, "reason": redact(str(exc))})
+            raise Refusal(503, "secret_unavailable",
+                          f"the key of provider {provider.name} is unavailable: its secret manager cannot be "
+                          f"reached and the cached key has expired; the operator should check the gateway log",
+                          [(b"retry-after", b"5")]) from None
         except SecretError as exc:
             raise Refusal(503, "provider_secret_unavailable", str(exc)) from None
         url = provider.base_url + route.upstream_path
