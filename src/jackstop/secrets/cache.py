@@ -2,8 +2,8 @@
 
 A fetched value is used for `cache_ttl` seconds. After that the first request starts one
 refresh (in a worker thread, so the event loop never waits on an SDK) and waits a moment for
-it, so a rotation in the manager reaches the very next request; requests arriving meanwhile
-keep the cached value. When the manager cannot be reached the cached value stays in use until
+it, so a rotation in the manager reaches the very next request; requests arriving while it
+runs are served the cached value at once. When the manager cannot be reached the cached value stays in use until
 `cache_ttl + outage_grace` seconds after it was fetched; then `SecretUnavailable`. Values live
 in memory only and are added to the log redaction set.
 """
@@ -48,6 +48,7 @@ class ManagedSecrets:
         self.grace = float(settings.outage_grace)
         self.timeout = float(settings.fetch_timeout)
         self.retry = min(self.ttl, RETRY_MAX)
+        self.refresh_wait = REFRESH_WAIT
         self._settings = settings
         self._environ = environ
         self._clock = clock
@@ -81,12 +82,17 @@ class ManagedSecrets:
         now = self._clock()
         if entry.value is not None and now - entry.fetched_at < self.ttl:
             return entry.value
-        if entry.task is None and (entry.failed_at is None or now - entry.failed_at >= self.retry):
-            entry.task = asyncio.ensure_future(self._refresh(ref, entry))
+        usable = entry.value is not None and now - entry.fetched_at < self.ttl + self.grace
         if entry.task is not None:
-            usable = entry.value is not None and now - entry.fetched_at < self.ttl + self.grace
-            # asyncio.wait never cancels the refresh: a slow one finishes for the next request.
-            await asyncio.wait({entry.task}, timeout=REFRESH_WAIT if usable else self.timeout * 2 + 1)
+            if usable:  # another request is refreshing: serve the cached value meanwhile
+                return entry.value  # type: ignore[return-value]
+            await asyncio.wait({entry.task}, timeout=self.timeout * 2 + 1)
+        elif entry.failed_at is None or now - entry.failed_at >= self.retry:
+            entry.task = asyncio.ensure_future(self._refresh(ref, entry))
+            # The request that starts the refresh waits a moment for it, so the first request
+            # after the TTL already uses a rotated key. asyncio.wait never cancels the refresh:
+            # a slow one finishes in the background for the requests after it.
+            await asyncio.wait({entry.task}, timeout=self.refresh_wait if usable else self.timeout * 2 + 1)
         now = self._clock()
         if entry.value is not None and now - entry.fetched_at < self.ttl + self.grace:
             return entry.value
