@@ -46,6 +46,7 @@ class VaultManager(Manager):
         # token="" keeps hvac from reading VAULT_TOKEN itself: jackstop picks the token below.
         self._client = hvac.Client(url=self.addr, token="", verify=verify, timeout=timeout, namespace=namespace)
         self._lock = threading.Lock()  # one call at a time: hvac's session and token are shared
+        self._secret_id = ""
 
     # -- authentication ---------------------------------------------------------------------
     def _static_token(self) -> str:
@@ -76,6 +77,7 @@ class VaultManager(Manager):
             self._client.token = self._static_token()
             return
         role_id, secret_id = self._approle_ids()
+        self._secret_id = secret_id
         try:
             self._client.auth.approle.login(role_id=role_id, secret_id=secret_id,
                                             mount_point=self._settings.approle_mount, use_token=True)
@@ -85,7 +87,7 @@ class VaultManager(Manager):
                               f"{self._settings.approle_mount!r}") from None
 
     def credentials(self) -> tuple[str, ...]:
-        return (self._client.token,) if self._client.token else ()
+        return tuple(c for c in (self._client.token, self._secret_id) if c)
 
     # -- reading ----------------------------------------------------------------------------
     def _read(self, mount: str, path: str) -> Any:
