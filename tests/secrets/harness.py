@@ -7,6 +7,7 @@ import os
 import pathlib
 import secrets
 import shutil
+import ssl
 import subprocess
 import time
 
@@ -47,26 +48,32 @@ class Bao(Manager):
     name = "vault"
     ref = "vault:secret/data/openai#api_key"
 
-    def __init__(self, tmp: pathlib.Path, binary: str) -> None:
+    def __init__(self, tmp: pathlib.Path, binary: str, tls: bool = False) -> None:
         import hvac
 
         self.port = free_port()
-        self.addr = f"http://127.0.0.1:{self.port}"
+        self.addr = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        self.ca_path = tmp / "bao-tls" / "vault-ca.pem"  # written by -dev-tls
         self.root_token = "root-" + secrets.token_hex(16)
         home = tmp / "bao-home"  # dev mode writes ~/.vault-token: keep it out of the real home
         home.mkdir()
+        if tls:
+            self.ca_path.parent.mkdir()
         self.log_path = tmp / "bao.log"
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 [binary, "server", "-dev", f"-dev-listen-address=127.0.0.1:{self.port}",
-                 f"-dev-root-token-id={self.root_token}"],
+                 f"-dev-root-token-id={self.root_token}",
+                 *(["-dev-tls", f"-dev-tls-cert-dir={self.ca_path.parent}"] if tls else [])],
                 env={"HOME": str(home), "PATH": os.environ.get("PATH", "")}, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while True:
             if self.proc.poll() is not None:
                 raise AssertionError(f"bao exited ({self.proc.returncode}):\n{self.log_path.read_text()}")
             try:
-                if httpx.get(self.addr + "/v1/sys/health", timeout=1.0).status_code == 200:
+                ready = not tls or self.ca_path.exists()  # -dev-tls writes its CA first
+                verify = ssl.create_default_context(cafile=str(self.ca_path)) if tls and ready else True
+                if ready and httpx.get(self.addr + "/v1/sys/health", timeout=1.0, verify=verify).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
@@ -75,7 +82,7 @@ class Bao(Manager):
                 raise AssertionError(f"bao did not become healthy:\n{self.log_path.read_text()}")
             time.sleep(0.05)
         self.where = self.addr
-        self.client = hvac.Client(url=self.addr, token=self.root_token)
+        self.client = hvac.Client(url=self.addr, token=self.root_token, verify=str(self.ca_path) if tls else True)
         self.config = f'[secrets.vault]\naddr = "{self.addr}"\n'
         self.env = {"VAULT_TOKEN": self.root_token}
 

@@ -113,6 +113,9 @@ class VaultManager(Manager):
             except (hvac.exceptions.Forbidden, hvac.exceptions.Unauthorized):
                 raise SecretError(f"{ref}: Vault at {self.addr} refused the token; check the token and "
                                   f"that its policy allows read on {full}") from None
+            except requests.exceptions.SSLError:
+                raise SecretError(f"TLS verification of Vault at {self.addr} failed; give its CA in "
+                                  f"[secrets.vault] ca_cert or VAULT_CACERT") from None
             except requests.exceptions.RequestException as exc:
                 raise SecretError(f"Vault at {self.addr} is unreachable ({exc.__class__.__name__})") from None
             except hvac.exceptions.VaultError as exc:

@@ -1,5 +1,6 @@
-"""Vault AppRole: the gateway logs in with role_id + secret_id (no token anywhere in its environment),
-reads under a least-privilege policy, and logs in again when its token is revoked."""
+"""How the gateway authenticates to Vault (a real OpenBao dev server): AppRole login with role_id +
+secret_id (no token anywhere in its environment) under a least-privilege policy, logging in again
+when its token is revoked; and address, CA and token from the standard VAULT_* variables over TLS."""
 
 from __future__ import annotations
 
@@ -110,3 +111,39 @@ def test_approle_with_a_wrong_secret_id_stops_start_up_with_one_line(
     assert res.returncode == 2
     [line] = res.stderr.strip().splitlines()
     assert line.startswith("jackstop: provider oai: AppRole login to Vault at ") and "secret_id" in line
+
+
+def test_vault_address_ca_and_token_from_the_standard_variables(
+        bao_path: str, mock: MockProvider, tmp_path: pathlib.Path) -> None:
+    """No [secrets.vault] at all: VAULT_ADDR (https), VAULT_CACERT and VAULT_TOKEN configure the gateway."""
+    from jackstop.config import SecretsSettings
+    from jackstop.secrets import SecretError, parse_ref
+    from jackstop.secrets.cache import ManagedSecrets
+
+    bao = Bao(tmp_path, bao_path, tls=True)
+    try:
+        key = f"tls-key-{secrets.token_hex(8)}"
+        bao.put(key)
+        mock.keys["openai"] = key
+        ref = "vault:secret/data/openai#api_key"
+        # Without the CA the server's certificate is not trusted, and the message says what to set.
+        untrusted = ManagedSecrets(SecretsSettings(), environ={"VAULT_ADDR": bao.addr, "VAULT_TOKEN": bao.root_token})
+        with pytest.raises(SecretError, match="TLS verification of Vault at https://127.0.0.1:.* failed; give its CA"):
+            untrusted.fetch_now(parse_ref(ref))
+
+        gw = tmp_path / "gw"
+        gw.mkdir()
+        env = {"VAULT_ADDR": bao.addr, "VAULT_CACERT": str(bao.ca_path), "VAULT_TOKEN": bao.root_token,
+               "HOME": str(tmp_path)}
+        g = start_gateway(gw, extra_env=env, config_text=EXTRA_CONFIG)
+        try:
+            assert g.control is not None
+            g.control.add_provider("oai", "openai", ref, mock.base_url + "/v1", "test")
+            client = openai.OpenAI(base_url=g.url + "/v1", api_key=g.create_key("oai"), max_retries=0)
+            client.chat.completions.create(model="gpt-4o-mini", messages=MSG, max_tokens=5)
+            assert mock.requests.snapshot()[-1].credential == key
+            assert key not in g.logs() and bao.root_token not in g.logs()
+        finally:
+            g.stop()
+    finally:
+        bao.stop()
