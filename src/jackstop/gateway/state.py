@@ -15,8 +15,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from jackstop.config import SecretsSettings
 from jackstop.home import Home
-from jackstop.secrets import Keystore, SecretError, parse_ref
+from jackstop.secrets import Keystore, SecretError, SecretRef, parse_ref
+from jackstop.secrets.cache import ManagedSecrets
 from jackstop.secrets.refs import MANAGERS
 from jackstop.store import (
     AdminTokenRecord,
@@ -95,10 +97,7 @@ class PostgresFeed:
 class State:
     MISS_REFRESH_PER_S = 20
 
-    def __init__(self, store: Store, home: Home, secrets_settings: Any = None) -> None:
-        from jackstop.config import SecretsSettings
-        from jackstop.secrets.cache import ManagedSecrets
-
+    def __init__(self, store: Store, home: Home, secrets_settings: SecretsSettings | None = None) -> None:
         self.store = store
         self.keystore = Keystore(store, home.derive("keystore"))
         self.managed = ManagedSecrets(secrets_settings or SecretsSettings())  # vault:, aws-sm:, azure-kv:
@@ -112,7 +111,7 @@ class State:
         self.secrets: dict[str, SecretRecord] = {}
         self.admin_tokens: dict[str, AdminTokenRecord] = {}
         self._resolved: dict[str, tuple[int, str]] = {}  # secret name -> (seq, value)
-        self._refs: dict[str, Any] = {}
+        self._refs: dict[str, SecretRef] = {}
         self.force = False
         self.epoch_source: Any = None  # async () -> int, when counters are shared (Redis)
         self._shared_epoch: int | None = None
@@ -199,7 +198,7 @@ class State:
         rec = self.admin_tokens.get(token_hash)
         return rec if rec is not None and rec.revoked_at is None else None
 
-    def _ref(self, provider: ProviderRecord) -> Any:
+    def _ref(self, provider: ProviderRecord) -> SecretRef:
         ref = self._refs.get(provider.secret_ref)
         if ref is None:
             ref = self._refs[provider.secret_ref] = parse_ref(provider.secret_ref)
