@@ -8,8 +8,8 @@ part of Entra ID that azure-identity's client-secret credential uses:
   without a bearer token gets 401 with the challenge Key Vault sends
   (`WWW-Authenticate: Bearer authorization="https://login.microsoftonline.com/{tenant}",
   resource="https://vault.azure.net"`); the SDK then fetches a token and retries.
-- `GET /{tenant}/v2.0/.well-known/openid-configuration` and
-  `POST /{tenant}/oauth2/v2.0/token` (client credentials) on https://login.microsoftonline.com.
+- `GET /{tenant}/v2.0/.well-known/openid-configuration`, `POST /{tenant}/oauth2/v2.0/token`
+  (client credentials) and `GET /common/discovery/instance` on https://login.microsoftonline.com.
 
 The gateway reaches both real host names through an HTTP CONNECT proxy on loopback (the standard
 HTTPS_PROXY variable), which tunnels only these hosts to this server; TLS uses a test CA that the
@@ -64,13 +64,20 @@ class _Handler(BaseHTTPRequestHandler):
                                     "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
                                     "issuer": f"{base}/v2.0", "token_endpoint_auth_methods_supported":
                                         ["client_secret_post", "client_secret_basic"]})
+        if host == LOGIN_HOST and url.path == "/common/discovery/instance":  # MSAL asks this after an auth error
+            return self._json(200, {
+                "tenant_discovery_endpoint":
+                    f"https://{LOGIN_HOST}/{fake.tenant}/v2.0/.well-known/openid-configuration",
+                "api-version": "1.1",
+                "metadata": [{"preferred_network": LOGIN_HOST, "preferred_cache": "login.windows.net",
+                              "aliases": [LOGIN_HOST, "login.windows.net", "login.microsoft.com"]}]})
         if host == fake.vault_host and url.path.startswith("/secrets/"):
             auth = self.headers.get("authorization") or ""
             if auth != f"Bearer {fake.access_token}":
                 return self._json(401, {"error": {"code": "Unauthorized", "message": "AKV10000: Request is missing "
                                                   "a Bearer or PoP token."}},
                                   {"WWW-Authenticate": f'Bearer authorization="https://{LOGIN_HOST}/{fake.tenant}", '
-                                                       f'resource="https://vault.azure.net"'})
+                                                       f'resource="{fake.challenge_resource}"'})
             parts = url.path.strip("/").split("/")
             versions = fake.secrets.get(parts[1], [])
             version = parts[2] if len(parts) > 2 else (versions[-1][0] if versions else None)
@@ -160,6 +167,7 @@ class FakeAzure:
         self.secrets: dict[str, list[tuple[str, str]]] = {}  # name -> [(version, value)], latest last
         self.calls: list[tuple[str, str, str]] = []
         self.tokens_issued = 0
+        self.challenge_resource = "https://vault.azure.net"  # what Key Vault names in its 401 challenge
         ca = trustme.CA()
         self.ca_path = tmp / "azure-test-ca.pem"
         ca.cert_pem.write_to_path(str(self.ca_path))

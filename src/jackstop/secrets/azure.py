@@ -24,8 +24,11 @@ from jackstop.secrets.managers import Manager, split_azure
 from jackstop.secrets.refs import SecretError, SecretRef
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]
+def _summary(exc: BaseException) -> str:
+    """An SDK message on one line, without its troubleshooting boilerplate."""
+    lines = [line.strip() for line in str(exc).splitlines()]
+    kept = [line for line in lines if line and not line.startswith(("To mitigate", "Attempted credentials"))]
+    return " ".join(kept)[:300] or exc.__class__.__name__
 
 
 class AzureKeyVault(Manager):
@@ -53,7 +56,7 @@ class AzureKeyVault(Manager):
         except ResourceNotFoundError:
             raise SecretError(f"{ref}: no such secret (or version) in the vault") from None
         except ClientAuthenticationError as exc:
-            raise SecretError(f"{ref}: Azure authentication failed ({_first_line(exc)}); check the "
+            raise SecretError(f"{ref}: Azure authentication failed ({_summary(exc)}); check the "
                               f"AZURE_* credential variables and the vault's access policy / RBAC") from None
         except (ServiceRequestError, ServiceResponseError) as exc:
             raise SecretError(f"Key Vault {vault_url} is unreachable ({exc.__class__.__name__})") from None

@@ -64,8 +64,14 @@ class ManagedSecrets:
             return m
 
     def _fetch(self, ref: SecretRef) -> str:
-        manager = self.manager(ref.scheme)
-        value = manager.fetch(ref)
+        try:
+            manager = self.manager(ref.scheme)
+            value = manager.fetch(ref)
+        except SecretError:
+            raise
+        except Exception as exc:  # an SDK's surprise is a failed fetch like any other, never a crash
+            raise SecretError(f"{ref}: the {ref.scheme} client failed ({exc.__class__.__name__}: "
+                              f"{redact(' '.join(str(exc).split()))[:200]})") from None
         for token in (value, *manager.credentials()):
             remember_secret(token)
         return value
@@ -105,7 +111,7 @@ class ManagedSecrets:
     async def _refresh(self, ref: SecretRef, entry: _Entry) -> None:
         try:
             value = await asyncio.to_thread(self._fetch, ref)
-        except Exception as exc:  # an SDK's surprise must degrade like an outage, never become a 500
+        except Exception as exc:  # whatever the cause, a failed refresh degrades like an outage, never a 500
             entry.failed_at = self._clock()
             entry.error = redact(str(exc) if isinstance(exc, SecretError) else exc.__class__.__name__)
             cached = entry.value is not None
