@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pathlib
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from jackstop.mockprovider import MockProvider, generate_key
-from tests.secrets.harness import Azure, Bao, Moto, bao_binary
+from tests.secrets.harness import Azure, Bao, Manager, Moto, bao_binary
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +30,7 @@ def bao(tmp_path: pathlib.Path, bao_path: str) -> Iterator[Bao]:
 
 @pytest.fixture(params=["vault", "aws", "azure"])
 def manager(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iterator[Manager]:
-    m: Any
+    m: Manager
     if request.param == "vault":
         m = Bao(tmp_path, request.getfixturevalue("bao_path"))
     elif request.param == "aws":
@@ -41,9 +40,7 @@ def manager(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iterator[
     try:
         yield m
     finally:
-        m.stop()
-        if isinstance(m, Azure):
-            m.fake.close()
+        m.close()
 
 
 @pytest.fixture(scope="module")

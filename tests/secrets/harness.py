@@ -10,6 +10,7 @@ import shutil
 import ssl
 import subprocess
 import time
+from abc import ABC, abstractmethod
 
 import httpx2 as httpx
 
@@ -26,7 +27,7 @@ def bao_binary() -> str | None:
     return path if os.path.isfile(path) else shutil.which("bao")
 
 
-class Manager:
+class Manager(ABC):
     """A secret manager under test: where the gateway finds it, and how a test changes or kills it."""
 
     name = ""
@@ -35,11 +36,17 @@ class Manager:
     config = ""  # TOML lines after [secrets]
     env: dict[str, str] = {}
 
+    @abstractmethod
     def put(self, value: str) -> None:
-        raise NotImplementedError
+        """Store (or rotate to) `value` as the provider key the gateway's ref points at."""
 
+    @abstractmethod
     def stop(self) -> None:
-        raise NotImplementedError
+        """Take the manager down, as an outage looks to the gateway."""
+
+    def close(self) -> None:
+        """Release everything the test started."""
+        self.stop()
 
 
 class Bao(Manager):
@@ -153,6 +160,9 @@ class Azure(Manager):
         self.fake.set_secret("openai", value)
 
     def stop(self) -> None:
-        self.fake.stop()
+        self.fake.stop()  # the proxy stays up and answers 502, as a dead route does
+
+    def close(self) -> None:
+        self.fake.close()
 
 
