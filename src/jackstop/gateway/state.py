@@ -215,6 +215,7 @@ class State:
                 except SecretError as exc:
                     raise SecretError(f"provider {provider.name}: {exc}; fix it (or point the provider elsewhere "
                                       f"with `jackstop providers rotate`) and start again") from None
+                log.info("provider secret fetched from its manager", extra={"provider": provider.name, "ref": str(ref)})
 
     async def aprovider_secret(self, provider: ProviderRecord) -> str:
         """The provider key: from the secret-manager cache, or as `provider_secret` does."""
