@@ -191,7 +191,57 @@ class ProviderSettings(_Section):
         return value
 
 
+class LogSettings(_Section):
+    level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="one of debug, info, warning, error"
+    )
+    file: str = Field("", description='"" for standard error, or a file path for JSON lines')
+
+
+class VaultSettings(_Section):
+    """HashiCorp Vault / OpenBao for vault: refs; empty values fall back to the standard VAULT_* variables."""
+
+    addr: str = Field("", description='the server URL, e.g. "https://vault.internal:8200" ("" reads VAULT_ADDR)')
+    ca_cert: str = Field("", description='a PEM CA bundle path for the server\'s TLS ("" reads VAULT_CACERT)')
+    namespace: str = Field("", description='a Vault Enterprise namespace ("" reads VAULT_NAMESPACE)')
+    auth: Literal["token", "approle"] = Field("token", description='"token" or "approle"')
+    token_file: str = Field(
+        "", description='a file holding the token ("" reads VAULT_TOKEN, then ~/.vault-token)')
+    approle_mount: str = Field("approle", min_length=1, description='the AppRole auth mount, e.g. "approle"')
+    role_id: str = Field("", description='the AppRole role_id ("" reads role_id_file, then VAULT_ROLE_ID)')
+    role_id_file: str = Field("", description="a file holding the AppRole role_id")
+    secret_id_file: str = Field(
+        "", description='a file holding the AppRole secret_id ("" reads VAULT_SECRET_ID)')
+
+    @field_validator("addr")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with https:// (or http:// for a dev server)")
+        return value
+
+
+class AwsSecretsSettings(_Section):
+    """AWS Secrets Manager for aws-sm: refs; credentials come from boto3's standard chain."""
+
+    region: str = Field("", description='an AWS region such as "eu-west-1" ("" uses AWS_REGION / the profile)')
+    profile: str = Field("", description='a profile in ~/.aws/config ("" uses AWS_PROFILE / the default)')
+    endpoint_url: str = Field(
+        "", description='an endpoint URL ("" uses AWS\'s, or AWS_ENDPOINT_URL_SECRETS_MANAGER)')
+
+
 class SecretsSettings(_Section):
+    """Provider secrets: which env: names a ref may use, and how long a value fetched from a manager is trusted."""
+
+    cache_ttl: float = Field(60.0, gt=0, le=86400,
+                             description="seconds a fetched secret is used before it is fetched again (> 0)")
+    outage_grace: float = Field(
+        300.0, ge=0, le=7 * 86400,
+        description="seconds past cache_ttl the cached secret is still used while the manager is unreachable")
+    fetch_timeout: float = Field(5.0, gt=0, le=120, description="seconds one call to a secret manager may take")
+    vault: VaultSettings = VaultSettings()
+    aws: AwsSecretsSettings = AwsSecretsSettings()
+
     env_allow: tuple[str, ...] = Field(
         ("*_API_KEY",), description='a list of name patterns an env: SecretRef may use, e.g. ["*_API_KEY"] '
                                     '(JACKSTOP_* variables are never allowed)')
@@ -204,13 +254,6 @@ class SecretsSettings(_Section):
         for pattern in value:
             check_env_pattern(pattern)
         return value
-
-
-class LogSettings(_Section):
-    level: Literal["debug", "info", "warning", "error"] = Field(
-        "info", description="one of debug, info, warning, error"
-    )
-    file: str = Field("", description='"" for standard error, or a file path for JSON lines')
 
 
 class Settings(_Section):

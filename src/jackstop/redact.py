@@ -7,6 +7,7 @@ deliberately greedy: a false mask in a log line costs nothing, a leaked key cost
 from __future__ import annotations
 
 import re
+import threading
 
 # Known prefixes of provider keys and jackstop tokens, then generic long secrets.
 _KEYLIKE = re.compile(
@@ -43,9 +44,26 @@ def _mask_opaque(m: re.Match[str]) -> str:
     return s[:SHOW] + "…"
 
 
+# Exact values this process holds as secrets (keys fetched from a secret manager, manager
+# tokens): masked everywhere, even when they look like nothing in particular. Replaced, never
+# mutated, so readers on other threads see a consistent tuple.
+_known: tuple[str, ...] = ()
+_known_lock = threading.Lock()
+_KNOWN_MAX = 256
+
+
+def remember_secret(value: str) -> None:
+    """Add `value` to the set every later `redact` call masks."""
+    global _known
+    if not value or len(value) < 8 or value in _known:
+        return
+    with _known_lock:
+        _known = (*_known[-(_KNOWN_MAX - 1):], value)
+
+
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """Mask key-like substrings, and every exact value in `secrets`."""
-    for s in secrets:
+    """Mask key-like substrings, every exact value in `secrets`, and every remembered secret."""
+    for s in (*secrets, *_known):
         if s and len(s) >= 4:
             text = text.replace(s, s[:4] + "…")
     text = _KEYLIKE.sub(_mask, text)

@@ -33,7 +33,8 @@ class Gateway:
         self.settings = settings
         self.control = Control.open(settings, home, create=True)
         self.store = self.control.store
-        self.state = State(self.store, home)
+        self.state = State(self.store, home, settings.secrets)
+        self.state.fetch_managed_secrets()  # an unreachable secret manager stops start-up with one line
         self.catalog = Catalog.load(settings.prices)
         self.ledger = LedgerWriter(self.store, max_backlog=settings.server.ledger_max_backlog)
         # Every forwarded request is on disk before it leaves (see jackstop.gateway.journal).

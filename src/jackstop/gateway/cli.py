@@ -605,7 +605,8 @@ def register(sub: Any) -> None:
     p = common(prov.add_parser("add", help="register a provider"))
     p.add_argument("name")
     p.add_argument("--kind", required=True, choices=["openai", "anthropic", "gemini", "openai-compatible"])
-    p.add_argument("--secret", required=True, metavar="SECRETREF", help="env:VARIABLE or local:NAME")
+    p.add_argument("--secret", required=True, metavar="SECRETREF", help="env:VARIABLE, local:NAME, vault:MOUNT/data/PATH#FIELD, "
+                   "aws-sm:SECRET_ID[#FIELD] or azure-kv:https://VAULT.vault.azure.net/secrets/NAME")
     p.add_argument("--base-url", help="what you would give the provider's SDK as base_url")
     p.set_defaults(func=_guard(cmd_providers_add))
     p = common(prov.add_parser("list", help="list providers (never their secrets)"))

@@ -20,6 +20,8 @@ from jackstop.gateway.custody import Custody, CustodyError
 from jackstop.home import Home
 from jackstop.providers import DEFAULT_BASE_URLS, KINDS
 from jackstop.secrets import Keystore, SecretError, parse_ref
+from jackstop.secrets.managers import require_extra
+from jackstop.secrets.refs import MANAGERS
 from jackstop.store import (
     AdminTokenRecord,
     KeyRecord,
@@ -172,6 +174,11 @@ class Control:
         if ref.scheme == "local" and self.store.get_secret(ref.name) is None:
             raise ControlError(f"no secret {ref} in the keystore; store it first with "
                                f"`jackstop secrets set {ref.name}` (it reads the key from standard input)")
+        if ref.scheme in MANAGERS:
+            try:
+                require_extra(ref.scheme)
+            except SecretError as exc:
+                raise ControlError(str(exc)) from None
         return str(ref)
 
     def add_provider(self, name: str, kind: str, secret_ref: str, base_url: str | None, actor: str) -> ProviderRecord:
@@ -243,7 +250,7 @@ class Control:
         if ref.scheme == "local":
             rec = self.store.get_secret(ref.name)
             return rec.last4 if rec else "(missing)"
-        return "(env)"
+        return f"({ref.scheme})"  # never fetched for a listing
 
     # -- keys -------------------------------------------------------------------------------
     def create_key(self, name: str, provider: str, actor: str, *, project: str | None = None,

@@ -43,3 +43,10 @@ def setup(level: str = "info", path: str = "") -> None:
         lg.setLevel("WARNING")
         lg.propagate = False
     logging.getLogger("uvicorn.access").disabled = True
+    # Secret-manager SDKs: jackstop.secrets reports their failures (one line, redacted); anything
+    # worse still goes through the redacting handler, never to bare standard error.
+    for name in ("azure", "msal", "botocore", "boto3", "hvac", "urllib3"):
+        lg = logging.getLogger(name)
+        lg.handlers[:] = [handler]
+        lg.setLevel("ERROR")
+        lg.propagate = False

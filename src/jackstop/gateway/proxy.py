@@ -33,6 +33,7 @@ from jackstop.providers.base import Prepared, Route
 from jackstop.providers.paths import PathError, split_path
 from jackstop.redact import redact
 from jackstop.secrets import SecretError, parse_ref
+from jackstop.secrets.cache import SecretUnavailable
 from jackstop.store import KeyRecord, LedgerRow, ProviderRecord
 
 log = logging.getLogger("jackstop.gateway")
@@ -331,7 +332,14 @@ class Proxy:
         call.prepared.body = upstream_body(call.grant.bound, call.prepared.body, raw, body)
         base_url = self._custody_checked(provider)
         try:
-            call.secret = self.state.provider_secret(provider)
+            call.secret = await self.state.aprovider_secret(provider)
+        except SecretUnavailable as exc:
+            # The caller learns only that the key is unavailable; where the manager is and why goes to the log.
+            log.warning("provider secret unavailable", extra={"provider": provider.name, "reason": redact(str(exc))})
+            raise Refusal(503, "secret_unavailable",
+                          f"the key of provider {provider.name} is unavailable: its secret manager cannot be "
+                          f"reached and the cached key has expired; the operator should check the gateway log",
+                          [(b"retry-after", b"5")]) from None
         except SecretError as exc:
             raise Refusal(503, "provider_secret_unavailable", str(exc)) from None
         # The upstream URL is built from the parsed route only, never from the client's path.

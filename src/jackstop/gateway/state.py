@@ -15,8 +15,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from jackstop.config import SecretsSettings
 from jackstop.home import Home
-from jackstop.secrets import Keystore, SecretError, parse_ref
+from jackstop.secrets import Keystore, SecretError, SecretRef, parse_ref
+from jackstop.secrets.cache import ManagedSecrets
+from jackstop.secrets.refs import MANAGERS
 from jackstop.store import (
     AdminTokenRecord,
     CredentialRecord,
@@ -94,9 +97,10 @@ class PostgresFeed:
 class State:
     MISS_REFRESH_PER_S = 20
 
-    def __init__(self, store: Store, home: Home) -> None:
+    def __init__(self, store: Store, home: Home, secrets_settings: SecretsSettings | None = None) -> None:
         self.store = store
         self.keystore = Keystore(store, home.derive("keystore"))
+        self.managed = ManagedSecrets(secrets_settings or SecretsSettings())  # vault:, aws-sm:, azure-kv:
         self.hash_key = home.derive("token-hash")
         self.epoch = 0
         self.credentials: dict[str, CredentialRecord] = {}
@@ -107,7 +111,7 @@ class State:
         self.secrets: dict[str, SecretRecord] = {}
         self.admin_tokens: dict[str, AdminTokenRecord] = {}
         self._resolved: dict[str, tuple[int, str]] = {}  # secret name -> (seq, value)
-        self._refs: dict[str, Any] = {}
+        self._refs: dict[str, SecretRef] = {}
         self.force = False
         self.epoch_source: Any = None  # async () -> int, when counters are shared (Redis)
         self._shared_epoch: int | None = None
@@ -194,11 +198,37 @@ class State:
         rec = self.admin_tokens.get(token_hash)
         return rec if rec is not None and rec.revoked_at is None else None
 
-    def provider_secret(self, provider: ProviderRecord) -> str:
-        """The provider key, decrypted once per secret version and kept in memory only."""
+    def _ref(self, provider: ProviderRecord) -> SecretRef:
         ref = self._refs.get(provider.secret_ref)
         if ref is None:
             ref = self._refs[provider.secret_ref] = parse_ref(provider.secret_ref)
+        return ref
+
+    def fetch_managed_secrets(self) -> None:
+        """Fetch every provider secret held in a secret manager, blocking; start-up fails
+        with one line naming the provider when a manager cannot give its secret."""
+        for provider in sorted(self.providers.values(), key=lambda p: p.name):
+            ref = self._ref(provider)
+            if ref.scheme in MANAGERS:
+                try:
+                    self.managed.fetch_now(ref)
+                except SecretError as exc:
+                    raise SecretError(f"provider {provider.name}: {exc}; fix it (or point the provider elsewhere "
+                                      f"with `jackstop providers rotate`) and start again") from None
+                log.info("provider secret fetched from its manager", extra={"provider": provider.name, "ref": str(ref)})
+
+    async def aprovider_secret(self, provider: ProviderRecord) -> str:
+        """The provider key: from the secret-manager cache, or as `provider_secret` does."""
+        ref = self._ref(provider)
+        if ref.scheme in MANAGERS:
+            return await self.managed.get(ref)
+        return self.provider_secret(provider)
+
+    def provider_secret(self, provider: ProviderRecord) -> str:
+        """The provider key, decrypted once per secret version and kept in memory only."""
+        ref = self._ref(provider)
+        if ref.scheme in MANAGERS:
+            raise SecretError(f"{ref} is fetched by the gateway's secret cache (aprovider_secret)")
         if ref.scheme == "env":
             return self.keystore.resolve(ref)
         rec = self.secrets.get(ref.name)

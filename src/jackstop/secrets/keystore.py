@@ -53,6 +53,9 @@ class Keystore:
     def resolve(self, ref: SecretRef) -> str:
         if ref.scheme == "env":
             return resolve_env(ref)
+        if ref.scheme != "local":
+            raise SecretError(f"{ref} is held in a secret manager, which only provider secrets can use; "
+                              f"give this setting an env: or local: ref")
         record = self._store.get_secret(ref.name)
         if record is None:
             raise SecretError(f"no secret {ref} in the keystore; store it with `jackstop secrets set {ref.name}`")

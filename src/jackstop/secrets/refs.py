@@ -7,8 +7,10 @@ import re
 from dataclasses import dataclass
 
 SCHEMES = ("env", "local")
-PLANNED = ("vault", "aws-sm")
+MANAGERS = ("vault", "aws-sm", "azure-kv")  # fetched from a secret manager (jackstop.secrets.managers)
 _NAME = re.compile(r"^[A-Za-z0-9_.\-/]{1,128}$")
+_USAGE = ("use env:VARIABLE, local:NAME, vault:MOUNT/data/PATH#FIELD, aws-sm:SECRET_ID[#FIELD] "
+          "or azure-kv:https://VAULT.vault.azure.net/secrets/NAME")
 
 
 class SecretError(Exception):
@@ -27,13 +29,15 @@ class SecretRef:
 def parse_ref(text: str) -> SecretRef:
     scheme, sep, name = text.partition(":")
     if not sep or not name:
-        raise SecretError(f"{text!r} is not a SecretRef; use env:VARIABLE or local:NAME "
-                          f"(a secret stored with `jackstop secrets set NAME`)")
-    if scheme in PLANNED:
-        raise SecretError(f"SecretRef scheme {scheme}: is not supported in this version; "
-                          f"use env:VARIABLE or local:NAME")
+        raise SecretError(f"{text!r} is not a SecretRef; {_USAGE} (local:NAME is a secret stored with "
+                          f"`jackstop secrets set NAME`)")
+    if scheme in MANAGERS:
+        from jackstop.secrets.managers import check_manager_ref
+
+        check_manager_ref(scheme, name)
+        return SecretRef(scheme, name)
     if scheme not in SCHEMES:
-        raise SecretError(f"unknown SecretRef scheme {scheme!r}; use env:VARIABLE or local:NAME")
+        raise SecretError(f"unknown SecretRef scheme {scheme!r}; {_USAGE}")
     if not _NAME.match(name):
         raise SecretError(f"SecretRef name {name!r} may only use letters, digits and _ . - / (1-128 chars)")
     if scheme == "env" and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
