@@ -38,6 +38,7 @@ ROUTES = {"openai": "/v1/chat/completions", "anthropic": "/v1/messages",
 
 @pytest.fixture(scope="module")
 def strict_gateway(tmp_path_factory: pytest.TempPathFactory, mock: MockProvider) -> Iterator[GatewayProc]:  # noqa: F811
+    mock.reset()  # no server-wide fault or usage policy left over from another module
     g = start_gateway(tmp_path_factory.mktemp("gw-bad-input"), config_text=LIMITS)
     add_providers(g, mock)
     try:
