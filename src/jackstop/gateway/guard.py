@@ -78,6 +78,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             if self._linger_left <= 0 and not self.transport.is_closing():
                 self.transport.close()
             return
+        if self._in_head and self._head_timer is None and not data.strip(b"\r\n"):
+            # Empty lines between requests (some clients send one after a body) are not a request:
+            # the parser skips them, and they start no deadline nor stop the keep-alive one.
+            self._feed(data)
+            return
         self._unset_keepalive_if_required()
         while data:
             if self._in_head:
