@@ -49,6 +49,7 @@ def add_providers(g: GatewayProc, m: MockProvider) -> None:
 @pytest.fixture(scope="module")
 def capped_gateway(tmp_path_factory: pytest.TempPathFactory, mock: MockProvider) -> Iterator[GatewayProc]:  # noqa: F811
     """A gateway (embedded tier) with one provider of each family at the mock."""
+    mock.reset()  # no server-wide fault or usage policy left over from another module
     g = start_gateway(tmp_path_factory.mktemp("gw-routes"))
     add_providers(g, mock)
     try:

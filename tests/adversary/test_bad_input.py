@@ -38,6 +38,7 @@ ROUTES = {"openai": "/v1/chat/completions", "anthropic": "/v1/messages",
 
 @pytest.fixture(scope="module")
 def strict_gateway(tmp_path_factory: pytest.TempPathFactory, mock: MockProvider) -> Iterator[GatewayProc]:  # noqa: F811
+    mock.reset()  # no server-wide fault or usage policy left over from another module
     g = start_gateway(tmp_path_factory.mktemp("gw-bad-input"), config_text=LIMITS)
     add_providers(g, mock)
     try:
@@ -119,6 +120,7 @@ def test_a_100_mb_header_is_not_read_into_memory(strict_gateway):
     sock.close()
     grown = rss_bytes(pid) - rss_before
     assert grown < 32 * 1024 * 1024, f"the gateway grew {grown} bytes for a {sent}-byte header"
+    assert sent < 50 * 1024 * 1024, "the gateway read the whole 100 MB header"
     if reply:  # the client may see only a reset once the gateway stopped reading
         assert reply.startswith(b"HTTP/1.1 431 ")
     assert raw_request(strict_gateway.port, "GET", b"/healthz").status == 200
@@ -235,3 +237,26 @@ def test_bytes_that_are_not_http_get_a_400_naming_the_rule(strict_gateway):
     sock.close()
     assert reply.startswith(b"HTTP/1.1 400 "), reply[:200]
     assert b"x-jackstop-error: invalid_http" in reply and b'"code":"invalid_http"' in reply
+
+
+def test_empty_lines_after_a_request_neither_break_it_nor_keep_the_connection(strict_gateway):
+    sock = _connect(strict_gateway)
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n\r\n")  # a stray empty line after the request
+    data = b""
+    while not data.endswith(b'{"status":"ok"}'):
+        data += sock.recv(65536)
+    closed = False
+    for _ in range(300):  # empty lines trickled in do not hold the idle connection open
+        try:
+            sock.sendall(b"\r\n")
+            sock.settimeout(0.2)
+            if sock.recv(65536) == b"":
+                closed = True
+                break
+        except TimeoutError:
+            continue
+        except (BrokenPipeError, ConnectionResetError):
+            closed = True
+            break
+    sock.close()
+    assert closed, "empty lines kept an idle connection open"

@@ -112,6 +112,16 @@ def test_a_jackstop_token_in_a_forwarded_query_parameter_is_refused(capped_gatew
     assert len(mock.requests) == before
 
 
+def test_a_jackstop_token_in_the_path_is_refused(capped_gateway, mock):
+    key = capped_key(capped_gateway, "gemini")
+    before = len(mock.requests)
+    resp = raw_request(capped_gateway.port, "POST", f"/v1beta/models/{key}:generateContent".encode(),
+                       {"x-goog-api-key": key}, orjson.dumps(gemini_body()))
+    assert resp.status == 400 and resp.headers["x-jackstop-error"] == "credential_in_path"
+    assert rule_in_dialect("gemini", resp.body) == "credential_in_path"
+    assert len(mock.requests) == before
+
+
 def test_official_sdks_with_organization_and_project_set_reach_the_provider_without_them(capped_gateway, mock):
     before = len(mock.requests)
     oai = openai.OpenAI(base_url=capped_gateway.url + "/v1", api_key=capped_key(capped_gateway, "openai"),

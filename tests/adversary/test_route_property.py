@@ -63,8 +63,11 @@ def request_target(draw, family: str) -> tuple[str, bytes]:
     model = draw(st.sampled_from(MODELS))
     # Each character kept, percent-encoded (upper or lower hex) or double-encoded; then a few
     # reserved characters or route names, raw or encoded, inserted anywhere.
-    path = [[_encode(c, draw(st.sampled_from([0] * 40 + [1, 2, 3]))) for c in seg.replace("{model}", model)]
-            for seg in segments]
+    path = [list(seg.replace("{model}", model)) for seg in segments]
+    for _ in range(draw(st.sampled_from([0, 0, 1, 1, 2, 3]))):
+        chars = path[draw(st.integers(0, len(path) - 1))]
+        at = draw(st.integers(0, len(chars) - 1))
+        chars[at] = _encode(chars[at], draw(st.sampled_from([1, 2, 3])))
     for _ in range(draw(st.sampled_from([0, 0, 0, 1, 1, 2, 3]))):
         chars = path[draw(st.integers(0, len(path) - 1))]
         snippet = draw(st.sampled_from(RESERVED))

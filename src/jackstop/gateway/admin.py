@@ -20,7 +20,7 @@ from jackstop import __version__
 from jackstop import keys as tokens
 from jackstop.durations import parse_since
 from jackstop.gateway.control import Control, ControlError
-from jackstop.gateway.http import BodyTooLarge, read_body, send_json
+from jackstop.gateway.http import BodyTooLarge, ClientGone, read_body, send_json
 from jackstop.gateway.state import State
 
 log = logging.getLogger("jackstop.admin")
@@ -160,6 +160,8 @@ class AdminAPI:
                     body = orjson.loads(raw) if raw.strip() else {}
                 except BodyTooLarge:
                     await self._error(send, 413, "body_too_large", "admin request body is over 1 MiB")
+                    return
+                except ClientGone:  # never act on half a body
                     return
                 except orjson.JSONDecodeError:
                     await self._error(send, 400, "invalid_json", "request body is not valid JSON")

@@ -28,9 +28,11 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 log = logging.getLogger("jackstop.gateway")
 
-# After refusing oversized headers, keep reading (and discarding) this long before closing, so
-# the client reads the 431 instead of a connection reset caused by its unread bytes.
+# After refusing oversized headers, keep reading (and discarding) for this long, or this many
+# bytes, before closing, so that the client reads the 431 rather than a connection reset caused
+# by its unread bytes; a 100 MB header is still never read in full.
 LINGER_SECONDS = 2.0
+LINGER_BYTES = 1024 * 1024
 
 # (path, headers so far, status, rule, message) -> the error body in the caller's dialect
 ErrorBody = Callable[[str, list[tuple[bytes, bytes]], int, str, str], bytes]
@@ -59,6 +61,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
         self._refused = False  # answered by the guard: later bytes are discarded
+        self._linger_left = 0  # bytes still discarded before closing
 
     # -- connection -------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -71,6 +74,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         if self._refused or self.parser is None:
+            self._linger_left -= len(data)
+            if self._linger_left <= 0 and not self.transport.is_closing():
+                self.transport.close()
+            return
+        if self._in_head and self._head_timer is None and not data.strip(b"\r\n"):
+            # Empty lines between requests (some clients send one after a body) are not a request:
+            # the parser skips them, and they start no deadline nor stop the keep-alive one.
+            self._feed(data)
             return
         self._unset_keepalive_if_required()
         while data:
@@ -171,6 +182,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             except (NotImplementedError, RuntimeError, OSError):
                 self.transport.close()
                 return
+            self._linger_left = LINGER_BYTES
             self.loop.call_later(LINGER_SECONDS, self.transport.close)
         else:
             self.transport.close()

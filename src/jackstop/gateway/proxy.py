@@ -369,6 +369,9 @@ class Proxy:
         if any(t.decode() in route.query for t in _OWN_TOKENS):
             raise Refusal(400, "credential_in_query", "a query parameter holds a jackstop key or token; jackstop "
                                                       "never sends its own credentials to a provider")
+        if any(t.decode() in route.upstream_path for t in _OWN_TOKENS):
+            raise Refusal(400, "credential_in_path", "the path holds a jackstop key or token; jackstop never "
+                                                     "sends its own credentials to a provider")
         return out
 
     async def _durable(self, call: Call) -> None:
