@@ -80,6 +80,16 @@ def upstream_body(bound: Any, prepared: bytes, raw: bytes, body: dict[str, Any])
     return prepared
 
 
+def _mask_secret(data: bytes, secret: str) -> bytes:
+    """The provider key never reaches the client, even when a hostile or careless provider quotes it
+    back (in an error message, say). SSE trackers hand over whole events, so a key cannot straddle
+    two calls; Gemini's non-SSE array stream is relayed in the provider's own chunks (see threat model)."""
+    if secret and secret.encode() in data:
+        log.warning("the provider quoted its own key back; masked before relaying")
+        return data.replace(secret.encode(), b"[provider key masked by jackstop]")
+    return data
+
+
 @dataclass
 class Call:
     """Everything one request accumulates on its way through the pipeline."""
@@ -473,6 +483,7 @@ class Proxy:
                 self._meter(call, family.usage(route, obj, call.body))
         else:
             out_headers.append((b"x-jackstop-upstream-status", str(status).encode()))
+        data = _mask_secret(data, call.secret)
         await send({"type": "http.response.start", "status": status,
                     "headers": [*out_headers, (b"content-length", str(len(data)).encode())]})
         await send({"type": "http.response.body", "body": data})
@@ -532,10 +543,11 @@ class Proxy:
                         break
                 else:
                     chunk = await it.__anext__()
-                out = tracker.feed(chunk)
+                out = _mask_secret(tracker.feed(chunk), call.secret)
                 if tracker.final and not gone:
                     # The end marker came: finish the response in this one write.
-                    await send({"type": "http.response.body", "body": out + tracker.flush(), "more_body": False})
+                    await send({"type": "http.response.body", "body": out + _mask_secret(tracker.flush(), call.secret),
+                                "more_body": False})
                     finished = True
                     break
                 if out and not gone:
@@ -551,7 +563,7 @@ class Proxy:
         finally:
             if watcher is not None:
                 watcher.cancel()
-        tail = b"" if finished else tracker.flush()
+        tail = b"" if finished else _mask_secret(tracker.flush(), call.secret)
         if cut is None and not tracker.completed and tracker.error is None:
             cut = "upstream_stream_cut"
         if tracker.error is not None and cut is None:

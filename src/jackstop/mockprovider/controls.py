@@ -33,6 +33,7 @@ class Faults:
     hang: bool = False  # never answer (until the client goes away or the mock stops)
     omit_usage: bool = False  # leave the usage report out of the response
     gated: bool = False  # hold each stream event after the first until mock.release()
+    echo_key: bool = False  # a hostile provider: quote the credential it received back (error, body and stream)
 
     def __post_init__(self) -> None:
         if self.status is not None and not 400 <= self.status <= 599:
@@ -78,6 +79,7 @@ _FAULT_TYPES: dict[str, type] = {
     "hang": bool,
     "omit_usage": bool,
     "gated": bool,
+    "echo_key": bool,
 }
 _USAGE_NAMES = {
     "output": "output_tokens",

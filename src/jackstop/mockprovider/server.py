@@ -284,6 +284,8 @@ class MockProvider:
             await self._hang()
             return _dropped(request)
         reply = self._answer(route, record, body, faults, policy)
+        if faults.echo_key and record.credential:
+            reply = _echo_key(reply, record.credential)
         if route.endpoint == "gemini.stream" and reply.status >= 400 and \
                 record.query.get("alt") != "sse":
             reply = gemini_api.as_stream_array(reply)
@@ -430,6 +432,25 @@ def _close(request: web.BaseRequest) -> None:
     transport = request.transport
     if transport is not None:
         transport.close()
+
+
+def _echo_key(reply: Reply, key: str) -> Reply:
+    """A hostile provider quoting back the key it was sent: in a JSON body as an extra member,
+    and in an SSE stream as a first event (what the gateway must never relay to its client)."""
+    quoted = key.encode()
+    if reply.events is not None:
+        if reply.content_type.startswith("text/event-stream"):
+            reply.events = [b"data: " + orjson.dumps({"quoted_key": key}) + b"\n\n", *reply.events]
+        return reply
+    try:
+        value = orjson.loads(reply.body)
+    except orjson.JSONDecodeError:
+        reply.body += quoted
+        return reply
+    if isinstance(value, dict):
+        value["quoted_key"] = key
+        reply.body = orjson.dumps(value)
+    return reply
 
 
 def _dropped(request: web.BaseRequest) -> web.StreamResponse:
