@@ -5,6 +5,9 @@ operator's provider key to whoever holds the virtual key: the gateway masks it b
 
 from __future__ import annotations
 
+import http.server
+import threading
+
 import orjson
 import pytest
 
@@ -58,3 +61,54 @@ def test_a_stream_event_quoting_the_key_is_masked(capped_gateway, mock, family):
     assert resp.status == 200
     assert mock.keys[family].encode() not in resp.body
     assert MASK in resp.body, resp.body[:300]
+
+
+class _Upstream(http.server.BaseHTTPRequestHandler):
+    """A provider that answers every request with a redirect elsewhere and cookies."""
+
+    target = ""
+    seen: list[dict[str, str]] = []
+
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        type(self).seen.append({k.lower(): v for k, v in self.headers.items()})
+        self.send_response(307)
+        self.send_header("location", self.target + self.path)
+        self.send_header("set-cookie", "session=provider-cookie; Path=/")
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args):  # keep the test output quiet
+        pass
+
+
+def _serve(handler: type) -> http.server.ThreadingHTTPServer:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_a_redirect_is_not_followed_and_upstream_cookies_are_not_relayed(capped_gateway, mock):  # noqa: F811
+    class Capture(_Upstream):
+        seen = []
+
+    class Redirecting(_Upstream):
+        seen = []
+
+    capture = _serve(Capture)
+    Redirecting.target = f"http://127.0.0.1:{capture.server_port}"
+    upstream = _serve(Redirecting)
+    try:
+        capped_gateway.add_provider("redirecting", "openai", mock.keys["openai"],
+                                    f"http://127.0.0.1:{upstream.server_port}/v1")
+        key = capped_gateway.create_key("redirecting", policy={"budgets": [{"amount": "1.00", "window": "total"}]})
+        path, body = REQUESTS["openai"]
+        resp = raw_request(capped_gateway.port, "POST", path.encode(), auth_headers("openai", key), orjson.dumps(body))
+        assert len(Redirecting.seen) == 1 and Redirecting.seen[0]["authorization"] == f"Bearer {mock.keys['openai']}"
+        assert Capture.seen == []  # the secret went to the approved host only, not where it pointed
+        assert resp.status == 307 and "set-cookie" not in resp.headers
+    finally:
+        upstream.shutdown()
+        capture.shutdown()
