@@ -27,6 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     out.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of standard output")
     out.add_argument("--show-secrets", action="store_true", help="print full key values (default: first 6, last 4)")
     sup = p.add_argument_group("suppressing findings")
+    sup.add_argument("--min-confidence", choices=("low", "medium", "high"), default="low",
+                     help="report only findings at this confidence or above: high = a distinctive key format; "
+                          "medium/low = found by context (setting names, SDK calls) or in test/example/docs paths")
     sup.add_argument("--baseline", metavar="FILE", help="report only findings not recorded in FILE")
     sup.add_argument("--write-baseline", metavar="FILE", help="record today's findings in FILE and exit 0")
     sup.add_argument("--ignore-file", metavar="FILE",

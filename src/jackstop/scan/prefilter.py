@@ -69,13 +69,21 @@ class Prefilter:
         if self._regex is None:
             yield from self._find_literals(data, pos, end)
             return
-        for m in self._regex.finditer(data, pos, end):
+        # Restart one byte after each match's start, not at its end: keywords may overlap
+        # ("api_key=" holds "key="), and every keyword's rules must get their window.
+        search = self._regex.search
+        while True:
+            m = search(data, pos, end)
+            if m is None:
+                return
+            at = m.start()
             text = m.group()
             i = self._lookup.get(text)
             if i is None:
                 i = self._ci.get(text.lower())
             if i is not None:
-                yield i, m.start()
+                yield i, at
+            pos = at + 1
 
     def _find_literals(self, data: bytes, pos: int, end: int) -> Iterator[tuple[int, int]]:
         taken: set[int] = set()  # longest keyword wins at an offset, as with the regex
