@@ -91,6 +91,8 @@ class Detector:
                         continue
                     found[(s, e)] = (r, secret)
         hits: list[Hit] = []
+        if len(found) > 1:
+            found = _outermost(found)
         if found:
             line, pos = 1, 0
             for (s, e), (r, secret) in sorted(found.items()):
@@ -166,6 +168,18 @@ def _shift(hits: list[Hit], base: int, line_base: int) -> list[Hit]:
     if not base and not line_base:
         return hits
     return [Hit(h.rule, h.secret, h.start + base, h.line + line_base, h.column, h.encoding) for h in hits]
+
+
+def _outermost(found: dict[tuple[int, int], tuple[int, bytes]]) -> dict[tuple[int, int], tuple[int, bytes]]:
+    """Drop a match lying inside another one: `FAL_KEY=ID:SECRET` is one key, not also an ID."""
+    out: dict[tuple[int, int], tuple[int, bytes]] = {}
+    end = -1
+    for (s, e) in sorted(found, key=lambda span: (span[0], -span[1])):
+        if e <= end:
+            continue
+        out[(s, e)] = found[(s, e)]
+        end = max(end, e)
+    return out
 
 
 def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
