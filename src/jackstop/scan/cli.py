@@ -39,7 +39,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     act.add_argument("--verify", action="store_true",
                      help="ask each provider whether the key is live (read-only request; never without this flag)")
     act.add_argument("--verify-url", action="append", default=[], metavar="PROVIDER=URL",
-                     help="base URL for a provider's check (also JACKSTOP_VERIFY_URL_<PROVIDER>)")
+                     help="testing only: send PROVIDER's check to a loopback server such as a mock provider "
+                          "(also JACKSTOP_VERIFY_URL_<PROVIDER>); any other host is refused")
+    act.add_argument("--verify-rate", type=float, default=2.0, metavar="PER_SECOND",
+                     help="at most this many verification requests per second to one provider (default 2)")
     act.add_argument("--verify-timeout", type=float, default=10.0, metavar="SECONDS")
     act.add_argument("--revoke", action="store_true",
                      help="revoke leaked jackstop keys (jsk_) in the local gateway store or via JACKSTOP_URL")

@@ -52,6 +52,8 @@ def _check_args(args: argparse.Namespace) -> None:
     for name in ("max_archive_depth", "max_archive_bytes", "max_archive_members"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
+    if args.verify_rate <= 0:
+        raise UsageError("--verify-rate must be above 0 (requests per second to one provider)")
     if args.max_archive_ratio < 1:
         raise UsageError("--max-archive-ratio must be at least 1")
     if args.workers is not None and args.workers < 1:
@@ -64,6 +66,10 @@ def _verify_overrides(pairs: list[str]) -> dict[str, str]:
         provider, sep, url = pair.partition("=")
         if not sep or not provider or not url.startswith(("http://", "https://")):
             raise UsageError(f"--verify-url {pair!r}: expected PROVIDER=http(s)://HOST, e.g. openai=http://127.0.0.1:8080")
+        try:
+            verify.check_override(provider, url, "--verify-url")
+        except verify.VerifyError as exc:
+            raise UsageError(str(exc)) from None
         out[provider] = url
     return out
 
@@ -136,7 +142,11 @@ def run(args: argparse.Namespace) -> int:
               f"later scans with --baseline {args.write_baseline} report only new ones", file=sys.stderr)
         return 0
     if args.verify and findings:
-        verify.verify_findings(findings, ruleset, overrides, timeout=args.verify_timeout)
+        try:
+            verify.verify_findings(findings, ruleset, overrides, timeout=args.verify_timeout,
+                                   limiter=verify.RateLimiter(args.verify_rate))
+        except verify.VerifyError as exc:
+            raise UsageError(str(exc)) from None
     if args.revoke:
         outcomes = revoke.revoke_leaked(findings)
         for o in outcomes:
