@@ -17,6 +17,7 @@ CHUNK = 8 << 20  # bytes read at a time from a stream
 OVERLAP = 16 << 10  # carried into the next chunk; longer than any rule's match
 MAX_BASE64_RUN = 4 << 20
 BASE64_DEPTH = 2  # base64 inside base64, no deeper
+_ELLIPSES = (b"...", "\u2026".encode(), b"\\u2026")  # the last: JSON-escaped
 _LINE_SCAN = 4096  # how far to look for the line around a match (minified files)
 
 
@@ -82,6 +83,8 @@ class Detector:
                     s, e = rule.secret_span(m)
                     if s >= limit or (s, e) in found:
                         continue
+                    if data.startswith(_ELLIPSES, e) if e < len(data) else False:
+                        continue  # shown cut short, as documentation does (sk-ant-api03-abc…)
                     secret = data[s:e]
                     try:
                         text = secret.decode("ascii")
