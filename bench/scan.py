@@ -14,6 +14,7 @@ so every finding there counts as a false positive); throughput in MB/s on the sa
 
     python bench/scan.py                       # 100 MB tree, 2,000 commits, the project's .venv
     python bench/scan.py --venv /path/to/venv  # a bigger real virtualenv for the precision table
+    python bench/scan.py --real sdists/        # also unpacked SDK source releases (their tests)
     python bench/scan.py --quick               # 15 MB tree, 300 commits: a smoke run
 """
 
@@ -208,10 +209,11 @@ def report_corpus(name: str, corpus: Corpus, runs: list[Run]) -> dict[str, tuple
     return out
 
 
-def report_venv(site: Path, tools: dict[str, Path], work: Path) -> None:
+def report_venv(site: Path, tools: dict[str, Path], work: Path, label: str = "real virtualenv") -> None:
     mb = _text_mb(site)
-    print(f"\n--- real virtualenv: {site} ({mb:,.0f} MB of text files) ---")
-    print("published packages hold no live keys: every finding here is counted as a false positive")
+    print(f"\n--- {label}: {site} ({mb:,.0f} MB of text files) ---")
+    print("published code holds no live keys: every finding here is counted as a false positive "
+          "(unless read and judged otherwise below)")
     runs = [run_jackstop(site, mb, False, "venv")]
     for name, fn in (("kingfisher", run_kingfisher), ("betterleaks", run_betterleaks)):
         if name in tools:
@@ -225,8 +227,11 @@ def report_venv(site: Path, tools: dict[str, Path], work: Path) -> None:
         by_rule = Counter(rule for rule, _ in r.values)
         top = ", ".join(f"{k} {v}" for k, v in by_rule.most_common(8)) or "-"
         print(f"{r.tool:<13}{r.seconds:>9.2f}{r.mb / r.seconds:>8.1f}{len(r.values):>10}  {top}")
-    conf = Counter(getattr(runs[0], "confidence", {}).values())
-    print("jackstop findings by confidence: " + (", ".join(f"{k} {v}" for k, v in sorted(conf.items())) or "none"))
+    conf = getattr(runs[0], "confidence", {})
+    print("jackstop findings by confidence: "
+          + (", ".join(f"{k} {v}" for k, v in sorted(Counter(conf.values()).items())) or "none"))
+    for (rule, value), level in sorted(conf.items()):
+        print(f"  jackstop {rule} ({level}): {value[:8]}…{value[-4:]}")
 
 
 def _text_mb(root: Path) -> float:
@@ -246,6 +251,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small corpora: a smoke run")
     ap.add_argument("--venv", metavar="DIR", help="virtualenv for the precision table (default: the project's .venv)")
+    ap.add_argument("--real", action="append", default=[], metavar="DIR",
+                    help="more real code for the precision table, e.g. unpacked SDK sdists with their tests")
     ap.add_argument("--keep", action="store_true", help="keep the generated corpora and print where")
     args = ap.parse_args()
     tree_mb, commits, per_rule, hist_per_rule = (15, 300, 3, 1) if args.quick else (100, 2000, 12, 3)
@@ -283,6 +290,8 @@ def main() -> int:
             results[name] = report_corpus(name, corpus, runs)
 
         report_venv(site, tools, work)
+        for extra in args.real:
+            report_venv(Path(extra), tools, work, "real code")
 
         print("\n--- goals (recall >= 0.97 and precision >= 0.95, ahead of both peers) ---")
         for name, res in results.items():
