@@ -93,3 +93,18 @@ def test_sarif_level_follows_confidence(tmp_path, rng) -> None:
     res = run_cli("scan", str(tmp_path), "--format", "sarif")
     levels = sorted(r["level"] for r in json.loads(res.out)["runs"][0]["results"])
     assert levels == ["error", "note"]
+
+
+def test_a_bedrock_short_term_key_is_one_finding_not_also_its_inner_access_key(tmp_path, rng) -> None:
+    import base64
+    import string
+
+    akid = "ASIA" + "".join(rng.choice(string.ascii_uppercase + "234567") for _ in range(16))
+    url = (f"bedrock.amazonaws.com/?Action=CallWithBearerToken&X-Amz-Credential={akid}%2F20260101%2Fus-east-1"
+           f"%2Fbedrock%2Faws4_request&X-Amz-Security-Token={''.join(rng.choice(string.ascii_letters) for _ in range(200))}")
+    key = "bedrock-api-key-" + base64.b64encode(url.encode()).decode()
+    (tmp_path / ".env").write_text(f"AWS_BEARER_TOKEN_BEDROCK={key}\n")
+    assert [(f["rule"], f["secret"]) for f in _scan(tmp_path)[1]] == [("aws-bedrock-short-term-key", key)]
+    (tmp_path / "k8s.yaml").write_text(f"data:\n  creds: {base64.b64encode(url.encode()).decode()}\n")
+    rules_found = {f["rule"] for f in _scan(tmp_path)[1]}
+    assert "aws-access-key-id" in rules_found  # the same URL on its own still shows its access key

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -106,16 +107,20 @@ class Detector:
                 line_start = data.rfind(b"\n", 0, s) + 1
                 hits.append(Hit(self.rules[r], secret, s, line, s - line_start + 1))
         if depth < BASE64_DEPTH:
-            hits.extend(self._scan_base64(data, limit, depth))
+            hits.extend(self._scan_base64(data, limit, depth, sorted(found)))
         return hits
 
-    def _scan_base64(self, data: bytes, limit: int, depth: int) -> list[Hit]:
+    def _scan_base64(self, data: bytes, limit: int, depth: int, keys: list[tuple[int, int]] = ()) -> list[Hit]:
+        """Keys inside base64 runs; a run that is part of a key already found (the presigned
+        URL inside a Bedrock short-term key) is that key, not a second finding."""
         out: list[Hit] = []
         line, pos = 1, 0
         n = len(data)
         for s, e in self.prefilter.base64_runs(data):
             if s >= limit or (s and data[s - 1] in _B64_ALPHABET):
                 continue  # not the start of a base64 run
+            if keys and _inside(keys, s):
+                continue
             while e < n and data[e] in _B64_ALPHABET:
                 e += 1
             if e - s > MAX_BASE64_RUN:
@@ -171,6 +176,11 @@ def _shift(hits: list[Hit], base: int, line_base: int) -> list[Hit]:
     if not base and not line_base:
         return hits
     return [Hit(h.rule, h.secret, h.start + base, h.line + line_base, h.column, h.encoding) for h in hits]
+
+
+def _inside(spans: list[tuple[int, int]], pos: int) -> bool:
+    i = bisect.bisect_right(spans, (pos, 1 << 62)) - 1
+    return i >= 0 and spans[i][0] <= pos < spans[i][1]
 
 
 def _outermost(found: dict[tuple[int, int], tuple[int, bytes]]) -> dict[tuple[int, int], tuple[int, bytes]]:
