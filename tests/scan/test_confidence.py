@@ -108,3 +108,24 @@ def test_a_bedrock_short_term_key_is_one_finding_not_also_its_inner_access_key(t
     (tmp_path / "k8s.yaml").write_text(f"data:\n  creds: {base64.b64encode(url.encode()).decode()}\n")
     rules_found = {f["rule"] for f in _scan(tmp_path)[1]}
     assert "aws-access-key-id" in rules_found  # the same URL on its own still shows its access key
+
+
+def test_keys_the_providers_publish_as_examples_are_not_reported(tmp_path, rng) -> None:
+    import hashlib
+
+    from jackstop.scan.engine import Detector
+
+    # Google's docs show this Firebase web-config key; split so this file holds no key-shaped literal.
+    published = "AIzaSyDaGmWKa4JsXZ" + "-HjGw7ISLn_3namBGewQe"
+    detector = Detector(rules.load())
+    assert detector.scan_buffer(f'apiKey: "{published}"'.encode()) == []
+    mine = plant("google-api-key", rng)
+    assert [h.secret.decode() for h in detector.scan_buffer(mine.text.encode())] == [mine.secret]
+    custom = (tmp_path / "rules.toml")
+    base = rules.load()
+    text = f'documented_examples = ["{hashlib.sha256(mine.secret.encode()).hexdigest()}"]\n' + \
+        "[[rule]]\nid='g'\nprovider='google'\ndescription='d'\nregex='AIza[0-9A-Za-z_-]{35}'\nkeywords=['AIza']\n"
+    custom.write_text(text)
+    assert base.documented and Detector(rules.load(custom)).scan_buffer(mine.text.encode()) == []
+    with pytest.raises(rules.RulesError, match="SHA-256"):
+        rules.parse('documented_examples = ["nope"]\n' + text.split("\n", 1)[1])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
+import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -46,6 +47,7 @@ def _printable_ratio(data: bytes) -> float:
 class Detector:
     def __init__(self, ruleset: RuleSet, force_re: bool = False) -> None:
         self.rules = ruleset.rules
+        self.documented = ruleset.documented
         keywords: list[tuple[str, bool]] = []
         index: dict[tuple[str, bool], int] = {}
         for rule in self.rules:
@@ -93,6 +95,8 @@ class Detector:
                         continue
                     if not validators.accept(text, rule.entropy, rule.validator):
                         continue
+                    if self.documented and hashlib.sha256(secret).hexdigest() in self.documented:
+                        continue  # published by the provider itself as an example
                     found[(s, e)] = (r, secret)
         hits: list[Hit] = []
         if len(found) > 1:

@@ -66,6 +66,7 @@ class ProviderCheck:
 class RuleSet:
     rules: tuple[Rule, ...]
     providers: dict[str, ProviderCheck]
+    documented: frozenset[str] = frozenset()  # SHA-256 hex of published example keys
 
     def by_id(self, rule_id: str) -> Rule:
         for rule in self.rules:
@@ -127,7 +128,10 @@ def parse(text: str) -> RuleSet:
     if dupes:
         raise RulesError(f"duplicate rule ids: {', '.join(sorted(dupes))}")
     providers = {name: _provider(name, p) for name, p in data.get("provider", {}).items()}
-    return RuleSet(rules=rules, providers=providers)
+    documented = data.get("documented_examples", [])
+    if not all(isinstance(h, str) and re.fullmatch(r"[0-9a-f]{64}", h) for h in documented):
+        raise RulesError("documented_examples must be a list of SHA-256 hex digests")
+    return RuleSet(rules=rules, providers=providers, documented=frozenset(documented))
 
 
 def _provider(name: str, p: dict) -> ProviderCheck:
