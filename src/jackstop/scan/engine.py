@@ -81,23 +81,29 @@ class Detector:
         found: dict[tuple[int, int], tuple[int, bytes]] = {}
         for r in sorted(windows):
             rule = self.rules[r]
-            for ws, we in _merge(windows[r]):
-                for m in rule.regex.finditer(data, ws, we):
-                    s, e = rule.secret_span(m)
-                    if s >= limit or (s, e) in found:
-                        continue
-                    if data.startswith(_ELLIPSES, e) if e < len(data) else False:
-                        continue  # shown cut short, as documentation does (sk-ant-api03-abc…)
-                    secret = data[s:e]
-                    try:
-                        text = secret.decode("ascii")
-                    except UnicodeDecodeError:
-                        continue
-                    if not validators.accept(text, rule.entropy, rule.validator):
-                        continue
-                    if self.documented and hashlib.sha256(secret).hexdigest() in self.documented:
-                        continue  # published by the provider itself as an example
-                    found[(s, e)] = (r, secret)
+            if rule.anchored:  # one attempt at each keyword, not one at every byte of its window
+                spans = sorted(set(windows[r]))
+                matches = (rule.regex.match(data, ws, we) for ws, we in spans)
+            else:
+                matches = (m for ws, we in _merge(windows[r]) for m in rule.regex.finditer(data, ws, we))
+            for m in matches:
+                if m is None:
+                    continue
+                s, e = rule.secret_span(m)
+                if s >= limit or (s, e) in found:
+                    continue
+                if data.startswith(_ELLIPSES, e) if e < len(data) else False:
+                    continue  # shown cut short, as documentation does (sk-ant-api03-abc…)
+                secret = data[s:e]
+                try:
+                    text = secret.decode("ascii")
+                except UnicodeDecodeError:
+                    continue
+                if not validators.accept(text, rule.entropy, rule.validator):
+                    continue
+                if self.documented and hashlib.sha256(secret).hexdigest() in self.documented:
+                    continue  # published by the provider itself as an example
+                found[(s, e)] = (r, secret)
         hits: list[Hit] = []
         if len(found) > 1:
             found = _outermost(found)

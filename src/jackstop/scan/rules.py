@@ -34,6 +34,7 @@ class Rule:
     negatives: tuple[str, ...] = ()
     verify: bool = True
     confidence: str = "high"  # high: a distinctive format; medium/low: found by context
+    anchored: bool = False  # the match starts where a keyword does: try there only
 
     def __repr__(self) -> str:
         return f"Rule({self.id!r})"
@@ -112,6 +113,7 @@ def _rule(raw: dict, index: int) -> Rule:
         negatives=tuple(raw.get("negatives", ())),
         verify=bool(raw.get("verify", True)),
         confidence=confidence,
+        anchored=bool(raw.get("anchored", False)),
     )
 
 
