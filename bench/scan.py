@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -47,6 +47,7 @@ class Run:
     mb: float
     seconds: float
     values: list[tuple[str, str]]  # (rule, reported value), one per distinct (rule, value)
+    confidence: dict[tuple[str, str], str] = field(default_factory=dict)  # jackstop only
 
     @property
     def distinct(self) -> set[str]:
@@ -95,9 +96,7 @@ def run_jackstop(target: Path, mb: float, history: bool, name: str) -> Run:
     secs, out = _time(cmd)
     findings = json.loads(out)["findings"]
     values = sorted({(f["rule"], f["secret"]) for f in findings})
-    run = Run("jackstop", name, mb, secs, values)
-    run.confidence = {(f["rule"], f["secret"]): f["confidence"] for f in findings}  # type: ignore[attr-defined]
-    return run
+    return Run("jackstop", name, mb, secs, values, {(f["rule"], f["secret"]): f["confidence"] for f in findings})
 
 
 def run_kingfisher(exe: Path, target: Path, mb: float, history: bool, name: str) -> Run:
@@ -138,26 +137,33 @@ def _matches(value: str, key: str) -> bool:
     return value == key or key in value or (len(value) >= 16 and value in key)
 
 
+def _norm(text: str) -> str:
+    """Without backslashes: a key inside JSON (a notebook's output) is reported as escaped there."""
+    return text.replace("\\", "")
+
+
 class Score:
     """Recall over planted keys, precision over distinct reported values."""
 
     def __init__(self, run: Run, corpus: Corpus) -> None:
         self.run, self.corpus = run, corpus
-        keys = corpus.secrets
+        original = {_norm(k): k for k in corpus.secrets}
+        keys = set(original)
         index: dict[str, list[str]] = defaultdict(list)  # a few characters of each key -> keys
         for k in keys:
             index[k[:12]].append(k)
         self.true: dict[str, bool] = {}
         self.found: set[str] = set()
-        for value in run.distinct:
+        for raw in run.distinct:
+            value = _norm(raw)
             if value in keys:
                 hit = [value]
             else:
                 hit = [k for k in index.get(value[:12], ()) if _matches(value, k)]
                 if not hit and len(value) >= 16:
                     hit = [k for k in keys if _matches(value, k)]
-            self.true[value] = bool(hit)
-            self.found.update(hit)
+            self.true[raw] = bool(hit)
+            self.found.update(original[k] for k in hit)
 
     def recall(self, rule: str | None = None) -> tuple[int, int]:
         keys = [p.secret for p in self.corpus.plants if rule is None or p.rule == rule]
@@ -198,7 +204,7 @@ def report_corpus(name: str, corpus: Corpus, runs: list[Run]) -> dict[str, tuple
         print(f"{r.tool:<13}{r.mb:>8.1f}{r.seconds:>9.2f}{r.mb / r.seconds:>8.1f}{_pct(rt, rn):>9}{_pct(pt, pn):>11}"
               f"{pn:>10}{pn - pt:>7}")
     js = runs[0]
-    conf = getattr(js, "confidence", {})
+    conf = js.confidence
     for level in ("medium", "high"):
         keep = {v for (rule, v), c in conf.items() if c in (("medium", "high") if level == "medium" else ("high",))}
         tp = sum(scores["jackstop"].true[v] for v in keep)
@@ -240,7 +246,7 @@ def report_venv(src: Path, tools: dict[str, Path], work: Path, label: str = "rea
         by_rule = Counter(rule for rule, _ in r.values)
         top = ", ".join(f"{k} {v}" for k, v in by_rule.most_common(8)) or "-"
         print(f"{r.tool:<13}{r.seconds:>9.2f}{r.mb / r.seconds:>8.1f}{len(r.values):>10}  {top}")
-    conf = getattr(runs[0], "confidence", {})
+    conf = runs[0].confidence
     print("jackstop findings by confidence: "
           + (", ".join(f"{k} {v}" for k, v in sorted(Counter(conf.values()).items())) or "none"))
     for (rule, value), level in sorted(conf.items()):

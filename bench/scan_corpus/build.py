@@ -158,7 +158,7 @@ def make_history(repo: Path, commits: int, per_rule: int, seed: int = 12) -> Cor
     at: dict[int, list[tuple[str, str, str]]] = {}
     for k in keys:
         at.setdefault(rng.randrange(1, commits), []).append(k)
-    files = [f"{DIRS[i % len(DIRS)]}/f{j}{EXTS[j % len(EXTS)]}" for i in range(20) for j in range(20)]
+    files = sorted({f"{DIRS[i % len(DIRS)]}/f{j}{EXTS[j % len(EXTS)]}" for i in range(20) for j in range(20)})
     when = 1_760_000_000
     for c in range(commits):
         branch = "main" if c % 10 else "dev"
