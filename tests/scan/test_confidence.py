@@ -58,8 +58,8 @@ def test_sample_paths(path: str, sample: bool) -> None:
 
 def test_keys_shown_cut_short_are_not_reported(tmp_path, rng) -> None:
     key = plant("anthropic-oauth-access-token", rng).secret
-    (tmp_path / "docs.txt").write_text(f"CLAUDE_CODE_OAUTH_TOKEN={key[:70]}...\nTOKEN={key[:70]}\u2026\n"
-                                       f'{{"t": "{key[:70]}\\u2026"}}\n')
+    (tmp_path / "docs.txt").write_text(f"CLAUDE_CODE_OAUTH_TOKEN={key[:100]}...\nTOKEN={key[:100]}\u2026\n"
+                                       f'{{"t": "{key[:100]}\\u2026"}}\n')
     assert _scan(tmp_path)[1] == []
     (tmp_path / "real.env").write_text(f"CLAUDE_CODE_OAUTH_TOKEN={key}\n")
     assert [f["secret"] for f in _scan(tmp_path)[1]] == [key]
