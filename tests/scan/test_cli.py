@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import jsonschema
@@ -184,10 +185,15 @@ def test_caller_mistakes_are_one_line_errors(args, message) -> None:
     assert res.code == 2 and message in res.err and "Traceback" not in res.err
 
 
-def test_progress_is_silent_when_stderr_is_not_a_terminal(tree) -> None:
+def test_progress_is_silent_when_stderr_is_not_a_terminal_and_a_closing_line_sums_up(tree) -> None:
     root, _ = tree
     res = run_cli("scan", str(root))
-    assert res.err == ""
+    assert "\r" not in res.err and "scanning [" not in res.err  # no progress bar off a terminal
+    lines = res.err.splitlines()
+    assert len(lines) == 1, res.err
+    files = sum(1 for p in root.rglob("*") if p.is_file())
+    size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+    assert re.fullmatch(rf"jackstop: read {files} files \({size} bytes\) in \d+\.\d\d s; 3 findings", lines[0]), lines[0]
 
 
 def test_hook_install_refuses_a_commit_with_a_key(tmp_path, rng) -> None:

@@ -46,8 +46,18 @@ def test_every_rule_cites_a_source_and_the_issue_providers_are_covered() -> None
     providers = {r.provider for r in RULES.rules}
     for p in ("openai", "anthropic", "google", "azure-openai", "aws", "xai", "groq", "huggingface", "replicate",
               "perplexity", "openrouter", "deepseek", "mistral", "cohere", "together", "fireworks", "cerebras",
-              "nvidia", "langsmith", "jackstop", "netrc", "url"):
+              "nvidia", "langsmith", "jackstop", "netrc", "url",
+              # AI-application coverage: hosted open models, speech/image/video, cloud access, vector
+              # databases and embeddings, observability, agent tools, and keys found by context
+              "deepinfra", "anyscale", "elevenlabs", "deepgram", "assemblyai", "stability", "runway", "leonardo",
+              "fal", "aws-bedrock", "azure-ai", "pinecone", "weaviate", "qdrant", "voyage", "jina", "langfuse",
+              "helicone", "wandb", "braintrust", "tavily", "serpapi", "exa", "firecrawl", "browserbase", "serper",
+              "generic-ai"):
         assert p in providers, p
+    # A key without a distinctive format is never reported as high confidence.
+    for r in RULES.rules:
+        if (r.ignore_case and r.validator == "random_token") or r.provider == "generic-ai":
+            assert r.confidence != "high", r.id
     ids = {r.id for r in RULES.rules}
     for rid in ("openai-user-key", "anthropic-oauth-access-token", "anthropic-oauth-refresh-token",
                 "azure-openai-key-84", "google-gemini-auth-key", "openai-admin-key", "anthropic-admin-key"):
@@ -101,6 +111,14 @@ FORMATS = {
     "replicate-api-token": st.builds(lambda a: f"r8_{a}", body(BASE62, 37)),
     "perplexity-api-key": st.builds(lambda a: f"pplx-{a}", body(BASE62, 48)),
     "nvidia-api-key": st.builds(lambda a: f"nvapi-{a}", body(URLSAFE, 64)),
+    "pinecone-api-key": st.builds(lambda a, b: f"pcsk_{a}_{b}", body(BASE62, 5), body(BASE62, 63)),
+    "tavily-api-key": st.builds(lambda a: f"tvly-dev-{a}", body(BASE62, 32)),
+    "jina-api-key": st.builds(lambda a: f"jina_{a}", body(BASE62, 60)),
+    "voyage-api-key": st.builds(lambda a: f"pa-{a}", body(URLSAFE, 43).filter(validators.random_token)),
+    "firecrawl-api-key": st.builds(lambda a: f"fc-{a}", body("0123456789abcdef", 32)),
+    "browserbase-api-key": st.builds(lambda a: f"bb_live_{a}", body(URLSAFE, 27)),
+    "elevenlabs-api-key": st.builds(lambda a: f"sk_{a}", body("0123456789abcdef", 48)),
+    "aws-bedrock-api-key": st.builds(lambda a: f"ABSKQmVkcm9ja0FQSUtleS1{a}", body(BASE62 + "+/", 107)),
 }
 
 

@@ -27,6 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     out.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of standard output")
     out.add_argument("--show-secrets", action="store_true", help="print full key values (default: first 6, last 4)")
     sup = p.add_argument_group("suppressing findings")
+    sup.add_argument("--min-confidence", choices=("low", "medium", "high"), default="low",
+                     help="report only findings at this confidence or above: high = a distinctive key format; "
+                          "medium/low = found by context (setting names, SDK calls) or in test/example/docs paths")
     sup.add_argument("--baseline", metavar="FILE", help="report only findings not recorded in FILE")
     sup.add_argument("--write-baseline", metavar="FILE", help="record today's findings in FILE and exit 0")
     sup.add_argument("--ignore-file", metavar="FILE",
@@ -36,7 +39,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     act.add_argument("--verify", action="store_true",
                      help="ask each provider whether the key is live (read-only request; never without this flag)")
     act.add_argument("--verify-url", action="append", default=[], metavar="PROVIDER=URL",
-                     help="base URL for a provider's check (also JACKSTOP_VERIFY_URL_<PROVIDER>)")
+                     help="testing only: send PROVIDER's check to a loopback server such as a mock provider "
+                          "(also JACKSTOP_VERIFY_URL_<PROVIDER>); any other host is refused")
+    act.add_argument("--verify-rate", type=float, default=2.0, metavar="PER_SECOND",
+                     help="at most this many verification requests per second to one provider (default 2)")
     act.add_argument("--verify-timeout", type=float, default=10.0, metavar="SECONDS")
     act.add_argument("--revoke", action="store_true",
                      help="revoke leaked jackstop keys (jsk_) in the local gateway store or via JACKSTOP_URL")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
+import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -17,6 +19,7 @@ CHUNK = 8 << 20  # bytes read at a time from a stream
 OVERLAP = 16 << 10  # carried into the next chunk; longer than any rule's match
 MAX_BASE64_RUN = 4 << 20
 BASE64_DEPTH = 2  # base64 inside base64, no deeper
+_ELLIPSES = (b"...", "\u2026".encode(), b"\\u2026")  # the last: JSON-escaped
 _LINE_SCAN = 4096  # how far to look for the line around a match (minified files)
 
 
@@ -44,6 +47,7 @@ def _printable_ratio(data: bytes) -> float:
 class Detector:
     def __init__(self, ruleset: RuleSet, force_re: bool = False) -> None:
         self.rules = ruleset.rules
+        self.documented = ruleset.documented
         keywords: list[tuple[str, bool]] = []
         index: dict[tuple[str, bool], int] = {}
         for rule in self.rules:
@@ -77,20 +81,32 @@ class Detector:
         found: dict[tuple[int, int], tuple[int, bytes]] = {}
         for r in sorted(windows):
             rule = self.rules[r]
-            for ws, we in _merge(windows[r]):
-                for m in rule.regex.finditer(data, ws, we):
-                    s, e = rule.secret_span(m)
-                    if s >= limit or (s, e) in found:
-                        continue
-                    secret = data[s:e]
-                    try:
-                        text = secret.decode("ascii")
-                    except UnicodeDecodeError:
-                        continue
-                    if not validators.accept(text, rule.entropy, rule.validator):
-                        continue
-                    found[(s, e)] = (r, secret)
+            if rule.anchored:  # one attempt at each keyword, not one at every byte of its window
+                spans = sorted(set(windows[r]))
+                matches = (rule.regex.match(data, ws, we) for ws, we in spans)
+            else:
+                matches = (m for ws, we in _merge(windows[r]) for m in rule.regex.finditer(data, ws, we))
+            for m in matches:
+                if m is None:
+                    continue
+                s, e = rule.secret_span(m)
+                if s >= limit or (s, e) in found:
+                    continue
+                if data.startswith(_ELLIPSES, e) if e < len(data) else False:
+                    continue  # shown cut short, as documentation does (sk-ant-api03-abc…)
+                secret = data[s:e]
+                try:
+                    text = secret.decode("ascii")
+                except UnicodeDecodeError:
+                    continue
+                if not validators.accept(text, rule.entropy, rule.validator):
+                    continue
+                if self.documented and hashlib.sha256(secret).hexdigest() in self.documented:
+                    continue  # published by the provider itself as an example
+                found[(s, e)] = (r, secret)
         hits: list[Hit] = []
+        if len(found) > 1:
+            found = _outermost(found)
         if found:
             line, pos = 1, 0
             for (s, e), (r, secret) in sorted(found.items()):
@@ -101,16 +117,20 @@ class Detector:
                 line_start = data.rfind(b"\n", 0, s) + 1
                 hits.append(Hit(self.rules[r], secret, s, line, s - line_start + 1))
         if depth < BASE64_DEPTH:
-            hits.extend(self._scan_base64(data, limit, depth))
+            hits.extend(self._scan_base64(data, limit, depth, sorted(found)))
         return hits
 
-    def _scan_base64(self, data: bytes, limit: int, depth: int) -> list[Hit]:
+    def _scan_base64(self, data: bytes, limit: int, depth: int, keys: list[tuple[int, int]] = ()) -> list[Hit]:
+        """Keys inside base64 runs; a run that is part of a key already found (the presigned
+        URL inside a Bedrock short-term key) is that key, not a second finding."""
         out: list[Hit] = []
         line, pos = 1, 0
         n = len(data)
         for s, e in self.prefilter.base64_runs(data):
             if s >= limit or (s and data[s - 1] in _B64_ALPHABET):
                 continue  # not the start of a base64 run
+            if keys and _inside(keys, s):
+                continue
             while e < n and data[e] in _B64_ALPHABET:
                 e += 1
             if e - s > MAX_BASE64_RUN:
@@ -166,6 +186,23 @@ def _shift(hits: list[Hit], base: int, line_base: int) -> list[Hit]:
     if not base and not line_base:
         return hits
     return [Hit(h.rule, h.secret, h.start + base, h.line + line_base, h.column, h.encoding) for h in hits]
+
+
+def _inside(spans: list[tuple[int, int]], pos: int) -> bool:
+    i = bisect.bisect_right(spans, (pos, 1 << 62)) - 1
+    return i >= 0 and spans[i][0] <= pos < spans[i][1]
+
+
+def _outermost(found: dict[tuple[int, int], tuple[int, bytes]]) -> dict[tuple[int, int], tuple[int, bytes]]:
+    """Drop a match lying inside another one: `FAL_KEY=ID:SECRET` is one key, not also an ID."""
+    out: dict[tuple[int, int], tuple[int, bytes]] = {}
+    end = -1
+    for (s, e) in sorted(found, key=lambda span: (span[0], -span[1])):
+        if e <= end:
+            continue
+        out[(s, e)] = found[(s, e)]
+        end = max(end, e)
+    return out
 
 
 def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

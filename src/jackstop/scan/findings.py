@@ -24,6 +24,7 @@ class Finding:
     line: int
     column: int
     secret: str
+    confidence: str = "high"  # high | medium | low (rule's level, lowered for test/example paths)
     commit: str | None = None
     author: str | None = None
     date: str | None = None

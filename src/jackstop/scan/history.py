@@ -304,7 +304,8 @@ def scan_history(scanner: Scanner, repo: Path, since: str | None = None, workers
         c = commits[idx]
         out.findings.append(Finding(
             rule=f.rule, provider=f.provider, description=f.description, path=path, line=f.line,
-            column=f.column, secret=f.secret, commit=c.sha, author=c.author, date=c.date, encoding=f.encoding))
+            column=f.column, secret=f.secret, commit=c.sha, author=c.author, date=c.date, encoding=f.encoding,
+            confidence=f.confidence))
     _scan_messages(repo, scanner, commits, out)
     out.findings.sort(key=lambda f: (f.date or "", f.path, f.line))
     return out

@@ -17,14 +17,14 @@ INFO_URI = "https://github.com/jackstop/jackstop"
 def table(findings: Sequence[Finding], show_secrets: bool = False) -> str:
     if not findings:
         return "No leaked keys found."
-    headers = ["secret", "rule", "provider", "file", "line", "commit"]
+    headers = ["secret", "rule", "confidence", "file", "line", "commit"]
     extra = any(f.verification or f.action for f in findings)
     if extra:
         headers.append("status")
     rows = []
     for f in findings:
         where = f.path + (" (base64)" if f.encoding else "")
-        row = [f.secret if show_secrets else f.redacted, f.rule, f.provider, where, str(f.line), (f.commit or "")[:10]]
+        row = [f.secret if show_secrets else f.redacted, f.rule, f.confidence, where, str(f.line), (f.commit or "")[:10]]
         if extra:
             row.append(", ".join(x for x in (f.verification, f.action) if x))
         rows.append(row)
@@ -56,6 +56,9 @@ def as_jsonl(findings: Sequence[Finding], show_secrets: bool = False) -> str:
     return "\n".join(json.dumps(f.to_dict(show_secrets)) for f in findings)
 
 
+_SARIF_LEVEL = {"high": "error", "medium": "warning", "low": "note"}
+
+
 def as_sarif(findings: Sequence[Finding], ruleset: RuleSet, errors: Sequence[ScanError] = (),
              show_secrets: bool = False) -> str:
     rule_index = {r.id: i for i, r in enumerate(ruleset.rules)}
@@ -77,7 +80,7 @@ def as_sarif(findings: Sequence[Finding], ruleset: RuleSet, errors: Sequence[Sca
         uri, _, inner = f.path.partition("!")
         result = {
             "ruleId": f.rule,
-            "level": "error",
+            "level": _SARIF_LEVEL[f.confidence],
             "message": {"text": f"{f.description}: {f.secret if show_secrets else f.redacted}"
                                 + (f" inside {inner}" if inner else "")
                                 + (f" (introduced in {f.commit[:12]})" if f.commit else "")},
@@ -88,7 +91,7 @@ def as_sarif(findings: Sequence[Finding], ruleset: RuleSet, errors: Sequence[Sca
                 }
             }],
             "partialFingerprints": {"jackstopFingerprint/v1": f.fingerprint},
-            "properties": {k: v for k, v in {"provider": f.provider, "commit": f.commit, "author": f.author,
+            "properties": {k: v for k, v in {"provider": f.provider, "confidence": f.confidence, "commit": f.commit, "author": f.author,
                                               "date": f.date, "verification": f.verification}.items() if v},
         }
         if f.rule in rule_index:

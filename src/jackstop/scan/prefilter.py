@@ -69,13 +69,38 @@ class Prefilter:
         if self._regex is None:
             yield from self._find_literals(data, pos, end)
             return
-        for m in self._regex.finditer(data, pos, end):
-            text = m.group()
-            i = self._lookup.get(text)
+        # Restart one byte after each match's start, not at its end: keywords may overlap
+        # ("api_key=" holds "key="), and every keyword's rules must get their window. The
+        # binding's raw Match (spans only) avoids building a match object per hit.
+        raw = getattr(self._regex, "_regexp", None)
+        if raw is None:  # pragma: no cover - a re2 build without the raw binding
+            yield from self._search_loop(data, pos, end)
+            return
+        match, anchor = raw.Match, _re2._Anchor.UNANCHORED
+        lookup, ci = self._lookup, self._ci
+        while True:
+            s, e = match(anchor, data, pos, end)[0]
+            if s < 0:
+                return
+            text = data[s:e]
+            i = lookup.get(text)
             if i is None:
-                i = self._ci.get(text.lower())
+                i = ci.get(text.lower())
+            if i is not None:
+                yield i, s
+            pos = s + 1
+
+    def _search_loop(self, data: bytes, pos: int, end: int) -> Iterator[tuple[int, int]]:
+        while True:
+            m = self._regex.search(data, pos, end)
+            if m is None:
+                return
+            i = self._lookup.get(m.group())
+            if i is None:
+                i = self._ci.get(m.group().lower())
             if i is not None:
                 yield i, m.start()
+            pos = m.start() + 1
 
     def _find_literals(self, data: bytes, pos: int, end: int) -> Iterator[tuple[int, int]]:
         taken: set[int] = set()  # longest keyword wins at an offset, as with the regex

@@ -11,6 +11,7 @@ from pathlib import Path
 from jackstop.scan import validators
 
 DEFAULT_WINDOW = (256, 512)
+CONFIDENCE_LEVELS = ("low", "medium", "high")  # ascending
 
 
 class RulesError(ValueError):
@@ -32,6 +33,8 @@ class Rule:
     examples: tuple[str, ...] = ()
     negatives: tuple[str, ...] = ()
     verify: bool = True
+    confidence: str = "high"  # high: a distinctive format; medium/low: found by context
+    anchored: bool = False  # the match starts where a keyword does: try there only
 
     def __repr__(self) -> str:
         return f"Rule({self.id!r})"
@@ -42,19 +45,29 @@ class Rule:
         return m.span()
 
 
+AUTH_KINDS = ("bearer", "x-api-key", "query", "header")
+
+
 @dataclass(frozen=True)
 class ProviderCheck:
-    """How `--verify` asks a provider whether a key is live (read-only, non-billable)."""
+    """How `--verify` asks a provider whether a key is live (read-only, non-billable).
+
+    auth: bearer (Authorization: Bearer KEY), x-api-key, query (?PARAM=KEY), or header
+    (HEADER: PREFIX KEY)."""
 
     url: str
     auth: str = "bearer"
     headers: dict[str, str] = field(default_factory=dict)
+    header: str = ""  # auth = header: the header's name
+    prefix: str = ""  # auth = header: text before the key ("Token ")
+    param: str = "key"  # auth = query: the parameter's name
 
 
 @dataclass(frozen=True)
 class RuleSet:
     rules: tuple[Rule, ...]
     providers: dict[str, ProviderCheck]
+    documented: frozenset[str] = frozenset()  # SHA-256 hex of published example keys
 
     def by_id(self, rule_id: str) -> Rule:
         for rule in self.rules:
@@ -79,6 +92,9 @@ def _rule(raw: dict, index: int) -> Rule:
     keywords = tuple(raw["keywords"])
     if not keywords or not all(isinstance(k, str) and k for k in keywords):
         raise RulesError(f"rule {rid}: keywords must be a non-empty list of strings")
+    confidence = raw.get("confidence", "high")
+    if confidence not in CONFIDENCE_LEVELS:
+        raise RulesError(f"rule {rid}: confidence must be one of {', '.join(CONFIDENCE_LEVELS)}")
     window = tuple(raw.get("window", DEFAULT_WINDOW))
     if len(window) != 2 or not all(isinstance(w, int) and w >= 0 for w in window):
         raise RulesError(f"rule {rid}: window must be [before, after] byte counts")
@@ -96,6 +112,8 @@ def _rule(raw: dict, index: int) -> Rule:
         examples=tuple(raw.get("examples", ())),
         negatives=tuple(raw.get("negatives", ())),
         verify=bool(raw.get("verify", True)),
+        confidence=confidence,
+        anchored=bool(raw.get("anchored", False)),
     )
 
 
@@ -111,11 +129,23 @@ def parse(text: str) -> RuleSet:
     dupes = {i for i in ids if ids.count(i) > 1}
     if dupes:
         raise RulesError(f"duplicate rule ids: {', '.join(sorted(dupes))}")
-    providers = {
-        name: ProviderCheck(url=p["url"], auth=p.get("auth", "bearer"), headers=dict(p.get("headers", {})))
-        for name, p in data.get("provider", {}).items()
-    }
-    return RuleSet(rules=rules, providers=providers)
+    providers = {name: _provider(name, p) for name, p in data.get("provider", {}).items()}
+    documented = data.get("documented_examples", [])
+    if not all(isinstance(h, str) and re.fullmatch(r"[0-9a-f]{64}", h) for h in documented):
+        raise RulesError("documented_examples must be a list of SHA-256 hex digests")
+    return RuleSet(rules=rules, providers=providers, documented=frozenset(documented))
+
+
+def _provider(name: str, p: dict) -> ProviderCheck:
+    auth = p.get("auth", "bearer")
+    if auth not in AUTH_KINDS:
+        raise RulesError(f"provider {name}: auth must be one of {', '.join(AUTH_KINDS)}")
+    if not str(p.get("url", "")).startswith("https://"):
+        raise RulesError(f"provider {name}: url must be an https:// URL on the provider's own host")
+    if auth == "header" and not p.get("header"):
+        raise RulesError(f"provider {name}: auth = header needs header = NAME")
+    return ProviderCheck(url=p["url"], auth=auth, headers=dict(p.get("headers", {})), header=p.get("header", ""),
+                         prefix=p.get("prefix", ""), param=p.get("param", "key"))
 
 
 _default: RuleSet | None = None

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from jackstop.cli import UsageError
 from jackstop.redact import redact
-from jackstop.scan import archives, history, output, revoke, rules, suppress, tree, verify
+from jackstop.scan import archives, context, history, output, revoke, rules, suppress, tree, verify
 from jackstop.scan.findings import Finding, redact_secret
 from jackstop.scan.scanner import Result, Scanner
 
@@ -52,6 +52,8 @@ def _check_args(args: argparse.Namespace) -> None:
     for name in ("max_archive_depth", "max_archive_bytes", "max_archive_members"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
+    if args.verify_rate <= 0:
+        raise UsageError("--verify-rate must be above 0 (requests per second to one provider)")
     if args.max_archive_ratio < 1:
         raise UsageError("--max-archive-ratio must be at least 1")
     if args.workers is not None and args.workers < 1:
@@ -64,6 +66,10 @@ def _verify_overrides(pairs: list[str]) -> dict[str, str]:
         provider, sep, url = pair.partition("=")
         if not sep or not provider or not url.startswith(("http://", "https://")):
             raise UsageError(f"--verify-url {pair!r}: expected PROVIDER=http(s)://HOST, e.g. openai=http://127.0.0.1:8080")
+        try:
+            verify.check_override(provider, url, "--verify-url")
+        except verify.VerifyError as exc:
+            raise UsageError(str(exc)) from None
         out[provider] = url
     return out
 
@@ -119,8 +125,12 @@ def run(args: argparse.Namespace) -> int:
     except suppress.SuppressError as exc:
         raise UsageError(str(exc)) from None
 
+    started = time.monotonic()
     result = _collect(args, Scanner(ruleset, limits), ignore)
-    findings = [f for f in result.findings if not ignore.suppresses(f) and f.fingerprint not in baseline]
+    elapsed = time.monotonic() - started
+    context.adjust(result.findings)
+    findings = [f for f in result.findings if not ignore.suppresses(f) and f.fingerprint not in baseline
+                and context.at_least(f.confidence, args.min_confidence)]
     findings.sort(key=lambda f: (f.path, f.line, f.column, f.rule))
 
     for err in result.errors:
@@ -132,15 +142,38 @@ def run(args: argparse.Namespace) -> int:
               f"later scans with --baseline {args.write_baseline} report only new ones", file=sys.stderr)
         return 0
     if args.verify and findings:
-        verify.verify_findings(findings, ruleset, overrides, timeout=args.verify_timeout)
+        try:
+            verify.verify_findings(findings, ruleset, overrides, timeout=args.verify_timeout,
+                                   limiter=verify.RateLimiter(args.verify_rate))
+        except verify.VerifyError as exc:
+            raise UsageError(str(exc)) from None
     if args.revoke:
         outcomes = revoke.revoke_leaked(findings)
         for o in outcomes:
             print(f"jackstop: revoke {redact_secret(o.secret)}: {o.status} ({o.detail})", file=sys.stderr)
     _emit(args, findings, ruleset, result)
+    hidden = sum(1 for f in result.findings if not context.at_least(f.confidence, args.min_confidence))
+    print(_summary(result, elapsed, len(findings), hidden, args.min_confidence), file=sys.stderr)
     if findings:
         return 1
     return 2 if result.errors else 0
+
+
+def _summary(result: Result, seconds: float, found: int, hidden: int, minimum: str) -> str:
+    mb = result.bytes_scanned / 1e6
+    rate = f", {mb / seconds:,.1f} MB/s" if seconds > 0 and mb >= 1 else ""
+    text = (f"jackstop: read {result.files_scanned:,} file{'s' if result.files_scanned != 1 else ''} "
+            f"({_size(result.bytes_scanned)}) in {seconds:,.2f} s{rate}; {found} finding{'s' if found != 1 else ''}")
+    if hidden:
+        text += f" ({hidden} below --min-confidence {minimum} not shown)"
+    return text
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}"
+    return f"{n} bytes"
 
 
 def _emit(args: argparse.Namespace, findings: list[Finding], ruleset: rules.RuleSet, result: Result) -> None:

@@ -62,6 +62,7 @@ def _hits_to_findings(hits: Iterable[Hit], path: str) -> list[Finding]:
             Finding(
                 rule=h.rule.id, provider=h.rule.provider, description=h.rule.description, path=path,
                 line=h.line, column=h.column, secret=h.secret.decode("ascii"), encoding=h.encoding,
+                confidence=h.rule.confidence,
             )
         )
     return out

@@ -67,7 +67,24 @@ def not_camel_case(secret: str) -> bool:
     return _CAMEL.fullmatch(body) is None
 
 
+_WORDY = re.compile(r"(?:[A-Za-z]+|\d{1,4})(?:[-_.:/](?:[A-Za-z]+|\d{1,4}))+")
+
+
+def random_token(secret: str) -> bool:
+    """A value found by context must look generated: letters and digits, not words
+    (`fooBarBaz`, `text-embedding-3-large`)."""
+    body = secret.split("_", 1)[-1] if secret.startswith(("key_", "esecret_")) else secret
+    return letters_and_digits(body) and not_camel_case(body) and _WORDY.fullmatch(body) is None
+
+
+def mixed_alnum(secret: str) -> bool:
+    """Upper case, lower case and digits, as in an AWS secret access key."""
+    return any(c.isupper() for c in secret) and any(c.islower() for c in secret) and any(c.isdigit() for c in secret)
+
+
 STRUCTURAL: dict[str, Callable[[str], bool]] = {
+    "random_token": random_token,
+    "mixed_alnum": mixed_alnum,
     "jackstop_checksum": jackstop_checksum,
     "mixed_case": mixed_case,
     "letters_and_digits": letters_and_digits,
