@@ -35,6 +35,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                    help="more indicators of compromise, in jackstop's IOC JSON format (repeatable)")
     p.add_argument("--host", nargs="?", const=Path("~"), default=None, metavar="HOME", type=Path,
                    help="also look for dropped persistence files under HOME (default: your home) and at known paths")
+    p.add_argument("--ide", nargs="*", default=None, metavar="PATH", type=Path,
+                   help="IDE extensions and plugins that steal AI keys: with no PATH, the installed VS Code, Cursor, "
+                        "Windsurf extensions and JetBrains plugins; else these .vsix, .jar, .zip files or plugin folders")
+    p.add_argument("--ide-root", default=None, metavar="HOME", type=Path,
+                   help="the home folder to look for installed IDE extensions under (default: $JACKSTOP_IDE_ROOT or ~)")
     p.add_argument("--format", choices=("table", "json", "sarif"), default="table")
     p.add_argument("--fail-on", choices=LEVELS, default="high",
                    help="exit 1 when a finding at or above this severity exists (default: high)")

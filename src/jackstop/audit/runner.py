@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jackstop.audit import feedcheck, hygiene, integrity, startup
+from jackstop.audit import feedcheck, hygiene, ide, integrity, startup
 from jackstop.audit import findings as F
 from jackstop.audit.codescan import FileResult, scan_files
 from jackstop.audit.findings import Finding, Severity
@@ -37,6 +37,8 @@ class AuditOptions:
     feeds: list[Path] = field(default_factory=list)
     iocs: list[Path] = field(default_factory=list)
     host: Path | None = None
+    ide_home: Path | None = None  # look for installed IDE extensions and plugins under this home
+    ide_paths: list[Path] = field(default_factory=list)  # .vsix, .jar, .zip or plugin folders
     builtin_feed: bool = True
     progress: Progress | None = None
 
@@ -85,6 +87,8 @@ class Auditor:
             self.audit_code(d)
         if self.o.host is not None:
             self.audit_host(self.o.host)
+        if self.o.ide_home is not None or self.o.ide_paths:
+            self.audit_ide()
         self.stats["seconds"] = round(time.perf_counter() - t0, 3)
         unique = {(f.type, f.path, f.line, f.package, f.rule, f.message): f for f in self.findings}
         return AuditResult(sorted(unique.values(), key=Finding.sort_key), self.stats)
@@ -260,6 +264,14 @@ class Auditor:
                 continue
             if hit:
                 self._ioc(hit[0], p, f"sha256 matches {hit[1] or 'a known payload'}")
+
+    # -- IDE extensions and plugins -----------------------------------------------------------
+    def audit_ide(self) -> None:
+        locations = list(ide.iter_locations(self.o.ide_paths, self.o.ide_home))
+        self.say(f"IDE: {len(locations)} extensions and plugins")
+        found, count = ide.audit_plugins(locations)
+        self.findings += found
+        self.stats["ide_plugins"] = count
 
     # -- a home directory ---------------------------------------------------------------------
     def audit_host(self, home: Path) -> None:
