@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jackstop.audit import feedcheck, hygiene, ide, integrity, startup
+from jackstop.audit import feedcheck, hygiene, ide, install_hooks, integrity, startup
 from jackstop.audit import findings as F
 from jackstop.audit.codescan import FileResult, scan_files
 from jackstop.audit.findings import Finding, Severity
@@ -245,7 +245,18 @@ class Auditor:
 
     # -- any source tree ----------------------------------------------------------------------
     def audit_code(self, root: Path) -> None:
-        sources = [str(p) for p in _walk(root, (".py", ".js", ".mjs", ".cjs"))]
+        # Install-time code first: setup.py and in-tree build backends are graded as what runs at install.
+        hooks: set[str] = set()
+        for setup_py in _walk(root, ("setup.py",)):
+            if setup_py.name == "setup.py":
+                hooks.add(str(setup_py.resolve()))
+                self.findings += install_hooks.audit_setup_py(setup_py)
+        for pyproject in _walk(root, ("pyproject.toml",)):
+            backend = install_hooks.backend_files(pyproject)
+            if backend:
+                hooks.update(str(f) for f in backend[1])
+                self.findings += install_hooks.audit_build_backend(pyproject)
+        sources = [str(p) for p in _walk(root, (".py", ".js", ".mjs", ".cjs")) if str(p.resolve()) not in hooks]
         self.say(f"{root}: scanning {len(sources)} sources")
         self.stats["sources_scanned"] += len(sources)
         self._record_scan(scan_files(sources, self.needles), None, {})
