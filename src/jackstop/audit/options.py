@@ -69,7 +69,7 @@ def build_options(args: argparse.Namespace) -> AuditOptions:
             raise UsageError(f"--iocs {f}: no such file; pass an IOC JSON file")
     # Validate feeds and IOC files now, so a bad one is an error, not a traceback mid-audit.
     try:
-        Auditor(AuditOptions(feeds=o.feeds, iocs=o.iocs, builtin_feed=False))
+        Auditor(AuditOptions(feeds=o.feeds, iocs=o.iocs, builtin_feed=False, local_feed=False))
     except (FeedError, IocError) as exc:
         raise UsageError(str(exc)) from None
     return o

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jackstop.audit import feedcheck, hygiene, ide, install_hooks, integrity, startup
+from jackstop.audit import feedcheck, hygiene, ide, install_hooks, integrity, localfeed, startup
 from jackstop.audit import findings as F
 from jackstop.audit.codescan import FileResult, scan_files
 from jackstop.audit.findings import Finding, Severity
@@ -40,6 +40,7 @@ class AuditOptions:
     ide_home: Path | None = None  # look for installed IDE extensions and plugins under this home
     ide_paths: list[Path] = field(default_factory=list)  # .vsix, .jar, .zip or plugin folders
     builtin_feed: bool = True
+    local_feed: bool = True  # the OSV exports loaded with `jackstop audit feed update`
     progress: Progress | None = None
 
 
@@ -59,6 +60,8 @@ class Auditor:
         self.feed = Feed()
         if options.builtin_feed:
             self.feed.add(iter_builtin_feed())
+        if options.local_feed:
+            self.feed.add(localfeed.iter_local_feed())
         for f in options.feeds:
             self.feed.add(iter_feed(f))
         incidents = builtin_iocs()
