@@ -47,6 +47,18 @@ _URL_CONST = re.compile(r"(?:const|let|var)\s+(\w+)\s*=\s*['\"`]((?:https?|wss?)
 _SEND_NAME = r"(?:\bfetch|\baxios(?:\.\w+)?|\bgot(?:\.\w+)?|\.(?:post|put|request|get)|\brequest|new\s+WebSocket)\s*\(\s*{}\b"
 
 
+# The shared download-and-run shape, held to one statement: minified bundles put a whole program on
+# one line, where "curl" and "| sh" can be a megabyte apart.
+_SHELL_DOWNLOAD_EXEC = re.compile(S.SHELL_DOWNLOAD_EXEC.pattern.replace("[^\\n]*?", "[^\\n;]{0,200}?")
+                                  .replace("[^\\n]*", "[^\\n;]{0,200}"))
+_KEYWORD_LIST = re.compile(r"(?:\|[a-z0-9-]+){8}")
+NEAR = 4000  # characters: "in the same function", for code without a parser
+
+
+def _near(pos: int, others: list[int], within: int) -> bool:
+    return any(abs(pos - o) <= within for o in others)
+
+
 def _line(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
 
@@ -102,27 +114,32 @@ def analyze_js(text: str) -> list[Hit]:
             hits.append(Hit("exec-decoded", Severity.CRITICAL, _line(text, run.start()),
                             f"runs {d.group(1)}, which holds base64- or hex-decoded data: hidden code runs"))
             break
-    blob = _HEX_BLOB.search(text)
-    obfuscated = len(_OBFUSCATOR_NAMES.findall(text[:200_000])) >= 20
-    runs = _RUNS_STRING.search(text)
-    if (blob or obfuscated) and runs:
-        hits.append(Hit("obfuscated-exec", Severity.HIGH, _line(text, (blob or runs).start()),
+    # obfuscated data next to the code that runs it (bundles hold hex tables and an eval far apart)
+    runs = [m.start() for m in _RUNS_STRING.finditer(text)]
+    blob = next((b for b in _HEX_BLOB.finditer(text) if _near(b.start(), runs, len(b.group(0)) + NEAR)), None)
+    obfuscated = len(_OBFUSCATOR_NAMES.findall(text[:200_000])) >= 20 and runs
+    if blob or obfuscated:
+        hits.append(Hit("obfuscated-exec", Severity.HIGH, _line(text, blob.start() if blob else runs[0]),
                         ("long hex-encoded data" if blob else "obfuscator-renamed code (_0x… names)")
                         + " next to eval / the Function constructor"))
     for rx, rule, sev, msg, needs in (
-        (S.SHELL_DOWNLOAD_EXEC, "download-exec", Severity.CRITICAL, "runs a command that downloads and executes code", proc),
+        (_SHELL_DOWNLOAD_EXEC, "download-exec", Severity.CRITICAL, "runs a command that downloads and executes code", proc),
         (S.MINER, "miner", Severity.CRITICAL, "cryptocurrency-miner command or pool address", True),
         (S.PERSISTENCE, "persistence", Severity.HIGH, "installs itself to run again (systemd, cron, shell rc)", proc),
         (S.AI_CLI_ABUSE, "ai-cli-abuse", Severity.CRITICAL, "drives an AI coding CLI with its permission checks disabled", proc),
     ):
         hit = rx.search(text if rx is S.AI_CLI_ABUSE else low)
+        if hit and rx is _SHELL_DOWNLOAD_EXEC and _KEYWORD_LIST.search(hit.group(0)):
+            hit = None  # a syntax highlighter's list of shell commands, not a command line
         if hit and needs:
             hits.append(Hit(rule, sev, _line(text, hit.start()), msg))
     fams: dict[str, int] = {}
+    fam_pos: dict[str, list[int]] = {}
     for candidate in _LITERAL.finditer(text):
         for name, rx in S.CREDENTIAL_FAMILIES.items():
-            if name not in fams and rx.search(candidate.group(1)):
-                fams[name] = _line(text, candidate.start())
+            if rx.search(candidate.group(1)):
+                fams.setdefault(name, _line(text, candidate.start()))
+                fam_pos.setdefault(name, []).append(candidate.start())
     dump = _env_dump(text)
     exfil = S.EXFIL_HOSTS.search(low)
     keys = _key_reads(text)
@@ -133,20 +150,25 @@ def analyze_js(text: str) -> list[Hit]:
     elif len(fams) >= 2 and dump:
         hits.append(Hit("credential-sweep", Severity.HIGH, min(fams.values()),
                         f"reads credential stores ({', '.join(sorted(fams))}) together with an environment dump"))
-    if dump and (net or exfil):
+    net_at = [m.start() for m in _NETWORK.finditer(text)] if dump and len(text) > NEAR else [0]
+    if dump and ((net and _near(dump.start(), net_at, NEAR)) or exfil):
         hits.append(Hit("env-dump", Severity.CRITICAL if exfil else Severity.HIGH, _line(text, dump.start()),
                         "serialises the whole environment (every API key in it) and sends it over the network"))
     if keys and exfil:
         hits.append(Hit("key-to-exfil-host", Severity.CRITICAL, _line(text, keys[0][1]),
                         "reads an API key and holds a paste-bin / webhook / raw-IP URL"))
-    sources = sorted({k for k, _ in keys} | {f"~{f}" for f in fams} | ({"process.env"} if dump else set()))
-    if sources and sends:
+    # a secret read and a request to a foreign host, close together (in a bundle, unrelated code is far apart)
+    read_at = [(k, p) for k, p in keys] + [(f"~{f}", p) for f, ps in fam_pos.items() for p in ps] + \
+        ([("process.env", dump.start())] if dump else [])
+    if read_at and sends:
         away = [(h, p) for h, p in destinations(text) if H.host_class(h) == "other"]
-        if away:
-            host, pos = away[0]
-            hits.append(Hit("secret-to-unknown-host", Severity.CRITICAL if len(sources) >= 2 else Severity.HIGH,
-                            _line(text, pos), f"reads {', '.join(sources[:4])} and sends a request to {host}, "
-                                              f"which is no AI provider's host"))
+        for host, pos in away:
+            near = sorted({k for k, p in read_at if abs(p - pos) <= NEAR})
+            if near:
+                hits.append(Hit("secret-to-unknown-host", Severity.CRITICAL if len(near) >= 2 else Severity.HIGH,
+                                _line(text, pos), f"reads {', '.join(near[:4])} and sends a request to {host}, "
+                                                  f"which is no AI provider's host"))
+                break
     best: dict[str, Hit] = {}
     for h in sorted(hits, key=lambda h: (-h.severity, h.line)):
         best.setdefault(h.rule, h)
