@@ -43,8 +43,8 @@ def record(name: str, size: str, seed: int, days: float, catalog: Catalog) -> Tr
     trace = Trace(name, size, seed, sc.attack_start)
     original = addresses.assess
 
-    def spy(ctx, st, obs):  # type: ignore[no-untyped-def]
-        a = original(ctx, st, obs)
+    def spy(ctx, st, obs, *rest):  # type: ignore[no-untyped-def]
+        a = original(ctx, st, obs, *rest)
         if a is not None and st.name == sc.key:
             trace.points.append((obs.ts, st.spent_nusd, a))
         return a

@@ -60,7 +60,7 @@ class Engine:
         events += habits.detect(ctx, st, obs)
         events += probing.detect(ctx, st, obs)
         events += spend.detect(ctx, st, obs)
-        events += addresses.detect(ctx, st, obs)
+        events += addresses.detect(ctx, st, obs, new_net)
         if learn_only:
             return []
         events += correlation.detect(ctx, st, obs, events)

@@ -68,12 +68,14 @@ class AddressSettings(_Section):
         3, ge=1, le=48, description="sub-windows in which novel addresses must spend (an integer >= 1)")
     subwindow_floor: float = Field(
         0.25, ge=0, le=100, description="novel spend in a sub-window, as a fraction of its usual share, to count")
-    warning_ratio: float = Field(0.75, gt=0, le=1000, description="novel spend / usual spend at this time of day that warns")
-    critical_ratio: float = Field(1.5, gt=0, le=1000, description="novel spend / usual spend at this time of day that is critical")
+    warning_ratio: float = Field(0.5, gt=0, le=1000, description="novel spend / usual spend at this time of day that warns")
+    critical_ratio: float = Field(1.0, gt=0, le=1000, description="novel spend / usual spend at this time of day that is critical")
+    new_network_ratio: float = Field(
+        0.6, gt=0, le=1000, description="the critical ratio when the novel addresses are in networks the key never used")
     total_ratio: float = Field(
-        1.8, ge=1, le=1000, description="the key's whole spend / usual at this time of day needed (growth, not a shift)")
-    share: float = Field(0.5, gt=0, le=1, description="share (0-1] of the window's spend novel addresses must carry")
-    min_requests: int = Field(20, ge=1, le=10**6, description="requests from novel addresses in the window before judging")
+        1.5, ge=1, le=1000, description="the key's whole spend / usual at this time of day needed (growth, not a shift)")
+    share: float = Field(0.45, gt=0, le=1, description="share (0-1] of the window's spend novel addresses must carry")
+    min_requests: int = Field(10, ge=1, le=10**6, description="requests from novel addresses in the window before judging")
     new_hours: float = Field(24.0, ge=0, le=24 * 30, description="hours an address stays novel after its first request")
     known_share: float = Field(
         0.05, gt=0, le=1, description="share (0-1] of the key's past spend at which an address counts as known")

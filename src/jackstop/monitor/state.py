@@ -15,10 +15,11 @@ MAX_ADDRESSES = 256
 
 
 class AddressUse:
-    __slots__ = ("first", "decayed", "stamp", "buckets")
+    __slots__ = ("first", "decayed", "stamp", "buckets", "fresh_network")
 
-    def __init__(self, ts: float) -> None:
+    def __init__(self, ts: float, fresh_network: bool = False) -> None:
         self.first = ts
+        self.fresh_network = fresh_network  # its first request came from a network new to the key
         self.decayed = 0.0  # spend, halved every `half_life`: the address's weight in the key's history
         self.stamp = ts
         self.buckets: dict[int, list[float]] = {}  # sub-window index -> [spend, requests]
@@ -35,10 +36,11 @@ class Addresses:
         self.stamp = 0.0
         self.buckets: dict[int, float] = {}
 
-    def add(self, ip: str, ts: float, cost: float, bucket: int, keep: int, half_life: float) -> AddressUse:
+    def add(self, ip: str, ts: float, cost: float, bucket: int, keep: int, half_life: float,
+            new_network: bool = False) -> AddressUse:
         use = self.uses.get(ip)
         if use is None:
-            use = self.uses[ip] = AddressUse(ts)
+            use = self.uses[ip] = AddressUse(ts, new_network)
             if len(self.uses) > MAX_ADDRESSES:
                 self.uses.popitem(last=False)
         else:

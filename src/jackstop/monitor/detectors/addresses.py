@@ -67,9 +67,10 @@ class Assessment:
     addresses: tuple[str, ...]  # the novel addresses, dearest first
     known: int
     surge: float
+    fresh_network_share: float  # of the novel spend, the part from networks the key had never used
 
 
-def assess(ctx: Context, st: KeyState, obs: Observation) -> Assessment | None:
+def assess(ctx: Context, st: KeyState, obs: Observation, new_network: bool = False) -> Assessment | None:
     """Record the request; None unless it came from a novel address and there is enough to judge."""
     cfg = ctx.settings.addresses
     if not cfg.enabled or not obs.cost_nusd or not obs.ip or obs.error:
@@ -78,7 +79,7 @@ def assess(ctx: Context, st: KeyState, obs: Observation) -> Assessment | None:
     keep = max(1, round(cfg.window_minutes / cfg.subwindow_minutes))
     bucket = int(obs.ts // sub)
     addrs = st.addresses
-    use = addrs.add(obs.ip, obs.ts, float(obs.cost_nusd), bucket, keep, cfg.half_life_hours * 3600)
+    use = addrs.add(obs.ip, obs.ts, float(obs.cost_nusd), bucket, keep, cfg.half_life_hours * 3600, new_network)
     if st.age(obs.ts) < ctx.learning_seconds:
         return None
     if novelty(ctx, st, addrs, obs.ip, use, obs.ts, obs.network) <= 0:
@@ -88,6 +89,7 @@ def assess(ctx: Context, st: KeyState, obs: Observation) -> Assessment | None:
     novel_by_bucket = [0.0] * keep
     novel_requests = 0.0
     novel: list[tuple[float, str]] = []
+    fresh = 0.0
     for ip, u in addrs.uses.items():
         if not any(b in u.buckets for b in window):
             continue
@@ -102,6 +104,7 @@ def assess(ctx: Context, st: KeyState, obs: Observation) -> Assessment | None:
                 novel_requests += cell[1]
                 spent += w * cell[0]
         novel.append((spent, ip))
+        fresh += spent if u.fresh_network else 0.0
     usual = usual_at(st, obs.ts, cfg.window_minutes * 60)
     if usual <= 0 or key_spend <= 0 or novel_requests < cfg.min_requests:
         return None
@@ -111,7 +114,8 @@ def assess(ctx: Context, st: KeyState, obs: Observation) -> Assessment | None:
     return Assessment(novel_spend / NANO, key_spend / NANO, usual / NANO, novel_spend / (usual * surge),
                       key_spend / (usual * surge), novel_spend / key_spend,
                       sum(1 for v in novel_by_bucket if v >= cfg.subwindow_floor * usual / keep), keep,
-                      int(novel_requests), tuple(ip for _, ip in novel), len(addrs.uses) - len(novel), surge)
+                      int(novel_requests), tuple(ip for _, ip in novel), len(addrs.uses) - len(novel), surge,
+                      fresh / novel_spend if novel_spend else 0.0)
 
 
 def severity(cfg: AddressSettings, a: Assessment) -> str | None:
@@ -119,12 +123,15 @@ def severity(cfg: AddressSettings, a: Assessment) -> str | None:
         return None
     if a.novel_ratio >= cfg.critical_ratio:
         return "critical"
+    # from networks the key never used (an unannounced move is excluded above: it adds no spend)
+    if a.fresh_network_share >= 0.9 and a.novel_ratio >= cfg.new_network_ratio:
+        return "critical"
     return "warning" if a.novel_ratio >= cfg.warning_ratio else None
 
 
-def detect(ctx: Context, st: KeyState, obs: Observation) -> list[Event]:
+def detect(ctx: Context, st: KeyState, obs: Observation, new_network: bool = False) -> list[Event]:
     cfg = ctx.settings.addresses
-    a = assess(ctx, st, obs)
+    a = assess(ctx, st, obs, new_network)
     sev = None if a is None else severity(cfg, a)
     if a is None or sev is None:
         return []
@@ -133,11 +140,12 @@ def detect(ctx: Context, st: KeyState, obs: Observation) -> list[Event]:
               f"${a.window_usd:,.2f}) came from {len(a.addresses)} address(es) with no share of the key's past spend "
               f"({', '.join(top)}), {a.novel_ratio:.1f}x what the key usually spends at this time of day "
               f"(${a.usual_usd:,.2f}); total spend {a.total_ratio:.1f}x usual, sustained in {a.sustained} of "
-              f"{a.subwindows} sub-windows")
+              f"{a.subwindows} sub-windows" + (", from networks the key never used" if a.fresh_network_share >= 0.9 else ""))
     return [Event(obs.ts, "address_spend", sev, reason, st.name, st.project, obs.ip,
                   evidence={"metric": "novel-address-spend", "addresses": list(top), "novel_usd": round(a.novel_usd, 6),
                             "window_usd": round(a.window_usd, 6), "share": round(a.share, 3),
                             "novel_ratio": round(a.novel_ratio, 2), "total_ratio": round(a.total_ratio, 2),
-                            "sustained_subwindows": a.sustained, "requests": a.requests},
+                            "sustained_subwindows": a.sustained, "requests": a.requests,
+                            "from_new_networks": round(a.fresh_network_share, 3)},
                   baseline={"usual_usd_this_time_of_day": round(a.usual_usd, 6), "window_minutes": cfg.window_minutes,
                             "known_addresses": a.known, "surge": a.surge})]
