@@ -216,7 +216,7 @@ def _merge(*streams: Iterator[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def build(name: str, *, size: str = "small", days: float = 14.0, seed: int = 7) -> Scenario:
-    """One named scenario: normal, launch, move, move-unannounced, attack-proxy, attack-distributed,
+    """One named scenario: normal, launch, scale-out, move, move-unannounced, attack-proxy, attack-distributed,
     attack-same-model, attack-slow, attack-quiet, key-guessing."""
     rng = random.Random(f"{name}/{size}/{seed}")
     app = SIZES[size]
@@ -233,6 +233,16 @@ def build(name: str, *, size: str = "small", days: float = 14.0, seed: int = 7) 
             return 1.0 if ts < event_at else 1.0 + 4.0 * min(1.0, (ts - event_at) / HOUR)
         return Scenario(name, f"launch day: the {size} app's traffic rises to 5x within an hour, from its usual "
                         f"networks", app, days, records=_merge(normal_traffic(app, start, end, rng, surge)))
+    if name == "scale-out":
+        # launch day on an autoscaled fleet: 3x the traffic, and as many new instances in the app's own
+        # network as it had, each taking its share (the benign twin of the quiet thief)
+        def grow(ts: float) -> float:
+            return 1.0 if ts < event_at else 1.0 + 2.0 * min(1.0, (ts - event_at) / HOUR)
+        bigger = replace(app, ips=app.ips + _neighbours(app, len(app.ips)))
+        return Scenario(name, f"launch day on an autoscaled fleet: the {size} app's traffic rises to 3x and "
+                        f"{len(app.ips)} new instances in its own network take their share", app, days,
+                        records=_merge(normal_traffic(app, start, event_at, rng, grow),
+                                       normal_traffic(bigger, event_at, end, rng, grow)))
     if name in ("move", "move-unannounced"):
         new_ips = tuple(f"34.118.{o}.{h}" for o in (40, 41) for h in (5, 6, 7))
         before = normal_traffic(app, start, event_at, rng)
@@ -279,5 +289,5 @@ def build(name: str, *, size: str = "small", days: float = 14.0, seed: int = 7) 
     raise KeyError(f"unknown scenario {name!r}; choose one of {', '.join(NAMES)}")
 
 
-NAMES = ("normal", "launch", "move", "move-unannounced", "developer", "attack-proxy", "attack-distributed", "attack-same-model",
+NAMES = ("normal", "launch", "scale-out", "move", "move-unannounced", "developer", "attack-proxy", "attack-distributed", "attack-same-model",
          "attack-slow", "attack-quiet", "key-guessing")

@@ -74,8 +74,10 @@ class AddressSettings(_Section):
         0.6, gt=0, le=1000, description="the critical ratio when the novel addresses are in networks the key never used")
     total_ratio: float = Field(
         1.5, ge=1, le=1000, description="the key's whole spend / usual at this time of day needed (growth, not a shift)")
+    per_address_ratio: float = Field(
+        1.5, ge=1, le=1000, description="a novel address's spend / a known address's below which it is scale-out (warns)")
     share: float = Field(0.45, gt=0, le=1, description="share (0-1] of the window's spend novel addresses must carry")
-    min_requests: int = Field(10, ge=1, le=10**6, description="requests from novel addresses in the window before judging")
+    min_requests: int = Field(8, ge=1, le=10**6, description="requests from novel addresses in the window before judging")
     new_hours: float = Field(24.0, ge=0, le=24 * 30, description="hours an address stays novel after its first request")
     known_share: float = Field(
         0.05, gt=0, le=1, description="share (0-1] of the key's past spend at which an address counts as known")

@@ -12,7 +12,9 @@ detector pages when, over a sustained window (not a peak):
 - most of that window's spend, and by itself more than the usual, comes from novel addresses
   (first seen in the last day, or with a negligible share of the key's past spend), and
 - the novel addresses spent in most of the window's sub-windows (a 20-minute debugging session
-  from a laptop does not qualify).
+  from a laptop does not qualify), and
+- each novel address carries well more than a known address does: new instances behind the app's
+  load balancer take an equal share of a launch (scale-out), which warns but does not page.
 
 Addresses inside a network announced with `jackstop monitor expect --network` are never novel.
 """
@@ -28,6 +30,7 @@ from jackstop.monitor.settings import AddressSettings
 from jackstop.monitor.state import Addresses, AddressUse, KeyState
 
 NANO = 1e9
+BALANCE_MIN_REQUESTS = 40  # fewer novel requests say too little about how evenly a fleet shares its load
 def novelty(ctx: Context, st: KeyState, addrs: Addresses, ip: str, use: AddressUse, ts: float,
             network: str | None) -> float:
     """1 for an address with no past in the key's spend, falling to 0 at `known_share` of it."""
@@ -68,6 +71,7 @@ class Assessment:
     known: int
     surge: float
     fresh_network_share: float  # of the novel spend, the part from networks the key had never used
+    per_address_ratio: float  # a novel address's spend / a known address's, on average: ~1 when a fleet scales out
 
 
 def assess(ctx: Context, st: KeyState, obs: Observation, new_network: bool = False) -> Assessment | None:
@@ -90,11 +94,13 @@ def assess(ctx: Context, st: KeyState, obs: Observation, new_network: bool = Fal
     novel_requests = 0.0
     novel: list[tuple[float, str]] = []
     fresh = 0.0
+    known_active = 0
     for ip, u in addrs.uses.items():
         if not any(b in u.buckets for b in window):
             continue
         w = novelty(ctx, st, addrs, ip, u, obs.ts, obs.network if ip == obs.ip else None)
         if w <= 0:
+            known_active += 1
             continue
         spent = 0.0
         for i, b in enumerate(window):
@@ -115,12 +121,24 @@ def assess(ctx: Context, st: KeyState, obs: Observation, new_network: bool = Fal
                       key_spend / (usual * surge), novel_spend / key_spend,
                       sum(1 for v in novel_by_bucket if v >= cfg.subwindow_floor * usual / keep), keep,
                       int(novel_requests), tuple(ip for _, ip in novel), len(addrs.uses) - len(novel), surge,
-                      fresh / novel_spend if novel_spend else 0.0)
+                      fresh / novel_spend if novel_spend else 0.0,
+                      _per_address(novel_spend, len(novel), key_spend - novel_spend, known_active))
+
+
+def _per_address(novel: float, n_novel: int, known: float, n_known: int) -> float:
+    if n_novel == 0:
+        return 0.0
+    if known <= 0 or n_known == 0:
+        return float("inf")
+    return (novel / n_novel) / (known / n_known)
 
 
 def severity(cfg: AddressSettings, a: Assessment) -> str | None:
     if a.share < cfg.share or a.sustained < cfg.sustained_subwindows or a.total_ratio < cfg.total_ratio:
         return None
+    if a.per_address_ratio < cfg.per_address_ratio and a.requests >= BALANCE_MIN_REQUESTS:
+        # new addresses each carrying what an old one does: the fleet scaled out (warns, does not page)
+        return "warning" if a.novel_ratio >= cfg.warning_ratio else None
     if a.novel_ratio >= cfg.critical_ratio:
         return "critical"
     # from networks the key never used (an unannounced move is excluded above: it adds no spend)
@@ -146,6 +164,7 @@ def detect(ctx: Context, st: KeyState, obs: Observation, new_network: bool = Fal
                             "window_usd": round(a.window_usd, 6), "share": round(a.share, 3),
                             "novel_ratio": round(a.novel_ratio, 2), "total_ratio": round(a.total_ratio, 2),
                             "sustained_subwindows": a.sustained, "requests": a.requests,
-                            "from_new_networks": round(a.fresh_network_share, 3)},
+                            "from_new_networks": round(a.fresh_network_share, 3),
+                            "per_address_ratio": round(min(a.per_address_ratio, 1e6), 2)},
                   baseline={"usual_usd_this_time_of_day": round(a.usual_usd, 6), "window_minutes": cfg.window_minutes,
                             "known_addresses": a.known, "surge": a.surge})]
