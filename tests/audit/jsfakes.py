@@ -108,6 +108,20 @@ fetch('https://sts.us-east-1.amazonaws.com/', { method: 'POST', body: 'Action=Ge
 const fs = require('fs');
 for (const line of fs.readFileSync('.env', 'utf8').split('\\n')) { const [k, v] = line.split('='); process.env[k] ??= v; }
 """,
+    # esbuild's install.js: the environment copied for `npm install` in a child, a registry download
+    "installer-env-copy": """\
+const https = require('https'); const child_process = require('child_process');
+function installUsingNPM(pkg) {
+  const env = { ...process.env, npm_config_global: void 0 };
+  child_process.execSync(`npm install --loglevel=error ${pkg}`, { cwd: '/tmp/x', stdio: 'pipe', env });
+}
+https.get('https://registry.npmjs.org/@esbuild/linux-x64/-/linux-x64-0.25.0.tgz', (r) => r.resume());
+""",
+    # a dev server bundle (vite): the debug module's env filter, .env files here, .npmrc far away
+    "dev-server-bundle": "const inspectOpts = Object.keys(process.env).filter((key) => {\n  return /^debug_/i.test(key);\n});\n"
+                         "const files = [`.env`, `.env.local`];\nconst http = require('http');\n"
+                         + "function f() { return 1; }\n" * 400
+                         + "const rc = '.npmrc';\n",
     # `new Function('return this')` and a hash table of hex constants, no decoding
     "function-literal-and-hex": "const g = new Function('return this')();\nconst K = '" + "428a2f98" * 30 + "';\n",
 }

@@ -18,9 +18,12 @@ _PROCESS = re.compile(r"child_process|\bexecSync\b|\bspawnSync\b|\bexecFile\b|\b
 _ENV_DUMP = re.compile(r"JSON\.stringify\(\s*process\.env\s*\)|Object\.(?:entries|keys|values)\(\s*process\.env\s*\)|"
                        r"\.\.\.process\.env\b|\bfor\s*\(\s*(?:const|let|var)\s+\w+\s+in\s+process\.env\b")
 # `{ ...process.env, X: 1 }` handed to a child process as its environment is what build tools do
-_ENV_PASSED_ON = re.compile(r"\benv\s*:\s*(?:Object\.assign\(\s*)?\{?\s*$")
-_PREFIX_FILTER = re.compile(r"\s*\.filter\(\s*\(?\s*(\w+)\s*\)?\s*=>\s*\1\.startsWith\(\s*['\"]"
-                            r"(?:NEXT_PUBLIC_|VITE_|REACT_APP_|NUXT_PUBLIC_|GATSBY_|EXPO_PUBLIC_|PUBLIC_|npm_config_|npm_package_)")
+# `env: { ...process.env }` or `const childEnv = { ...process.env }`: the environment handed on to a
+# child process, what build tools do (a stealer's copy goes to a variable it then sends)
+_ENV_PASSED_ON = re.compile(r"(?:\benv\s*:|(?:const|let|var)\s+\w*[eE]nv\w*\s*=)\s*(?:Object\.assign\(\s*)?\{?\s*$")
+_PREFIX_FILTER = re.compile(r"\s*\.filter\(\s*\(?\s*(\w+)\s*\)?\s*=>\s*(?:\{\s*return\s+)?"
+                            r"(?:/\^(?:debug|DEBUG)_/i?\.test\(\s*\1\s*\)|\1\.startsWith\(\s*['\"]"
+                            r"(?:NEXT_PUBLIC_|VITE_|REACT_APP_|NUXT_PUBLIC_|GATSBY_|EXPO_PUBLIC_|PUBLIC_|npm_config_|npm_package_))")
 _ENV_READ = re.compile(r"process\.env(?:\.([A-Z0-9_]+)|\[\s*['\"]([A-Z0-9_]+)['\"]\s*\])")
 _ENV_DESTRUCTURE = re.compile(r"\{([^{}]{1,400})\}\s*=\s*process\.env\b")
 _DECODED_EVAL = re.compile(
@@ -59,6 +62,21 @@ def _near(pos: int, others: list[int], within: int) -> bool:
     return any(abs(pos - o) <= within for o in others)
 
 
+def _cluster(fam_pos: dict[str, list[int]], center: int | None) -> set[str]:
+    """The largest set of credential families whose literals lie within NEAR of one point (of
+    `center` when given)."""
+    points = [center] if center is not None else [p for ps in fam_pos.values() for p in ps]
+    best: set[str] = set()
+    for c in points:
+        near = {f for f, ps in fam_pos.items() if _near(c, ps, NEAR)}
+        if len(near) > len(best):
+            best = near
+    if center is not None and len(best) < 3:  # a sweep with the network needs no dump nearby
+        other = _cluster(fam_pos, None)
+        return other if len(other) >= 3 else best
+    return best
+
+
 def _line(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
 
@@ -83,7 +101,7 @@ def destinations(text: str) -> list[tuple[str, int]]:
 
 def _env_dump(text: str) -> re.Match[str] | None:
     for m in _ENV_DUMP.finditer(text):
-        if m.group(0).startswith("...") and _ENV_PASSED_ON.search(text[max(0, m.start() - 40):m.start()]):
+        if m.group(0).startswith("...") and _ENV_PASSED_ON.search(text[max(0, m.start() - 60):m.start()]):
             continue
         if _PREFIX_FILTER.match(text, m.end()):  # only the app's public settings: NEXT_PUBLIC_*, VITE_*
             continue
@@ -144,12 +162,17 @@ def analyze_js(text: str) -> list[Hit]:
     exfil = S.EXFIL_HOSTS.search(low)
     keys = _key_reads(text)
     sends = net or (proc and re.search(r"\b(?:curl|wget)\b", text))
-    if len(fams) >= 3 and (net or dump):
-        hits.append(Hit("credential-sweep", Severity.CRITICAL, min(fams.values()),
-                        f"reads {len(fams)} unrelated credential stores ({', '.join(sorted(fams))}) and uses the network"))
-    elif len(fams) >= 2 and dump:
-        hits.append(Hit("credential-sweep", Severity.HIGH, min(fams.values()),
-                        f"reads credential stores ({', '.join(sorted(fams))}) together with an environment dump"))
+    # credential stores read together: their literals close to each other (and to the dump), not
+    # scattered over a bundle (a dev server reading .env here and .npmrc 20,000 lines later)
+    fams_near = _cluster(fam_pos, dump.start() if dump else None)
+    if len(fams_near) >= 3 and (net or dump):
+        hits.append(Hit("credential-sweep", Severity.CRITICAL, min(fams[f] for f in fams_near),
+                        f"reads {len(fams_near)} unrelated credential stores ({', '.join(sorted(fams_near))}) and uses "
+                        f"the network"))
+    elif dump and len(_cluster(fam_pos, dump.start())) >= 2:
+        near = _cluster(fam_pos, dump.start())
+        hits.append(Hit("credential-sweep", Severity.HIGH, min(fams[f] for f in near),
+                        f"reads credential stores ({', '.join(sorted(near))}) together with an environment dump"))
     net_at = [m.start() for m in _NETWORK.finditer(text)] if dump and len(text) > NEAR else [0]
     if dump and ((net and _near(dump.start(), net_at, NEAR)) or exfil):
         hits.append(Hit("env-dump", Severity.CRITICAL if exfil else Severity.HIGH, _line(text, dump.start()),
