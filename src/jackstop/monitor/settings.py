@@ -71,12 +71,15 @@ class AddressSettings(_Section):
     warning_ratio: float = Field(0.5, gt=0, le=1000, description="novel spend / usual spend at this time of day that warns")
     critical_ratio: float = Field(1.0, gt=0, le=1000, description="novel spend / usual spend at this time of day that is critical")
     new_network_ratio: float = Field(
-        0.6, gt=0, le=1000, description="the critical ratio when the novel addresses are in networks the key never used")
+        0.6, gt=0, le=1000, description="the critical ratio when the novel addresses are lopsided or in networks the key "
+                                        "never used")
+    lopsided_ratio: float = Field(
+        3.0, ge=1, le=1000, description="a novel address's spend / a known address's from which the lower ratio applies")
     total_ratio: float = Field(
         1.5, ge=1, le=1000, description="the key's whole spend / usual at this time of day needed (growth, not a shift)")
     per_address_ratio: float = Field(
         1.5, ge=1, le=1000, description="a novel address's spend / a known address's below which it is scale-out (warns)")
-    share: float = Field(0.45, gt=0, le=1, description="share (0-1] of the window's spend novel addresses must carry")
+    share: float = Field(0.4, gt=0, le=1, description="share (0-1] of the window's spend novel addresses must carry")
     min_requests: int = Field(8, ge=1, le=10**6, description="requests from novel addresses in the window before judging")
     new_hours: float = Field(24.0, ge=0, le=24 * 30, description="hours an address stays novel after its first request")
     known_share: float = Field(

@@ -139,10 +139,11 @@ def severity(cfg: AddressSettings, a: Assessment) -> str | None:
     if a.per_address_ratio < cfg.per_address_ratio and a.requests >= BALANCE_MIN_REQUESTS:
         # new addresses each carrying what an old one does: the fleet scaled out (warns, does not page)
         return "warning" if a.novel_ratio >= cfg.warning_ratio else None
-    if a.novel_ratio >= cfg.critical_ratio:
-        return "critical"
-    # from networks the key never used (an unannounced move is excluded above: it adds no spend)
-    if a.fresh_network_share >= 0.9 and a.novel_ratio >= cfg.new_network_ratio:
+    # the bar is lower when the novel addresses stand out by themselves: each carrying several times
+    # what an app address does, or all in networks the key never used (an unannounced move is excluded
+    # above: it adds no spend)
+    lopsided = a.per_address_ratio >= cfg.lopsided_ratio or a.fresh_network_share >= 0.9
+    if a.novel_ratio >= (cfg.new_network_ratio if lopsided else cfg.critical_ratio):
         return "critical"
     return "warning" if a.novel_ratio >= cfg.warning_ratio else None
 
@@ -158,7 +159,8 @@ def detect(ctx: Context, st: KeyState, obs: Observation, new_network: bool = Fal
               f"${a.window_usd:,.2f}) came from {len(a.addresses)} address(es) with no share of the key's past spend "
               f"({', '.join(top)}), {a.novel_ratio:.1f}x what the key usually spends at this time of day "
               f"(${a.usual_usd:,.2f}); total spend {a.total_ratio:.1f}x usual, sustained in {a.sustained} of "
-              f"{a.subwindows} sub-windows" + (", from networks the key never used" if a.fresh_network_share >= 0.9 else ""))
+              f"{a.subwindows} sub-windows; each novel address spent {min(a.per_address_ratio, 999):.1f}x what a known one did"
+              + (", from networks the key never used" if a.fresh_network_share >= 0.9 else ""))
     return [Event(obs.ts, "address_spend", sev, reason, st.name, st.project, obs.ip,
                   evidence={"metric": "novel-address-spend", "addresses": list(top), "novel_usd": round(a.novel_usd, 6),
                             "window_usd": round(a.window_usd, 6), "share": round(a.share, 3),
