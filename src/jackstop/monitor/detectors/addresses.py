@@ -21,6 +21,7 @@ Addresses inside a network announced with `jackstop monitor expect --network` ar
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from jackstop.monitor.detectors import Context
@@ -31,6 +32,7 @@ from jackstop.monitor.state import Addresses, AddressUse, KeyState
 
 NANO = 1e9
 BALANCE_MIN_REQUESTS = 40  # fewer novel requests say too little about how evenly a fleet shares its load
+BALANCE_Z = 2.5  # novel addresses' share of requests not this far above an equal share: a scale-out
 def novelty(ctx: Context, st: KeyState, addrs: Addresses, ip: str, use: AddressUse, ts: float,
             network: str | None) -> float:
     """1 for an address with no past in the key's spend, falling to 0 at `known_share` of it."""
@@ -72,6 +74,7 @@ class Assessment:
     surge: float
     fresh_network_share: float  # of the novel spend, the part from networks the key had never used
     per_address_ratio: float  # a novel address's spend / a known address's, on average: ~1 when a fleet scales out
+    excess_z: float  # how far the novel addresses' share of requests is above an equal share per address (z-score)
 
 
 def assess(ctx: Context, st: KeyState, obs: Observation, new_network: bool = False) -> Assessment | None:
@@ -95,12 +98,14 @@ def assess(ctx: Context, st: KeyState, obs: Observation, new_network: bool = Fal
     novel: list[tuple[float, str]] = []
     fresh = 0.0
     known_active = 0
+    known_requests = 0.0
     for ip, u in addrs.uses.items():
         if not any(b in u.buckets for b in window):
             continue
         w = novelty(ctx, st, addrs, ip, u, obs.ts, obs.network if ip == obs.ip else None)
         if w <= 0:
             known_active += 1
+            known_requests += sum(u.buckets[b][1] for b in window if b in u.buckets)
             continue
         spent = 0.0
         for i, b in enumerate(window):
@@ -122,7 +127,8 @@ def assess(ctx: Context, st: KeyState, obs: Observation, new_network: bool = Fal
                       sum(1 for v in novel_by_bucket if v >= cfg.subwindow_floor * usual / keep), keep,
                       int(novel_requests), tuple(ip for _, ip in novel), len(addrs.uses) - len(novel), surge,
                       fresh / novel_spend if novel_spend else 0.0,
-                      _per_address(novel_spend, len(novel), key_spend - novel_spend, known_active))
+                      _per_address(novel_spend, len(novel), key_spend - novel_spend, known_active),
+                      _excess_z(novel_requests, known_requests, len(novel), known_active))
 
 
 def _per_address(novel: float, n_novel: int, known: float, n_known: int) -> float:
@@ -133,10 +139,20 @@ def _per_address(novel: float, n_novel: int, known: float, n_known: int) -> floa
     return (novel / n_novel) / (known / n_known)
 
 
+def _excess_z(novel: float, known: float, n_novel: int, n_known: int) -> float:
+    """Binomial z-score of the novel addresses' requests against each address taking an equal share."""
+    total = novel + known
+    if n_known == 0 or total <= 0:
+        return float("inf")
+    p = n_novel / (n_novel + n_known)
+    return (novel - total * p) / math.sqrt(total * p * (1 - p))
+
+
 def severity(cfg: AddressSettings, a: Assessment) -> str | None:
     if a.share < cfg.share or a.sustained < cfg.sustained_subwindows or a.total_ratio < cfg.total_ratio:
         return None
-    if a.per_address_ratio < cfg.per_address_ratio and a.requests >= BALANCE_MIN_REQUESTS:
+    balanced = a.per_address_ratio < cfg.per_address_ratio or a.excess_z < BALANCE_Z
+    if balanced and a.requests >= BALANCE_MIN_REQUESTS:
         # new addresses each carrying what an old one does: the fleet scaled out (warns, does not page)
         return "warning" if a.novel_ratio >= cfg.warning_ratio else None
     # the bar is lower when the novel addresses stand out by themselves: each carrying several times
