@@ -1,6 +1,7 @@
-"""Budget alerts through a real gateway: crossing 50 %, then 80 %, then exhausting a budget fires
-exactly three alerts, on a JSON webhook, a Slack-compatible webhook and SMTP (STARTTLS + AUTH);
-a receiver that is down gets its alerts when it comes back."""
+"""Budget alerts through a real gateway: spend crossing 50 %, then 80 % fires exactly two alerts, on
+a JSON webhook, a Slack-compatible webhook and SMTP (STARTTLS + AUTH); the requests the budget then
+refuses fire nothing (an alert means spend crossed the threshold; a refusal is a 402 and a ledger
+row); a receiver that is down gets its alerts when it comes back."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def receivers(tmp_path):
     smtp.controller.stop()
 
 
-def test_fifty_eighty_hundred_fire_exactly_three_alerts_per_channel(tmp_path, mock, receivers):
+def test_fifty_and_eighty_fire_exactly_two_alerts_per_channel_and_refusals_fire_none(tmp_path, mock, receivers):
     hook, slack, down, smtp = receivers
     mail = smtp.settings()
     config = f"""
@@ -79,30 +80,78 @@ ca_file = "{mail['ca_file']}"
         statuses = [post(key).status_code for _ in range(14)]
         # 9 fit (the 10th's worst case does not fit beside 90 % spent); the rest are refused.
         assert statuses[:9] == [200] * 9 and set(statuses[9:]) == {402}
-        hook.wait_hits(3)
-        eventually(lambda: len(slack.bodies()) >= 3 and len(smtp.box.messages) >= 3, what="three alerts everywhere")
+        hook.wait_hits(2)
+        eventually(lambda: len(slack.bodies()) >= 2 and len(smtp.box.messages) >= 2, what="two alerts everywhere")
+        # the five refusals were answered before the last alert was delivered: nothing more is queued
+        assert len(json.loads(gw.cli("alerts", "list", "--json").stdout)) == 2
         bodies = hook.bodies()
-        assert len(bodies) == 3  # exactly three: 50 %, 80 %, 100 % (the refusals after the first fire nothing)
+        assert len(bodies) == 2  # exactly two: 50 %, 80 % (90 % spent; the refusals fire nothing)
         thresholds = [b["fields"]["threshold"] for b in bodies]
-        assert thresholds == [0.5, 0.8, 1.0]
+        assert thresholds == [0.5, 0.8]
         for b in bodies:
             f = b["fields"]
             assert f["key"] == "shop-app" and f["window"] == "day" and f["cap_usd"] == format_usd(each * 10)
             assert f["spent_usd"] and b["kind"] == "budget"
         assert bodies[0]["fields"]["spent_usd"] == format_usd(each * 5)
         assert bodies[1]["fields"]["spent_usd"] == format_usd(each * 8)
-        assert len(slack.bodies()) == 3 and all("text" in b and "blocks" in b for b in slack.bodies())
-        assert len(smtp.box.messages) == 3
+        assert all("refused" not in b["fields"] and "exhausted" not in b["title"] for b in bodies)
+        assert len(slack.bodies()) == 2 and all("text" in b and "blocks" in b for b in slack.bodies())
+        assert len(smtp.box.messages) == 2
         assert all(b"shop-app" in m[2] for m in smtp.box.messages)
         # The pager receiver has been down the whole time: requests went on, its alerts wait...
         listed = json.loads(gw.cli("alerts", "list", "--json").stdout)
         pager = [d for a in listed for d in a["deliveries"] if d["channel"] == "pager"]
-        assert len(pager) == 3 and all(d["status"] == "pending" and d["attempts"] >= 1 for d in pager)
+        assert len(pager) == 2 and all(d["status"] == "pending" and d["attempts"] >= 1 for d in pager)
         # ...and are delivered once it comes back.
         down.start()
-        down.wait_hits(3)
-        eventually(lambda: len(down.bodies()) == 3, what="delivery after the receiver came back")
-        assert sorted(b["fields"]["threshold"] for b in down.bodies()) == [0.5, 0.8, 1.0]
+        down.wait_hits(2)
+        eventually(lambda: len(down.bodies()) == 2, what="delivery after the receiver came back")
+        assert sorted(b["fields"]["threshold"] for b in down.bodies()) == [0.5, 0.8]
         assert SMTP_PASSWORD not in gw.logs()
     finally:
         gw.stop()
+
+
+def test_a_request_refused_at_one_percent_spent_fires_no_alert(tmp_path, mock):
+    """The bug this guards: a request whose worst case does not fit fired "Budget 100% exhausted"
+    with 1.3 % of the budget spent. A refusal is a 402 naming the rule; alerts come from spend."""
+    hook = WebhookReceiver().start()
+    config = f"""
+[alerts]
+retry_initial = 0.05
+retry_max = 0.2
+poll_interval = 0.1
+
+[[alerts.webhook]]
+name = "ops"
+url = "{hook.url}"
+format = "json"
+"""
+    gw = start_gateway(tmp_path, config_text=config)
+    try:
+        gw.add_provider("oai", "openai", mock.keys["openai"], mock.base_url + "/v1")
+        probe = gw.create_key("oai")
+        small = {**BODY, "max_tokens": 5}
+        post = lambda k, body: httpx.post(gw.url + "/v1/chat/completions", json=body,  # noqa: E731
+                                          headers={"authorization": f"Bearer {k}", **HEADERS})
+        assert post(probe, small).status_code == 200
+        (row,) = ledger_rows(gw.control.store, key_name_of(gw, probe), 1)
+        cap = row.cost_nusd * 75  # one small request is ~1.3 % of the budget
+        key = gw.create_key("oai", name="tiny-app", policy={"budgets": [f"{format_usd(cap)}/day"]})
+        assert post(key, small).status_code == 200
+        big = {**BODY, "max_tokens": 100_000}  # its worst case is far more than the budget
+        refused = post(key, big)
+        assert refused.status_code == 402 and refused.headers["x-jackstop-error"] == "budget_exceeded"
+        # spend that crosses 50 % afterwards alerts; alerts are taken in the order they fired, so once
+        # that one is listed, an alert fired by the refusal before it would be listed too
+        for _ in range(40):
+            assert post(key, small).status_code == 200
+        hook.wait_hits(1)
+        eventually(lambda: len(json.loads(gw.cli("alerts", "list", "--json").stdout)) >= 1, what="the 50 % alert")
+        listed = json.loads(gw.cli("alerts", "list", "--json").stdout)
+        assert [a["fields"]["threshold"] for a in listed] == [0.5]
+        (alert,) = hook.bodies()
+        assert alert["fields"]["threshold"] == 0.5 and "reached" in alert["title"]
+    finally:
+        gw.stop()
+        hook.stop()

@@ -130,7 +130,12 @@ def test_attack_through_the_gateway_suspends_the_key_and_the_next_request_is_ref
         app.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], max_tokens=5)
     assert exc.value.response.headers["x-jackstop-error"] == "key_suspended"
     out = g.cli("monitor", "events", "--key", "shop", "--json")
-    assert any(e["action"] == "suspend" for e in json.loads(out.stdout))
+    events = json.loads(out.stdout)
+    assert any(e["action"] == "suspend" for e in events)
+    # every warning or critical event carries what the key spent since that detector's first anomaly
+    graded = [e for e in events if e["severity"] != "info"]
+    assert graded and all(e["evidence"]["spent_since_first_anomaly_usd"] >= 0 for e in graded)
+    assert max(e["evidence"]["spent_since_first_anomaly_usd"] for e in graded) > 0
 
 
 def test_key_guessing_burst_is_blocked_without_affecting_other_sources(gateway) -> None:  # noqa: ANN001

@@ -70,11 +70,13 @@ def test_key_guessing_source_is_blocked_within_seconds() -> None:
     assert r.source_blocked_after_s is not None and r.source_blocked_after_s < 10
 
 
-def test_low_and_slow_misuse_is_only_a_warning() -> None:
-    """The honest limit: one new host using the app's own model and client at 2x its volume is
-    not told apart from growth; it warns (new network) but is not suspended."""
+def test_low_and_slow_misuse_is_now_caught_by_address_spend() -> None:
+    """Was the honest limit: one new host using the app's own model and client at 2x its volume.
+    Its address carries about half the key's spend, which no address had before (issue 12)."""
     r = run("attack-slow", "small")
-    assert r.suspended_after_s is None and r.warnings >= 1
+    assert r.false_critical == 0
+    assert r.suspended_after_s is not None and r.suspended_after_s <= 3 * 3600
+    assert r.first_critical is not None and r.first_critical.startswith("address_spend")
 
 
 def test_scenarios_are_deterministic() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from jackstop.cli import UsageError
 
 def build_options(args: argparse.Namespace) -> AuditOptions:
     o = AuditOptions(feeds=list(args.feed), iocs=list(args.iocs))
-    explicit = bool(args.env or args.lockfile or args.node_modules or args.code)
+    ide_paths = getattr(args, "ide", None)
+    explicit = bool(args.env or args.lockfile or args.node_modules or args.code or ide_paths is not None)
     try:
         for env in args.env:
             o.site_dirs += site_packages_of(env)
@@ -43,6 +45,20 @@ def build_options(args: argparse.Namespace) -> AuditOptions:
         if not home.is_dir():
             raise UsageError(f"--host {args.host}: no such directory; pass a home directory")
         o.host = home
+    if ide_paths is not None:
+        for pth in ide_paths:
+            if not pth.exists():
+                raise UsageError(f"--ide {pth}: no such file or folder; pass a .vsix, .jar, .zip or plugin folder")
+        o.ide_paths = list(ide_paths)
+        if not ide_paths:
+            root = args.ide_root or (Path(os.environ["JACKSTOP_IDE_ROOT"]) if os.environ.get("JACKSTOP_IDE_ROOT")
+                                     else Path.home())
+            root = root.expanduser()
+            if not root.is_dir():
+                raise UsageError(f"--ide-root {root}: no such directory; pass a home folder")
+            o.ide_home = root
+    elif args.ide_root is not None:
+        raise UsageError("--ide-root needs --ide")
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     o.progress = stderr_progress() if show else None
     for f in o.feeds:
@@ -53,7 +69,7 @@ def build_options(args: argparse.Namespace) -> AuditOptions:
             raise UsageError(f"--iocs {f}: no such file; pass an IOC JSON file")
     # Validate feeds and IOC files now, so a bad one is an error, not a traceback mid-audit.
     try:
-        Auditor(AuditOptions(feeds=o.feeds, iocs=o.iocs, builtin_feed=False))
+        Auditor(AuditOptions(feeds=o.feeds, iocs=o.iocs, builtin_feed=False, local_feed=False))
     except (FeedError, IocError) as exc:
         raise UsageError(str(exc)) from None
     return o

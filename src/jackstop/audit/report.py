@@ -52,7 +52,8 @@ def to_table(findings: list[Finding], stats: dict[str, Any]) -> str:
     lines.append("summary: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n) if findings else "summary: clean")
     lines.append(
         f"audited {stats.get('distributions', 0)} distributions ({stats.get('files_hashed', 0)} files verified), "
-        f"{stats.get('lockfiles', 0)} lock/manifest files, {stats.get('npm_packages', 0)} npm packages "
+        f"{stats.get('lockfiles', 0)} lock/manifest files, {stats.get('npm_packages', 0)} npm packages"
+        + (f", {stats['ide_plugins']} IDE extensions/plugins" if "ide_plugins" in stats else "") + " "
         f"against {stats.get('advisories', 0)} advisories in {stats.get('seconds', 0)} s"
     )
     return redact("\n".join(lines))

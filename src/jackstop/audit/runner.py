@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jackstop.audit import feedcheck, hygiene, integrity, startup
+from jackstop.audit import feedcheck, hygiene, ide, install_hooks, integrity, localfeed, startup
 from jackstop.audit import findings as F
 from jackstop.audit.codescan import FileResult, scan_files
 from jackstop.audit.findings import Finding, Severity
@@ -37,7 +37,10 @@ class AuditOptions:
     feeds: list[Path] = field(default_factory=list)
     iocs: list[Path] = field(default_factory=list)
     host: Path | None = None
+    ide_home: Path | None = None  # look for installed IDE extensions and plugins under this home
+    ide_paths: list[Path] = field(default_factory=list)  # .vsix, .jar, .zip or plugin folders
     builtin_feed: bool = True
+    local_feed: bool = True  # the OSV exports loaded with `jackstop audit feed update`
     progress: Progress | None = None
 
 
@@ -57,6 +60,8 @@ class Auditor:
         self.feed = Feed()
         if options.builtin_feed:
             self.feed.add(iter_builtin_feed())
+        if options.local_feed:
+            self.feed.add(localfeed.iter_local_feed())
         for f in options.feeds:
             self.feed.add(iter_feed(f))
         incidents = builtin_iocs()
@@ -85,6 +90,8 @@ class Auditor:
             self.audit_code(d)
         if self.o.host is not None:
             self.audit_host(self.o.host)
+        if self.o.ide_home is not None or self.o.ide_paths:
+            self.audit_ide()
         self.stats["seconds"] = round(time.perf_counter() - t0, 3)
         unique = {(f.type, f.path, f.line, f.package, f.rule, f.message): f for f in self.findings}
         return AuditResult(sorted(unique.values(), key=Finding.sort_key), self.stats)
@@ -241,7 +248,18 @@ class Auditor:
 
     # -- any source tree ----------------------------------------------------------------------
     def audit_code(self, root: Path) -> None:
-        sources = [str(p) for p in _walk(root, (".py", ".js", ".mjs", ".cjs"))]
+        # Install-time code first: setup.py and in-tree build backends are graded as what runs at install.
+        hooks: set[str] = set()
+        for setup_py in _walk(root, ("setup.py",)):
+            if setup_py.name == "setup.py":
+                hooks.add(str(setup_py.resolve()))
+                self.findings += install_hooks.audit_setup_py(setup_py)
+        for pyproject in _walk(root, ("pyproject.toml",)):
+            backend = install_hooks.backend_files(pyproject)
+            if backend:
+                hooks.update(str(f) for f in backend[1])
+                self.findings += install_hooks.audit_build_backend(pyproject)
+        sources = [str(p) for p in _walk(root, (".py", ".js", ".mjs", ".cjs")) if str(p.resolve()) not in hooks]
         self.say(f"{root}: scanning {len(sources)} sources")
         self.stats["sources_scanned"] += len(sources)
         self._record_scan(scan_files(sources, self.needles), None, {})
@@ -260,6 +278,14 @@ class Auditor:
                 continue
             if hit:
                 self._ioc(hit[0], p, f"sha256 matches {hit[1] or 'a known payload'}")
+
+    # -- IDE extensions and plugins -----------------------------------------------------------
+    def audit_ide(self) -> None:
+        locations = list(ide.iter_locations(self.o.ide_paths, self.o.ide_home))
+        self.say(f"IDE: {len(locations)} extensions and plugins")
+        found, count = ide.audit_plugins(locations)
+        self.findings += found
+        self.stats["ide_plugins"] = count
 
     # -- a home directory ---------------------------------------------------------------------
     def audit_host(self, home: Path) -> None:

@@ -295,8 +295,7 @@ class Admission:
     def _refused(self, r: Refused, worst: int, now: float) -> None:
         headers = _rate_headers(r.rates) + _retry_headers(r.retry_after)
         if r.rule == "budget_exceeded" and r.budget is not None:
-            b = r.budget
-            self._alert_exhausted(b, r.spent, now)
+            b = r.budget  # a refusal is reported as a refusal (402 + ledger row), never as a budget alert
             raise Denied(402, "budget_exceeded",
                          f"the {b.scope} {b.name} budget of ${format_usd(b.cap)} per {b.window} would be exceeded: "
                          f"${format_usd(r.spent)} spent and ${format_usd(r.reserved)} reserved in this window, and "
@@ -341,11 +340,8 @@ class Admission:
                 if s.before < mark <= s.after:
                     self._fire(s.check, t, s.after, now)
 
-    def _alert_exhausted(self, b: BudgetCheck, spent: int, now: float) -> None:
-        if 1.0 in b.alerts:
-            self._fire(b, 1.0, spent, now, refused=True)
-
-    def _fire(self, b: BudgetCheck, threshold: float, spent: int, now: float, refused: bool = False) -> None:
+    def _fire(self, b: BudgetCheck, threshold: float, spent: int, now: float) -> None:
+        """A budget alert: settled spend crossed `threshold` of the cap (only ever from `settle`)."""
         if self.alerts is None:
             return
         from jackstop.alerts import Alert
@@ -353,16 +349,15 @@ class Admission:
 
         pct = int(round(threshold * 100))
         wid = b.counter.rsplit(":", 2)[-2:] if ":" in b.counter else [b.window]
-        title = (f"Budget {pct}% {'exhausted' if refused else 'reached'}: {b.scope} {b.name}, "
+        title = (f"Budget {pct}% reached: {b.scope} {b.name}, "
                  f"${format_usd(spent)} of ${format_usd(b.cap)} ({b.window})")
         fields = {"scope": b.scope, "scope_name": b.name, "threshold": threshold, "spent_usd": format_usd(spent),
                   "cap_usd": format_usd(b.cap), "window": b.window, "window_id": ":".join(wid),
                   "window_start": iso(b.start) if not b.rolling else iso(now - b.rolling),
-                  "window_end": iso(b.end), "refused": refused}
+                  "window_end": iso(b.end)}
         if b.scope in ("key", "token"):
             fields["key"] = b.name
-        message = (f"{b.scope} {b.name} has spent ${format_usd(spent)} of its ${format_usd(b.cap)} {b.window} budget"
-                   + (" and a request was refused because its worst case did not fit." if refused else "."))
+        message = f"{b.scope} {b.name} has spent ${format_usd(spent)} of its ${format_usd(b.cap)} {b.window} budget."
         try:
             self.alerts.fire(Alert(kind="budget", severity="critical" if threshold >= 1.0 else "warning",
                                    dedupe_key=f"budget:{b.counter}:{threshold}", title=title, message=message,

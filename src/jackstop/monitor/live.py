@@ -74,6 +74,12 @@ class LiveSink:
             title = f"jackstop monitor: {event.severity} on {'key ' + event.key if event.key else event.source}: " \
                     f"{event.detector}"
             action = "" if event.action in ("none", "alert") else f"\nAction taken: {event.action}."
+            spent = event.evidence.get("spent_since_first_anomaly_usd")
+            if spent is not None:
+                from jackstop.durations import iso
+
+                action += (f"\nSpent since the first anomaly ({iso(event.evidence['first_anomaly_epoch'])}): "
+                           f"${spent:,.2f}.")
             mgr.fire(Alert(kind="monitor", severity=event.severity,
                            dedupe_key=f"monitor:{who}:{event.detector}:{event.severity}:{int(event.ts // 3600)}"[:200],
                            title=title, message=event.reason + action,

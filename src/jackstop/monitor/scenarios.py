@@ -148,7 +148,7 @@ PROBE_MODELS = {
 def attack_traffic(app: App, start: float, duration: float, rng: random.Random, *, sources: int = 3,
                    per_minute: float = 40.0, model: str | None = None, input_tokens: int = 18000,
                    output_tokens: int = 900, probe: bool = True, agent: str = "python-requests/2.32.3",
-                   ip_base: str = "45.83.{}.{}") -> Iterator[dict[str, Any]]:
+                   ip_base: str = "45.83.{}.{}", hosts: tuple[str, ...] = ()) -> Iterator[dict[str, Any]]:
     """A stolen key: checked and enumerated from one host, then resold through proxies."""
     kind = app.provider
     model = model or DEAREST[kind]
@@ -170,7 +170,7 @@ def attack_traffic(app: App, start: float, duration: float, rng: random.Random, 
             yield _rec(t, app.key, checker, "aiohttp/3.9.5", m, chat, 200, 14, 8, kind, "attacker")
             t += rng.uniform(0.5, 2)
         t += rng.uniform(120, 600)  # the key is handed to the proxy
-    hosts = [ip_base.format(rng.randint(1, 250), rng.randint(1, 250)) for _ in range(sources)]
+    hosts = list(hosts) or [ip_base.format(rng.randint(1, 250), rng.randint(1, 250)) for _ in range(sources)]
     end = start + duration
     ramp = 15 * 60.0
     while t < end:
@@ -178,6 +178,13 @@ def attack_traffic(app: App, start: float, duration: float, rng: random.Random, 
         t += rng.expovariate(rate / 60)
         yield _rec(t, app.key, rng.choice(hosts), agent, model, chat, 200, _tokens(rng, input_tokens),
                    _tokens(rng, output_tokens), kind, "attacker")
+
+
+def _neighbours(app: App, n: int) -> tuple[str, ...]:
+    """Addresses in the app's own /24 that the app itself never uses."""
+    base = app.ips[0].rsplit(".", 1)[0]
+    used = set(app.ips)
+    return tuple(ip for ip in (f"{base}.{h}" for h in range(200, 255)) if ip not in used)[:n]
 
 
 def developer_session(app: App, start: float, rng: random.Random) -> Iterator[dict[str, Any]]:
@@ -209,8 +216,8 @@ def _merge(*streams: Iterator[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def build(name: str, *, size: str = "small", days: float = 14.0, seed: int = 7) -> Scenario:
-    """One named scenario: normal, launch, move, move-unannounced, attack-proxy, attack-distributed,
-    attack-same-model, attack-slow, key-guessing."""
+    """One named scenario: normal, launch, scale-out, move, move-unannounced, attack-proxy, attack-distributed,
+    attack-same-model, attack-slow, attack-quiet, key-guessing."""
     rng = random.Random(f"{name}/{size}/{seed}")
     app = SIZES[size]
     start, end = START, START + days * DAY
@@ -226,6 +233,16 @@ def build(name: str, *, size: str = "small", days: float = 14.0, seed: int = 7) 
             return 1.0 if ts < event_at else 1.0 + 4.0 * min(1.0, (ts - event_at) / HOUR)
         return Scenario(name, f"launch day: the {size} app's traffic rises to 5x within an hour, from its usual "
                         f"networks", app, days, records=_merge(normal_traffic(app, start, end, rng, surge)))
+    if name == "scale-out":
+        # launch day on an autoscaled fleet: 3x the traffic, and as many new instances in the app's own
+        # network as it had, each taking its share (the benign twin of the quiet thief)
+        def grow(ts: float) -> float:
+            return 1.0 if ts < event_at else 1.0 + 2.0 * min(1.0, (ts - event_at) / HOUR)
+        bigger = replace(app, ips=app.ips + _neighbours(app, len(app.ips)))
+        return Scenario(name, f"launch day on an autoscaled fleet: the {size} app's traffic rises to 3x and "
+                        f"{len(app.ips)} new instances in its own network take their share", app, days,
+                        records=_merge(normal_traffic(app, start, event_at, rng, grow),
+                                       normal_traffic(bigger, event_at, end, rng, grow)))
     if name in ("move", "move-unannounced"):
         new_ips = tuple(f"34.118.{o}.{h}" for o in (40, 41) for h in (5, 6, 7))
         before = normal_traffic(app, start, event_at, rng)
@@ -244,13 +261,21 @@ def build(name: str, *, size: str = "small", days: float = 14.0, seed: int = 7) 
             "attack-same-model": ("key used from 2 proxy hosts with the app's own model and client, no probing",
                                   {"sources": 2, "per_minute": 120, "model": app.models[0][0], "probe": False,
                                    "agent": app.agents[0], "input_tokens": app.input_tokens * 8}),
+            # The quiet thief: the app's own model, client and request sizes, from new addresses inside
+            # the app's own network (its /24: another instance in the same cloud), at 3x the app's
+            # average volume, around the clock, for 12 hours.
+            "attack-quiet": ("quiet thief: 2 new addresses inside the app's own network, the app's own model, client "
+                             "and request sizes, 3x its volume",
+                             {"per_minute": app.per_day / 1440 * 3, "model": app.models[0][0], "probe": False,
+                              "agent": app.agents[0], "input_tokens": app.input_tokens,
+                              "output_tokens": app.output_tokens, "hosts": _neighbours(app, 2)}),
             "attack-slow": ("low and slow: one new host, the app's own model and client, 2x its volume",
                             {"sources": 1, "per_minute": app.per_day / 1440 * 2, "model": app.models[0][0],
                              "probe": False, "agent": app.agents[0], "input_tokens": app.input_tokens,
                              "output_tokens": app.output_tokens}),
         }
         desc, kw = variants[name]
-        attack = attack_traffic(app, event_at, 6 * HOUR, rng, **kw)
+        attack = attack_traffic(app, event_at, (12 if name == "attack-quiet" else 6) * HOUR, rng, **kw)
         return Scenario(name, f"{size} app, {desc}", app, days, attack_start=event_at,
                         records=_merge(normal_traffic(app, start, end, rng), attack))
     if name == "developer":
@@ -264,5 +289,5 @@ def build(name: str, *, size: str = "small", days: float = 14.0, seed: int = 7) 
     raise KeyError(f"unknown scenario {name!r}; choose one of {', '.join(NAMES)}")
 
 
-NAMES = ("normal", "launch", "move", "move-unannounced", "developer", "attack-proxy", "attack-distributed", "attack-same-model",
-         "attack-slow", "key-guessing")
+NAMES = ("normal", "launch", "scale-out", "move", "move-unannounced", "developer", "attack-proxy", "attack-distributed", "attack-same-model",
+         "attack-slow", "attack-quiet", "key-guessing")

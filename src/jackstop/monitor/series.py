@@ -145,6 +145,11 @@ class Series:
     def hour_sum(self, metric: int) -> float:
         return self._hour_sum[metric]
 
+    def hour_total(self, hour: int, metric: int) -> float:
+        """The sum of `metric` in a closed hour (epoch hours) of the last week; 0 if idle or forgotten."""
+        slot = hour % HOURS
+        return self._h_total[slot * METRICS + metric] if self._h_stamp[slot] == hour else 0.0
+
     def active_hour_of_day_recently(self, ts: float) -> bool:
         """Whether the key had requests in this hour of the day on any of the last 7 days."""
         hour = int(ts // 3600)

@@ -58,6 +58,35 @@ class ProbingSettings(_Section):
     error_ratio: float = Field(0.5, gt=0, le=1, description="share of requests failing (0-1] that warns")
 
 
+class AddressSettings(_Section):
+    """The quiet thief: spend from egress addresses with no share of the key's past spend."""
+
+    enabled: bool = Field(True, description="true or false")
+    window_minutes: float = Field(120.0, gt=0, le=1440, description="minutes of spend compared (sustained, not peak)")
+    subwindow_minutes: float = Field(30.0, gt=0, le=1440, description="minutes per sub-window of the window")
+    sustained_subwindows: int = Field(
+        3, ge=1, le=48, description="sub-windows in which novel addresses must spend (an integer >= 1)")
+    subwindow_floor: float = Field(
+        0.25, ge=0, le=100, description="novel spend in a sub-window, as a fraction of its usual share, to count")
+    warning_ratio: float = Field(0.5, gt=0, le=1000, description="novel spend / usual spend at this time of day that warns")
+    critical_ratio: float = Field(1.0, gt=0, le=1000, description="novel spend / usual spend at this time of day that is critical")
+    new_network_ratio: float = Field(
+        0.6, gt=0, le=1000, description="the critical ratio when the novel addresses are lopsided or in networks the key "
+                                        "never used")
+    lopsided_ratio: float = Field(
+        3.0, ge=1, le=1000, description="a novel address's spend / a known address's from which the lower ratio applies")
+    total_ratio: float = Field(
+        1.5, ge=1, le=1000, description="the key's whole spend / usual at this time of day needed (growth, not a shift)")
+    per_address_ratio: float = Field(
+        1.5, ge=1, le=1000, description="a novel address's spend / a known address's below which it is scale-out (warns)")
+    share: float = Field(0.4, gt=0, le=1, description="share (0-1] of the window's spend novel addresses must carry")
+    min_requests: int = Field(8, ge=1, le=10**6, description="requests from novel addresses in the window before judging")
+    new_hours: float = Field(24.0, ge=0, le=24 * 30, description="hours an address stays novel after its first request")
+    known_share: float = Field(
+        0.05, gt=0, le=1, description="share (0-1] of the key's past spend at which an address counts as known")
+    half_life_hours: float = Field(72.0, gt=0, le=24 * 90, description="hours over which an address's past spend halves")
+
+
 class CorrelationSettings(_Section):
     window_minutes: float = Field(30.0, gt=0, le=1440, description="minutes in which warnings of a key are correlated")
     detectors: int = Field(4, ge=2, le=10, description="distinct detectors warning in the window that make it critical")
@@ -89,6 +118,7 @@ class MonitorSettings(_Section):
     auth: AuthSettings = AuthSettings()
     probing: ProbingSettings = ProbingSettings()
     correlation: CorrelationSettings = CorrelationSettings()
+    addresses: AddressSettings = AddressSettings()
     keys: dict[str, Policy] = Field(default_factory=dict, description="per-key policies: [monitor.keys.NAME]")
     projects: dict[str, Policy] = Field(default_factory=dict, description="per-project policies: [monitor.projects.NAME]")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict, deque
 
 from jackstop.monitor.series import Series
@@ -10,6 +11,62 @@ MAX_NETWORKS = 512
 MAX_MODELS = 64
 MAX_AGENTS = 64
 MAX_DEDUPE = 256
+MAX_ADDRESSES = 256
+
+
+class AddressUse:
+    __slots__ = ("first", "decayed", "stamp", "buckets", "fresh_network")
+
+    def __init__(self, ts: float, fresh_network: bool = False) -> None:
+        self.first = ts
+        self.fresh_network = fresh_network  # its first request came from a network new to the key
+        self.decayed = 0.0  # spend, halved every `half_life`: the address's weight in the key's history
+        self.stamp = ts
+        self.buckets: dict[int, list[float]] = {}  # sub-window index -> [spend, requests]
+
+
+class Addresses:
+    """Per key: each egress address's spend, decayed and per sub-window, and the key's totals."""
+
+    __slots__ = ("uses", "decayed", "stamp", "buckets")
+
+    def __init__(self) -> None:
+        self.uses: OrderedDict[str, AddressUse] = OrderedDict()
+        self.decayed = 0.0
+        self.stamp = 0.0
+        self.buckets: dict[int, float] = {}
+
+    def add(self, ip: str, ts: float, cost: float, bucket: int, keep: int, half_life: float,
+            new_network: bool = False) -> AddressUse:
+        use = self.uses.get(ip)
+        if use is None:
+            use = self.uses[ip] = AddressUse(ts, new_network)
+            if len(self.uses) > MAX_ADDRESSES:
+                self.uses.popitem(last=False)
+        else:
+            self.uses.move_to_end(ip)
+        use.decayed = use.decayed * _decay(ts - use.stamp, half_life) + cost
+        use.stamp = ts
+        self.decayed = self.decayed * _decay(ts - self.stamp, half_life) + cost
+        self.stamp = ts
+        b = use.buckets.setdefault(bucket, [0.0, 0.0])
+        b[0] += cost
+        b[1] += 1
+        self.buckets[bucket] = self.buckets.get(bucket, 0.0) + cost
+        for d in (use.buckets, self.buckets):
+            for old in [k for k in d if k <= bucket - keep]:
+                del d[old]
+        return use
+
+    def share(self, use: AddressUse, ts: float, half_life: float) -> float:
+        total = self.decayed * _decay(ts - self.stamp, half_life)
+        return use.decayed * _decay(ts - use.stamp, half_life) / total if total > 0 else 0.0
+
+
+def _decay(seconds: float, half_life: float) -> float:
+    return math.pow(0.5, max(0.0, seconds) / half_life) if half_life > 0 else 0.0
+
+
 
 
 class ModelUse:
@@ -25,7 +82,8 @@ class ModelUse:
 
 class KeyState:
     __slots__ = ("name", "project", "first_seen", "series", "networks", "new_nets", "models", "agents",
-                 "listing", "listings_total", "max_model_fanout", "warnings", "dedupe", "usual_price")
+                 "listing", "listings_total", "max_model_fanout", "warnings", "dedupe", "usual_price",
+                 "addresses", "spent_nusd", "anomalies")
 
     def __init__(self, name: str, project: str | None, ts: float) -> None:
         self.name = name
@@ -42,6 +100,9 @@ class KeyState:
         self.warnings: dict[str, float] = {}  # detector -> time of its last warning or worse
         self.dedupe: OrderedDict[tuple[str, str], tuple[float, int]] = OrderedDict()
         self.usual_price: float | None = None
+        self.addresses = Addresses()
+        self.spent_nusd = 0  # every served request's cost since the key was first seen
+        self.anomalies: dict[str, tuple[float, int, float]] = {}  # detector -> (first ts, spent then, last ts)
 
     def age(self, ts: float) -> float:
         return ts - self.first_seen

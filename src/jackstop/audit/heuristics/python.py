@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import re2
 
 from jackstop.audit.findings import Severity
+from jackstop.audit.heuristics import hosts as HOSTS
 from jackstop.audit.heuristics import signals as S
 from jackstop.audit.heuristics.signals import Hit
 
@@ -182,6 +183,9 @@ class _Facts:
     env_sweep_line: int = 0
     chmod_exec_line: int = 0
     strings: list[tuple[str, int]] = field(default_factory=list)
+    env_names: set[str] = field(default_factory=set)  # names bound to the whole environment
+    url_names: dict[str, str] = field(default_factory=dict)  # names bound to a URL literal
+    destinations: list[tuple[str, int]] = field(default_factory=list)  # (host, line) requests go to
 
 
 def _dotted(node: ast.AST, aliases: dict[str, str]) -> str | None:
@@ -253,12 +257,28 @@ class _Walker(ast.NodeVisitor):
         return False
 
     def visit_Assign(self, node: ast.Assign) -> None:
+        names = [n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)]
         if self._contains_decoder(node.value):
-            for t in node.targets:
-                for n in ast.walk(t):
-                    if isinstance(n, ast.Name):
-                        self.f.decoded_names.add(n.id)
+            self.f.decoded_names.update(names)
+        if _dumps_environ(node.value, self.f.aliases) or self._names_env(node.value):
+            self.f.env_names.update(names)
+        if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str) \
+                and node.value.value.startswith(("http://", "https://")):
+            for n in names:
+                self.f.url_names[n] = node.value.value
         self.generic_visit(node)
+
+    def _names_env(self, node: ast.AST) -> bool:
+        return any(isinstance(n, ast.Name) and n.id in self.f.env_names for n in ast.walk(node))
+
+    def _destination(self, node: ast.Call) -> None:
+        """Where a sending call goes, when its URL is a literal or a name bound to one."""
+        args = [*node.args[:1], *(k.value for k in node.keywords if k.arg in ("url", "host"))]
+        for a in args:
+            url = a.value if isinstance(a, ast.Constant) and isinstance(a.value, str) else \
+                self.f.url_names.get(a.id) if isinstance(a, ast.Name) else None
+            if url:
+                self.f.destinations += [(h, node.lineno) for h in HOSTS.hosts_in(url)]
 
     # -- calls -----------------------------------------------------------------------------
     def visit_Call(self, node: ast.Call) -> None:
@@ -270,6 +290,9 @@ class _Walker(ast.NodeVisitor):
         if name in NETWORK or name.startswith(("requests.", "httpx.", "aiohttp.", "urllib.request.", "socket.")) \
                 and name.split(".")[-1] in ("post", "put", "urlopen", "socket", "create_connection", "request", "Request"):
             f.network_line = f.network_line or node.lineno
+            self._destination(node)
+        elif name.split(".")[-1] in ("post", "put", "urlopen", "request") and node.args:
+            self._destination(node)
         if name in PROCESS:
             f.process_line = f.process_line or node.lineno
             text = " ".join(self._const_strings(node))
@@ -295,7 +318,8 @@ class _Walker(ast.NodeVisitor):
             self._env_name(env_name, node.lineno)
         # The whole environment handed to a serialiser or the network.
         if name in SERIALISERS or name in NETWORK or name.endswith((".write", ".post", ".put", ".send", ".sendall")):
-            if any(_dumps_environ(arg, f.aliases) for arg in [*node.args, *(k.value for k in node.keywords)]):
+            if any(_dumps_environ(arg, f.aliases) or self._names_env(arg)
+                   for arg in [*node.args, *(k.value for k in node.keywords)]):
                 f.env_dump_line = f.env_dump_line or node.lineno
         self.generic_visit(node)
 
@@ -313,6 +337,17 @@ class _Walker(ast.NodeVisitor):
             body = " ".join(c.value for c in ast.walk(node) if isinstance(c, ast.Constant) and isinstance(c.value, str))
             if re.search(r"KEY|TOKEN|SECRET|PASSWORD", body, re.IGNORECASE):
                 self.f.env_sweep_line = self.f.env_sweep_line or node.lineno
+        self.generic_visit(node)
+
+    def visit_comprehension(self, node: ast.comprehension) -> None:
+        # {k: v for k, v in os.environ.items() if "KEY" in k}  -> the same sweep, as an expression
+        it = node.iter
+        target = it.func.value if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) else it
+        if _is_environ(target, self.f.aliases):
+            words = " ".join(c.value for cond in node.ifs for c in ast.walk(cond)
+                             if isinstance(c, ast.Constant) and isinstance(c.value, str))
+            if re.search(r"KEY|TOKEN|SECRET|PASSWORD", words, re.IGNORECASE):
+                self.f.env_sweep_line = self.f.env_sweep_line or it.lineno
         self.generic_visit(node)
 
     def visit_Constant(self, node: ast.Constant) -> None:
@@ -390,6 +425,14 @@ def _grade(f: _Facts) -> list[Hit]:
     elif f.exfil_line and net and (fams or dump):
         hits.append(Hit("key-to-exfil-host", Severity.HIGH, f.exfil_line,
                         "sends collected data to a paste-bin / webhook / raw-IP URL"))
+    sources = sorted({*(["an AI-provider key"] if f.ai_key_lines else []), *(["a secret"] if f.secret_env_lines else []),
+                      *(f"~{x}" for x in fams), *(["the environment"] if dump else [])})
+    away = [(h, line) for h, line in f.destinations if HOSTS.host_class(h) == "other"]
+    if sources and away and not any(h.rule in ("key-to-exfil-host", "env-dump") and h.severity == Severity.CRITICAL
+                                    for h in hits):
+        hits.append(Hit("secret-to-unknown-host", Severity.CRITICAL if len(sources) >= 2 else Severity.HIGH,
+                        away[0][1], f"reads {', '.join(sources)} and sends a request to {away[0][0]}, "
+                                    f"which is no AI provider's host"))
     if f.chmod_exec_line and f.process_line and net and not any(h.rule == "download-exec" for h in hits):
         hits.append(Hit("download-exec", Severity.MEDIUM, f.chmod_exec_line,
                         "downloads a file, marks it executable and starts a process"))

@@ -18,12 +18,18 @@ CREDENTIAL_FAMILIES: dict[str, re.Pattern[str]] = {
     "kubernetes": re.compile(r"(?:^|[/\\~])\.kube(?:$|[/\\])|serviceaccount/token"),
     "docker": re.compile(r"\.docker[/\\]config\.json"),
     "git": re.compile(r"\.git-credentials"),
-    "package-registry": re.compile(r"(?:^|[/\\~])\.(?:npmrc|pypirc)$"),
+    "package-registry": re.compile(r"(?:^|[/\\~])\.(?:npmrc|pypirc)(?:$|\s)"),
     "netrc": re.compile(r"(?:^|[/\\~])[._]netrc$"),
     "shell-history": re.compile(r"\.(?:bash|zsh|sh|python|mysql|psql)_history\b"),
     "wallets": re.compile(r"(?:^|[/\\.])(?:[Ee]lectrum|[Ee]xodus|[Mm]eta[Mm]ask|[Bb]itcoin|[Ee]thereum|[Ss]olana)(?:$|[/\\])|wallet\.dat"),
     "dotenv": re.compile(r"(?:^|[/\\])\.env$"),
     "browser": re.compile(r"Login Data$|Local State$"),
+    # AI tools' own key stores: Continue, Codeium, Copilot, Cursor/Windsurf state, Claude/Codex/Gemini CLIs
+    "ai-tools": re.compile(
+        r"\.continue[/\\]config\.(?:json|ya?ml)$|(?:^|[/\\~])\.codeium(?:$|[/\\])|github-copilot[/\\](?:hosts|apps)\.json|"
+        r"[Cc]ursor[/\\]User[/\\]globalStorage|state\.vscdb$|\.claude[/\\]\.credentials\.json|\.codex[/\\]auth\.json|"
+        r"\.gemini[/\\]oauth_creds\.json|\.config[/\\]openai(?:$|[/\\])"
+    ),
 }
 
 # Env vars that hold AI-provider keys and other secrets worth stealing.
