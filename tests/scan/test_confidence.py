@@ -129,3 +129,12 @@ def test_keys_the_providers_publish_as_examples_are_not_reported(tmp_path, rng) 
     assert base.documented and Detector(rules.load(custom)).scan_buffer(mine.text.encode()) == []
     with pytest.raises(rules.RulesError, match="SHA-256"):
         rules.parse('documented_examples = ["nope"]\n' + text.split("\n", 1)[1])
+
+
+def test_a_jackstop_key_in_a_provider_setting_is_named_by_the_most_specific_rule(tmp_path, rng) -> None:
+    from jackstop.scan import samples
+
+    key = samples._jackstop_token("jsk_", rng)
+    (tmp_path / ".env").write_text(f"OPENAI_API_KEY={key}\n")
+    found = _scan(tmp_path)[1]
+    assert [(f["rule"], f["secret"], f["confidence"]) for f in found] == [("jackstop-virtual-key", key, "high")]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from jackstop.scan import validators
 from jackstop.scan.prefilter import Prefilter
-from jackstop.scan.rules import Rule, RuleSet
+from jackstop.scan.rules import CONFIDENCE_LEVELS, Rule, RuleSet
 
 ALLOW_MARKER = b"jackstop:allow"
 CHUNK = 8 << 20  # bytes read at a time from a stream
@@ -90,7 +90,10 @@ class Detector:
                 if m is None:
                     continue
                 s, e = rule.secret_span(m)
-                if s >= limit or (s, e) in found:
+                prior = found.get((s, e))
+                # One key, one finding: the most specific rule that matched it names it (a jsk_
+                # key in OPENAI_API_KEY= is a jackstop key, not a random value in a key setting).
+                if s >= limit or prior is not None and _RANK[self.rules[prior[0]].confidence] >= _RANK[rule.confidence]:
                     continue
                 if data.startswith(_ELLIPSES, e) if e < len(data) else False:
                     continue  # shown cut short, as documentation does (sk-ant-api03-abc…)
@@ -186,6 +189,9 @@ def _shift(hits: list[Hit], base: int, line_base: int) -> list[Hit]:
     if not base and not line_base:
         return hits
     return [Hit(h.rule, h.secret, h.start + base, h.line + line_base, h.column, h.encoding) for h in hits]
+
+
+_RANK = {level: i for i, level in enumerate(CONFIDENCE_LEVELS)}
 
 
 def _inside(spans: list[tuple[int, int]], pos: int) -> bool:
