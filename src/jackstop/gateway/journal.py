@@ -220,7 +220,9 @@ def crashed_row(rec: dict[str, Any]) -> LedgerRow:
                      provider=rec.get("provider"), provider_kind=rec.get("provider_kind"), model=rec.get("model"),
                      source_ip=rec.get("source_ip"), rule=CRASHED, stream=bool(rec.get("stream")),
                      cost_nusd=worst, reserved_nusd=worst,
-                     error="the gateway stopped before this forwarded request settled; counted at its worst case")
+                     error="the gateway stopped before this forwarded request settled; " + (
+                         "counted at its worst case" if worst else
+                         "no budget applied to it, so no worst case was computed: its cost is unknown"))
 
 
 def recover(folder: pathlib.Path, store: Store, *, own: pathlib.Path | None = None) -> list[LedgerRow]:
