@@ -162,8 +162,11 @@ class ReservationJournal:
                     os.close(fd)
             except OSError as exc:
                 error = JournalError(f"cannot fsync the reservation journal: {exc.strerror}")
+            by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
             for loop, fut in batch:
-                loop.call_soon_threadsafe(_resolve, fut, error)
+                by_loop.setdefault(loop, []).append(fut)
+            for loop, futs in by_loop.items():  # one wake-up of each loop per group, not per request
+                loop.call_soon_threadsafe(_resolve, futs, error)
 
     def close(self) -> None:
         """Normal shutdown: the ledger writer has drained, so reservations still open here have no
@@ -180,13 +183,14 @@ class ReservationJournal:
                     self.path.unlink(missing_ok=True)
 
 
-def _resolve(fut: asyncio.Future[None], error: BaseException | None) -> None:
-    if fut.done():
-        return
-    if error is None:
-        fut.set_result(None)
-    else:
-        fut.set_exception(error)
+def _resolve(futs: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    for fut in futs:
+        if fut.done():
+            continue
+        if error is None:
+            fut.set_result(None)
+        else:
+            fut.set_exception(error)
 
 
 # -- recovery ------------------------------------------------------------------------------------
