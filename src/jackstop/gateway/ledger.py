@@ -36,6 +36,7 @@ class LedgerWriter:
         self._store = store
         self._buf: list[LedgerRow] = []
         self._held: list[LedgerRow] = []  # a batch the store refused, retried until it is written
+        self._writing = 0  # rows in the insert under way (they still count as backlog)
         self._interval = interval
         self.max_backlog = max_backlog
         self._stop = threading.Event()
@@ -52,7 +53,7 @@ class LedgerWriter:
 
     @property
     def backlog(self) -> int:
-        return len(self._buf) + len(self._held)
+        return len(self._buf) + len(self._held) + self._writing
 
     @property
     def full(self) -> bool:
@@ -92,7 +93,8 @@ class LedgerWriter:
         rows, self._buf = self._buf, []  # atomic swap under the GIL
         if self._held:
             rows = self._held + rows
-            self._held = []
+        self._writing = len(rows)  # set before _held empties, so the backlog never reads short
+        self._held = []
         if not rows and not self._shed:
             return True
         with self._shed_lock:
@@ -104,10 +106,12 @@ class LedgerWriter:
             self._store.insert_ledger(rows + summary)
         except Exception as exc:  # keep every row; retry with backoff until the store takes them
             self._held = rows
+            self._writing = 0
             self._failures += 1
             log.error("ledger write failed (attempt %d, %d rows held, next try in %.1fs): %s", self._failures,
                       self.backlog, self._backoff(), exc.__class__.__name__)
             return False
+        self._writing = 0
         if shed:
             with self._shed_lock:
                 self._shed.subtract(shed)
