@@ -207,12 +207,14 @@ def _read(path: pathlib.Path, reserved: dict[str, dict[str, Any]], done: set[str
             done.update(line[2:].decode("ascii", "replace").split())
 
 
-def _in_ledger(store: Store, ids: list[str]) -> set[str]:
+def _in_ledger(store: Store, ids: list[str], since: float) -> set[str]:
+    """The ids that already have a ledger row (a row's ts is its reservation's ts: the index on ts
+    keeps this to the rows written since the oldest open reservation)."""
     found: set[str] = set()
     for i in range(0, len(ids), 500):
         part = ids[i:i + 500]
-        rows = store.query(f"SELECT request_id FROM ledger WHERE request_id IN ({', '.join('?' for _ in part)})",
-                           part, ledger=True)
+        rows = store.query(f"SELECT request_id FROM ledger WHERE ts >= ? AND request_id IN "
+                           f"({', '.join('?' for _ in part)})", [since, *part], ledger=True)
         found.update(r[0] for r in rows)
     return found
 
@@ -257,7 +259,7 @@ def recover(folder: pathlib.Path, store: Store, *, own: pathlib.Path | None = No
         open_ids = [rid for rid in reserved if rid not in done]
         rows: list[LedgerRow] = []
         if open_ids:
-            have = _in_ledger(store, open_ids)
+            have = _in_ledger(store, open_ids, min(float(reserved[rid]["ts"]) for rid in open_ids) - 1.0)
             rows = [crashed_row(reserved[rid]) for rid in open_ids if rid not in have]
             store.insert_ledger(rows)  # raises: the gateway does not start with reservations it cannot count
         for path, _fd in held:
