@@ -201,7 +201,8 @@ def _read(path: pathlib.Path, reserved: dict[str, dict[str, Any]], done: set[str
                 rec = orjson.loads(line[2:])
             except orjson.JSONDecodeError:  # the last line, torn by the crash: not forwarded yet
                 continue
-            if isinstance(rec, dict) and isinstance(rec.get("request_id"), str):
+            if isinstance(rec, dict) and isinstance(rec.get("request_id"), str) \
+                    and isinstance(rec.get("ts"), (int, float)):
                 reserved[rec["request_id"]] = rec
         elif line.startswith(b"S "):
             done.update(line[2:].decode("ascii", "replace").split())
