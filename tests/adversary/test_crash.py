@@ -110,3 +110,24 @@ def test_kill9_with_streams_in_flight_keeps_the_cap(request: pytest.FixtureReque
         assert json.loads(refusal.text)["error"]["code"] == "budget_exceeded"
     finally:
         g.stop()
+
+
+def test_normal_stop_leaves_no_reservation_behind(tmp_path, fresh):
+    """The other side of recovery: a clean stop settles every reservation, so the next start
+    recovers nothing and no request is counted twice."""
+    g = start_gateway(tmp_path)
+    try:
+        g.add_provider("oai", "openai", fresh.keys["openai"], fresh.base_url + "/v1")
+        key = g.create_key("oai", name="calm", policy={"budgets": [CAP]})
+        for i in range(3):
+            r = httpx.post(g.url + "/v1/chat/completions", json=body(i, i % 2 == 1), timeout=60,
+                           headers={"authorization": f"Bearer {key}"})
+            assert r.status_code == 200
+        g.proc.terminate()
+        g.proc.wait(timeout=30)
+        assert list((g.home / "journal").glob("reservations-*.log")) == []
+        restart(g)
+        rows = ledger(g, "calm")
+        assert len(rows) == 3 and not [r for r in rows if r.rule == CRASHED]
+    finally:
+        g.stop()

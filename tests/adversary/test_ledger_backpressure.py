@@ -98,13 +98,20 @@ def test_writer_keeps_every_row_through_failures_and_bounds_refusals():
         for i in range(100, 100 + 3 * BOUND):  # refusals while full: kept up to twice the bound, then counted
             w.put(row(i, BACKLOG_RULE))
         assert w.backlog == 2 * BOUND
+        for i in range(200, 203):  # any refusal that cost nothing, e.g. a flood of made-up keys
+            w.put(row(i, "auth_unknown"))
+        spent = row(300)
+        spent.cost_nusd = 5
+        w.put(spent)  # a row with a cost is always kept
+        assert w.backlog == 2 * BOUND + 1
         store.healthy.set()
         assert w.flush(timeout=30)
         ids = [r.request_id for r in store.rows]
         assert ids[:BOUND] == [f"r{i}" for i in range(BOUND)]  # in order, each once
-        assert len(ids) == len(set(ids)) == 2 * BOUND + 1
-        summary = [r for r in store.rows if r.endpoint == "*"]
-        assert len(summary) == 1 and summary[0].rule == BACKLOG_RULE and f"{2 * BOUND} requests" in summary[0].error
+        assert len(ids) == len(set(ids)) == 2 * BOUND + 1 + 2
+        assert "r300" in ids
+        summary = {r.rule: r.error for r in store.rows if r.endpoint == "*"}
+        assert f"{2 * BOUND} requests" in summary[BACKLOG_RULE] and "3 requests" in summary["auth_unknown"]
         assert not w.full
         assert written[:BOUND] == [f"r{i}" for i in range(BOUND)]  # the journal hears of committed rows only
     finally:

@@ -273,11 +273,14 @@ class RedisCounters(Counters):
         if status == 1:
             return Admitted(Ticket(req, state=lease_id), states)
         rc = req.rates[index]
+        # The oldest entry may be a concurrent request's, stamped a moment after this one's `now`:
+        # a window never needs more than a minute to open.
         if rc.kind == "rpm":
-            return Refused("rpm_limit", None, rc, None if detail == "never" else float(detail) + MINUTE - now,
-                           rates=states)
+            return Refused("rpm_limit", None, rc,
+                           None if detail == "never" else min(MINUTE, float(detail) + MINUTE - now), rates=states)
         if rc.kind == "tpm":
-            retry = None if detail == "never" else max((float(detail) + MINUTE - now) if detail else MINUTE, 0.001)
+            retry = None if detail == "never" else max(min(MINUTE, float(detail) + MINUTE - now) if detail else MINUTE,
+                                                       0.001)
             return Refused("tpm_limit", None, rc, retry, rates=states)
         return Refused("concurrency_limit", None, rc, 1.0, rates=states)
 

@@ -10,11 +10,11 @@ lock is free), and writes each reservation without a ledger row to the ledger as
 worst-case cost (rule `gateway_crashed`), so the ledger, and every counter seeded from it,
 counts it; then it deletes those journals.
 
-Why a flat file: an append is one write(2) on the event loop (about half a microsecond of CPU
-measured against 16µs for a group-committed SQLite WAL insert and 30-40µs for a group fsync), and
-what write(2) returned survives the death of the process: the kernel holds it. Surviving power
-loss needs `fsync` mode: reservations are fsynced in groups by one thread and each request waits
-on its group's future (latency, not CPU).
+Why a flat file: an append is one write(2) on the event loop, about 6µs of CPU per request
+(bench/reservation_durability.py, 16 concurrent: a group-committed SQLite WAL insert costs about
+20µs, a group fsync about 60µs), and what write(2) returned survives the death of the process:
+the kernel holds it. Surviving power loss too needs `fsync` mode: reservations are fsynced in
+groups by one thread and each request waits on its group's future before it is forwarded.
 
 One file per process, locked with flock for the life of the process, so gateways that share a
 home (or a machine) never recover each other's live reservations.
@@ -162,8 +162,11 @@ class ReservationJournal:
                     os.close(fd)
             except OSError as exc:
                 error = JournalError(f"cannot fsync the reservation journal: {exc.strerror}")
+            by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
             for loop, fut in batch:
-                loop.call_soon_threadsafe(_resolve, fut, error)
+                by_loop.setdefault(loop, []).append(fut)
+            for loop, futs in by_loop.items():  # one wake-up of each loop per group, not per request
+                loop.call_soon_threadsafe(_resolve, futs, error)
 
     def close(self) -> None:
         """Normal shutdown: the ledger writer has drained, so reservations still open here have no
@@ -180,13 +183,14 @@ class ReservationJournal:
                     self.path.unlink(missing_ok=True)
 
 
-def _resolve(fut: asyncio.Future[None], error: BaseException | None) -> None:
-    if fut.done():
-        return
-    if error is None:
-        fut.set_result(None)
-    else:
-        fut.set_exception(error)
+def _resolve(futs: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    for fut in futs:
+        if fut.done():
+            continue
+        if error is None:
+            fut.set_result(None)
+        else:
+            fut.set_exception(error)
 
 
 # -- recovery ------------------------------------------------------------------------------------
@@ -197,18 +201,21 @@ def _read(path: pathlib.Path, reserved: dict[str, dict[str, Any]], done: set[str
                 rec = orjson.loads(line[2:])
             except orjson.JSONDecodeError:  # the last line, torn by the crash: not forwarded yet
                 continue
-            if isinstance(rec, dict) and isinstance(rec.get("request_id"), str):
+            if isinstance(rec, dict) and isinstance(rec.get("request_id"), str) \
+                    and isinstance(rec.get("ts"), (int, float)):
                 reserved[rec["request_id"]] = rec
         elif line.startswith(b"S "):
             done.update(line[2:].decode("ascii", "replace").split())
 
 
-def _in_ledger(store: Store, ids: list[str]) -> set[str]:
+def _in_ledger(store: Store, ids: list[str], since: float) -> set[str]:
+    """The ids that already have a ledger row (a row's ts is its reservation's ts: the index on ts
+    keeps this to the rows written since the oldest open reservation)."""
     found: set[str] = set()
     for i in range(0, len(ids), 500):
         part = ids[i:i + 500]
-        rows = store.query(f"SELECT request_id FROM ledger WHERE request_id IN ({', '.join('?' for _ in part)})",
-                           part, ledger=True)
+        rows = store.query(f"SELECT request_id FROM ledger WHERE ts >= ? AND request_id IN "
+                           f"({', '.join('?' for _ in part)})", [since, *part], ledger=True)
         found.update(r[0] for r in rows)
     return found
 
@@ -220,7 +227,9 @@ def crashed_row(rec: dict[str, Any]) -> LedgerRow:
                      provider=rec.get("provider"), provider_kind=rec.get("provider_kind"), model=rec.get("model"),
                      source_ip=rec.get("source_ip"), rule=CRASHED, stream=bool(rec.get("stream")),
                      cost_nusd=worst, reserved_nusd=worst,
-                     error="the gateway stopped before this forwarded request settled; counted at its worst case")
+                     error="the gateway stopped before this forwarded request settled; " + (
+                         "counted at its worst case" if worst else
+                         "no budget applied to it, so no worst case was computed: its cost is unknown"))
 
 
 def recover(folder: pathlib.Path, store: Store, *, own: pathlib.Path | None = None) -> list[LedgerRow]:
@@ -251,7 +260,7 @@ def recover(folder: pathlib.Path, store: Store, *, own: pathlib.Path | None = No
         open_ids = [rid for rid in reserved if rid not in done]
         rows: list[LedgerRow] = []
         if open_ids:
-            have = _in_ledger(store, open_ids)
+            have = _in_ledger(store, open_ids, min(float(reserved[rid]["ts"]) for rid in open_ids) - 1.0)
             rows = [crashed_row(reserved[rid]) for rid in open_ids if rid not in have]
             store.insert_ledger(rows)  # raises: the gateway does not start with reservations it cannot count
         for path, _fd in held:

@@ -9,8 +9,9 @@ journal) see each batch once it is committed.
 A failed write loses nothing: the batch is kept and retried, with backoff, until the store takes
 it. Meanwhile the backlog grows; once it reaches `max_backlog` rows, `full` is true and the
 proxy refuses new work (503 `ledger_backlog`) rather than forward requests it cannot record.
-Those refusals are counted, not kept one row each, past twice the bound, so a flood during an
-outage cannot exhaust memory; one summary row records them when the store is back.
+Past twice the bound, refusals that cost nothing (any rule, cost 0) are counted per rule
+instead of kept one row each, so a flood during an outage cannot exhaust memory; one summary
+row per rule records them when the store is back. Rows with a cost are always kept.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import logging
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 from jackstop.store import LedgerRow, Store
@@ -34,13 +36,15 @@ class LedgerWriter:
         self._store = store
         self._buf: list[LedgerRow] = []
         self._held: list[LedgerRow] = []  # a batch the store refused, retried until it is written
+        self._writing = 0  # rows in the insert under way (they still count as backlog)
         self._interval = interval
         self.max_backlog = max_backlog
         self._stop = threading.Event()
         self._flushed = threading.Condition()
         self._written = 0
         self._queued = 0
-        self._shed = 0  # ledger_backlog refusals counted instead of kept (see the module docstring)
+        self._shed: Counter[str] = Counter()  # rule -> refusals counted instead of kept (see the docstring)
+        self._shed_lock = threading.Lock()
         self._failures = 0
         self.subscribers: list[Callable[[LedgerRow], None]] = []
         self.on_written: list[Callable[[Sequence[LedgerRow]], None]] = []
@@ -49,7 +53,7 @@ class LedgerWriter:
 
     @property
     def backlog(self) -> int:
-        return len(self._buf) + len(self._held)
+        return len(self._buf) + len(self._held) + self._writing
 
     @property
     def full(self) -> bool:
@@ -57,8 +61,9 @@ class LedgerWriter:
         return self.backlog >= self.max_backlog
 
     def put(self, row: LedgerRow) -> None:
-        if row.rule == BACKLOG_RULE and self.backlog >= 2 * self.max_backlog:
-            self._shed += 1
+        if row.rule is not None and not row.cost_nusd and self.backlog >= 2 * self.max_backlog:
+            with self._shed_lock:
+                self._shed[row.rule] += 1
         else:
             self._queued += 1
             self._buf.append(row)
@@ -88,23 +93,29 @@ class LedgerWriter:
         rows, self._buf = self._buf, []  # atomic swap under the GIL
         if self._held:
             rows = self._held + rows
-            self._held = []
+        self._writing = len(rows)  # set before _held empties, so the backlog never reads short
+        self._held = []
         if not rows and not self._shed:
             return True
-        shed, summary = self._shed, []
-        if shed:
-            summary = [LedgerRow(ts=time.time(), request_id=os.urandom(8).hex(), endpoint="*", status=503,
-                                 rule=BACKLOG_RULE, error=f"{shed} requests refused while the ledger could not be "
-                                                          f"written (counted here, not one row each)")]
+        with self._shed_lock:
+            shed = dict(self._shed)
+        summary = [LedgerRow(ts=time.time(), request_id=os.urandom(8).hex(), endpoint="*", status=0, rule=rule,
+                             error=f"{n} requests refused while the ledger could not be written (counted here, "
+                                   f"not one row each)") for rule, n in shed.items()]
         try:
             self._store.insert_ledger(rows + summary)
         except Exception as exc:  # keep every row; retry with backoff until the store takes them
             self._held = rows
+            self._writing = 0
             self._failures += 1
             log.error("ledger write failed (attempt %d, %d rows held, next try in %.1fs): %s", self._failures,
                       self.backlog, self._backoff(), exc.__class__.__name__)
             return False
-        self._shed -= shed
+        self._writing = 0
+        if shed:
+            with self._shed_lock:
+                self._shed.subtract(shed)
+                self._shed = +self._shed  # drop the rules counted down to zero
         if self._failures:
             log.warning("ledger writes resumed after %d failed attempts; %d rows written", self._failures, len(rows))
         self._failures = 0
