@@ -96,6 +96,33 @@ def _next_steps(control: Any, port: int) -> str | None:
     )
 
 
+def _bind(host: str, port: int) -> Any:
+    """Bind the listening socket before anything is printed, so a busy port or a foreign address
+    is one line and a non-zero exit (uvicorn would log it after "listening on")."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UsageError(f"cannot listen on {host}:{port} ({getattr(exc, 'strerror', None) or exc}; "
+                         "give --host an address of this machine, e.g. 127.0.0.1)") from None
+    family, _, _, _, addr = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restart over TIME_WAIT
+    try:
+        sock.bind(addr)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise UsageError(f"port {port} is in use (another program listens on {host}:{port}; stop it "
+                             "or pick another with --port or server.port)") from None
+        raise UsageError(f"cannot listen on {host}:{port} ({exc.strerror or exc}; give --host an address "
+                         "of this machine, e.g. 127.0.0.1 or 0.0.0.0)") from None
+    sock.set_inheritable(True)
+    return sock
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from jackstop.gateway import logs
     from jackstop.gateway.server import make_server
@@ -105,27 +132,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.host:
         server_over["host"] = args.host
     if args.port is not None:
+        if not 0 <= args.port <= 65535:
+            raise UsageError(f"--port {args.port}: a port is a number from 1 to 65535 (0 picks a free one)")
         server_over["port"] = args.port
     if server_over:
+        from pydantic import ValidationError
+
         from jackstop import config as cfg
 
         try:
             settings = settings.model_copy(update={"server": cfg.ServerSettings.model_validate(
                 {**settings.server.model_dump(), **server_over})})
-        except Exception as exc:
-            raise UsageError(f"bad --host/--port: {exc}") from None
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise UsageError(f"--{first['loc'][0]} {first.get('input')!s}: "
+                             f"{first['msg'].removeprefix('Value error, ')}") from None
+    sock = _bind(settings.server.host, settings.server.port)
+    port = sock.getsockname()[1]
     logs.setup(settings.log.level, settings.log.file)
     control = _control(args, create=True)
     token = _first_token(control)
     if token:
         print(f"Initialised jackstop in {control.home.path}.\nAdmin token (shown once): {token}\n", flush=True)
-    steps = _next_steps(control, settings.server.port)
+    steps = _next_steps(control, port)
     control.store.close()
     if steps:
         print(steps, flush=True)
     server, _app = make_server(settings, control.home)
-    print(f"jackstop gateway listening on http://{settings.server.host}:{settings.server.port}", flush=True)
-    server.run()
+    print(f"jackstop gateway listening on http://{settings.server.host}:{port}", flush=True)
+    server.run(sockets=[sock])
     return 0
 
 

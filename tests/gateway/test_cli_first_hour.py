@@ -1,0 +1,55 @@
+"""First-hour fixes (issue 10): each command run as a new user would, checking the exact message
+and exit code."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import free_port
+
+
+def run(env, *args, input=None):
+    return subprocess.run([sys.executable, "-m", "jackstop", *args], env=env, input=input,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def env(tmp_path):
+    e = {k: v for k, v in os.environ.items() if not k.startswith("JACKSTOP_")}
+    e["JACKSTOP_HOME"] = str(tmp_path / "home")
+    return e
+
+
+# -- serve: a port or address that cannot be bound ------------------------------------------------
+
+def test_serve_on_a_busy_port_is_one_line_and_starts_nothing(env, tmp_path):
+    port = free_port()
+    with socket.socket() as busy:
+        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        busy.bind(("127.0.0.1", port))
+        busy.listen()
+        out = run(env, "serve", "--port", str(port))
+    assert out.returncode == 2
+    assert out.stdout == ""
+    assert out.stderr == (f"jackstop: port {port} is in use (another program listens on 127.0.0.1:{port}; "
+                          "stop it or pick another with --port or server.port)\n")
+    assert not (tmp_path / "home").exists()  # refused before initialising anything
+
+
+def test_serve_on_an_address_of_another_machine_is_one_line(env):
+    out = run(env, "serve", "--host", "192.0.2.1", "--port", str(free_port()))  # TEST-NET-1: never local
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.startswith("jackstop: cannot listen on 192.0.2.1:")
+    assert out.stderr.endswith("; give --host an address of this machine, e.g. 127.0.0.1 or 0.0.0.0)\n")
+    assert out.stderr.count("\n") == 1
+
+
+def test_serve_with_an_impossible_port_is_one_line(env):
+    out = run(env, "serve", "--port", "99999")
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr == "jackstop: --port 99999: a port is a number from 1 to 65535 (0 picks a free one)\n"
