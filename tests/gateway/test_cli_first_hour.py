@@ -53,3 +53,21 @@ def test_serve_with_an_impossible_port_is_one_line(env):
     out = run(env, "serve", "--port", "99999")
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr == "jackstop: --port 99999: a port is a number from 1 to 65535 (0 picks a free one)\n"
+
+
+# -- unknown names are errors ----------------------------------------------------------------------
+
+NO_KEY = "jackstop: no key named 'nosuch'; `jackstop keys list` shows the keys\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (("usage", "--key", "nosuch"), NO_KEY),
+    (("ledger", "export", "--key", "nosuch"), NO_KEY),
+    (("monitor", "events", "--key", "nosuch"), NO_KEY),
+    (("prices", "--provider", "nosuch"), "jackstop: no prices for provider kind 'nosuch'; "
+                                         "known kinds: anthropic, gemini, openai\n"),
+])
+def test_unknown_names_are_errors(env, args, message):
+    assert run(env, "init").returncode == 0
+    out = run(env, *args)
+    assert (out.returncode, out.stdout, out.stderr) == (2, "", message)

@@ -399,6 +399,8 @@ def cmd_usage(args: argparse.Namespace) -> int:
     from jackstop.table import render, usd
 
     control = _control(args)
+    if args.key:
+        control.store.get_key(args.key)  # an unknown name is an error, not an empty table
     since = parse_since(args.since)
     rows = control.store.usage(since=since, key_name=args.key)
     if args.json:
@@ -422,6 +424,9 @@ def cmd_prices(args: argparse.Namespace) -> int:
     except PriceError as exc:
         raise UsageError(f"[prices] in the configuration: {exc}") from None
     rows = [r for r in catalog.rows() if not args.provider or r.provider_kind == args.provider]
+    if args.provider and not rows:
+        kinds = sorted({r.provider_kind for r in catalog.rows()})
+        raise UsageError(f"no prices for provider kind {args.provider!r}; known kinds: {', '.join(kinds)}")
     if args.json:
         _json([r.as_dict() for r in rows])
         return 0
