@@ -71,3 +71,15 @@ def test_unknown_names_are_errors(env, args, message):
     assert run(env, "init").returncode == 0
     out = run(env, *args)
     assert (out.returncode, out.stdout, out.stderr) == (2, "", message)
+
+
+# -- secrets set refuses an uninitialised home ---------------------------------------------------------
+
+def test_secrets_set_refuses_a_home_that_does_not_exist(env, tmp_path):
+    out = run(env, "secrets", "set", "main", input="sk-proj-" + "Q" * 40 + "\n")
+    home = tmp_path / "home"
+    assert (out.returncode, out.stdout) == (2, "")
+    assert out.stderr == (f"jackstop: jackstop is not initialised in {home}; run `jackstop init` "
+                          "(or set JACKSTOP_HOME / JACKSTOP_MASTER_KEY)\n")
+    assert not home.exists()
+    assert run(env, "keys", "list").stderr == out.stderr  # the same refusal as every other command

@@ -167,13 +167,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 # -- secrets -------------------------------------------------------------------------------------
 
 def cmd_secrets_set(args: argparse.Namespace) -> int:
+    control = _control(args)  # like every other command, refuses a home that `jackstop init` did not create
     if sys.stdin.isatty():
         import getpass
 
         value = getpass.getpass(f"Value for secret {args.name} (input hidden): ")
     else:
         value = sys.stdin.read()
-    control = _control(args, create=True)
     ref = control.set_secret(args.name, value, "cli")
     print(f"stored {ref} (use it with: jackstop providers add NAME --kind KIND --secret {ref})")
     return 0
