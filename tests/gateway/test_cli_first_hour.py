@@ -83,3 +83,46 @@ def test_secrets_set_refuses_a_home_that_does_not_exist(env, tmp_path):
                           "(or set JACKSTOP_HOME / JACKSTOP_MASTER_KEY)\n")
     assert not home.exists()
     assert run(env, "keys", "list").stderr == out.stderr  # the same refusal as every other command
+
+
+# -- argument shapes ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def provider_env(env):
+    assert run(env, "init").returncode == 0
+    assert run(env, "secrets", "set", "main", input="sk-proj-" + "Q" * 40 + "\n").returncode == 0
+    assert run(env, "providers", "add", "main", "--kind", "openai", "--secret", "local:main").returncode == 0
+    return env
+
+
+def test_a_glob_list_does_not_swallow_the_key_name(provider_env):
+    import json
+
+    out = run(provider_env, "keys", "create", "--models", "gpt-4o*", "app", "--provider", "main",
+              "--models", "o3*,o4-mini", "--endpoints", "chat.completions", "--json")
+    assert out.returncode == 0, out.stderr
+    view = json.loads(out.stdout)
+    assert view["name"] == "app"
+    assert view["policy"]["models"] == ["gpt-4o*", "o3*", "o4-mini"]
+    assert view["policy"]["endpoints"] == ["chat.completions"]
+
+
+def test_a_negative_budget_reaches_validation(provider_env):
+    out = run(provider_env, "keys", "create", "app", "--provider", "main", "--budget", "-5/day")
+    assert (out.returncode, out.stdout) == (2, "")
+    assert out.stderr == "jackstop: --budget '-5/day': a budget is an amount in USD of 0 or more, e.g. 5/day\n"
+    out = run(provider_env, "keys", "create", "app", "--provider", "main", "--rpm", "-5")
+    assert (out.returncode, out.stderr) == (2, "jackstop: rpm = -5: must be a whole number between 1 and 10000000\n")
+
+
+def test_subcommand_errors_show_the_subcommands_usage(provider_env):
+    out = run(provider_env, "usage", "--bogus")
+    assert out.returncode == 2
+    assert out.stderr.startswith("usage: jackstop usage [-h]")
+    assert out.stderr.endswith("jackstop usage: error: unrecognized arguments: --bogus\n")
+    out = run(provider_env, "keys", "create", "app", "--provider", "main", "--endpoints", "chat.completions,nope")
+    assert out.returncode == 2 and out.stderr.startswith("usage: jackstop keys create [-h]")
+    assert "jackstop keys create: error: argument --endpoints: invalid choice: 'nope' (choose from chat.completions," \
+        in out.stderr
+    out = run(provider_env, "--bogus")  # the top level keeps its own usage
+    assert out.stderr.startswith("usage: jackstop [-h]") and "jackstop: error: unrecognized arguments: --bogus" in out.stderr
