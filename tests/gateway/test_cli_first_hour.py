@@ -126,3 +126,17 @@ def test_subcommand_errors_show_the_subcommands_usage(provider_env):
         in out.stderr
     out = run(provider_env, "--bogus")  # the top level keeps its own usage
     assert out.stderr.startswith("usage: jackstop [-h]") and "jackstop: error: unrecognized arguments: --bogus" in out.stderr
+
+
+# -- revoke twice, hook install, incident on a terminal ------------------------------------------------------
+
+def test_revoking_a_revoked_key_says_so(provider_env):
+    assert run(provider_env, "keys", "create", "app", "--provider", "main").returncode == 0
+    first = run(provider_env, "keys", "revoke", "app")
+    assert (first.returncode, first.stdout) == (0, "revoked key app; takes effect on its next request\n")
+    again = run(provider_env, "keys", "revoke", "app")
+    assert (again.returncode, again.stdout, again.stderr) == (0, "key app is already revoked; nothing changed\n", "")
+    import json
+
+    log = json.loads(run(provider_env, "audit-log", "--json").stdout)
+    assert [e["action"] for e in log if e["target"] == "app" and e["action"] == "key.revoke"] == ["key.revoke"]

@@ -382,6 +382,13 @@ def _spend(control: Any, view: dict[str, Any], timezone: str) -> list[dict[str, 
 def _status_cmd(status: str, verb: str) -> Any:
     def run(args: argparse.Namespace) -> int:
         control = _control(args)
+        current = control.store.get_key(args.name)
+        if current.status == status:  # nothing changes, so nothing is logged either
+            if args.json:
+                _json(control.key_view(current))
+            else:
+                print(f"key {current.name} is already {status}; nothing changed")
+            return 0
         rec = control.set_key_status(args.name, status, args.reason or "", "cli")
         if args.json:
             _json(control.key_view(rec))
