@@ -140,3 +140,42 @@ def test_revoking_a_revoked_key_says_so(provider_env):
 
     log = json.loads(run(provider_env, "audit-log", "--json").stdout)
     assert [e["action"] for e in log if e["target"] == "app" and e["action"] == "key.revoke"] == ["key.revoke"]
+
+
+def _commit_with_a_key(repo, env):
+    import random
+
+    from tests.scan.helpers import plant
+
+    (repo / "leak.env").write_text(plant("anthropic-api-key", random.Random(7)).text + "\n")
+    subprocess.run(["git", "-C", str(repo), "add", "leak.env"], check=True, env=env)
+    return subprocess.run(["git", "-C", str(repo), "commit", "-q", "-m", "leak"], capture_output=True, text=True,
+                          env=env, timeout=120)
+
+
+def test_hook_finds_jackstop_when_its_virtualenv_is_gone(env, tmp_path):
+    repo = tmp_path / "repo"
+    env = {**env, "GIT_AUTHOR_NAME": "A", "GIT_AUTHOR_EMAIL": "a@x", "GIT_COMMITTER_NAME": "A",
+           "GIT_COMMITTER_EMAIL": "a@x", "GIT_CONFIG_GLOBAL": os.devnull}
+    subprocess.run(["git", "init", "-q", str(repo)], check=True, env=env)
+    out = run(env, "hook", "install", "--repo", str(repo))
+    assert out.returncode == 0, out.stderr
+    hook = repo / ".git" / "hooks" / "pre-commit"
+    text = hook.read_text()
+    assert f"JACKSTOP_PYTHON={sys.executable}\n" in text  # this interpreter, not a script of one virtualenv
+    # The virtualenv that installed the hook is deleted; a jackstop on PATH takes over.
+    hook.write_text(text.replace(f"JACKSTOP_PYTHON={sys.executable}\n", "JACKSTOP_PYTHON=/nonexistent/bin/python\n"))
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    (shims / "jackstop").write_text(f'#!/bin/sh\nexec {sys.executable} -m jackstop "$@"\n')
+    (shims / "jackstop").chmod(0o755)
+    path = os.pathsep.join(d for d in os.environ["PATH"].split(os.pathsep)
+                           if not os.path.exists(os.path.join(d, "jackstop")))
+    res = _commit_with_a_key(repo, {**env, "PATH": f"{shims}{os.pathsep}{path}"})
+    assert res.returncode == 1 and "commit refused, a key is staged" in res.stderr, res.stderr
+    # Neither the interpreter nor PATH has jackstop: the commit is refused with the fix, never let through.
+    res = _commit_with_a_key(repo, {**env, "PATH": path})
+    assert res.returncode == 1
+    assert res.stderr == ("jackstop: commit refused: the pre-commit hook cannot find jackstop (not in "
+                          "/nonexistent/bin/python, not on PATH); install it, or run `jackstop hook install "
+                          "--force` from where it is installed\n")
