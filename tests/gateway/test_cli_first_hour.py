@@ -179,3 +179,32 @@ def test_hook_finds_jackstop_when_its_virtualenv_is_gone(env, tmp_path):
     assert res.stderr == ("jackstop: commit refused: the pre-commit hook cannot find jackstop (not in "
                           "/nonexistent/bin/python, not on PATH); install it, or run `jackstop hook install "
                           "--force` from where it is installed\n")
+
+
+def test_incident_html_is_not_poured_onto_a_terminal(provider_env, tmp_path):
+    import pty
+
+    assert run(provider_env, "keys", "create", "app", "--provider", "main").returncode == 0
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "jackstop", "incident", "app"], env=provider_env,
+                              stdout=follower, stderr=subprocess.PIPE, text=True, timeout=60)
+        os.close(follower)
+        follower = -1
+        printed = b""
+        try:
+            while chunk := os.read(leader, 65536):
+                printed += chunk
+        except OSError:  # EIO: the terminal's other end is closed
+            pass
+    finally:
+        if follower >= 0:
+            os.close(follower)
+        os.close(leader)
+    assert (proc.returncode, printed) == (2, b"")
+    assert proc.stderr == ("jackstop: the incident report is an HTML page, not terminal text; write it to a file "
+                           "with `-o incident-app.html` and open that, or use --format json\n")
+    piped = run(provider_env, "incident", "app")  # a pipe still gets the page
+    assert piped.returncode == 0 and piped.stdout.lstrip().lower().startswith("<!doctype html")
+    out = run(provider_env, "incident", "app", "-o", str(tmp_path / "incident-app.html"))
+    assert out.returncode == 0 and out.stderr == f"wrote the incident report for app to {tmp_path / 'incident-app.html'}\n"

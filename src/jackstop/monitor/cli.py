@@ -343,6 +343,9 @@ def cmd_incident(args: argparse.Namespace) -> int:
         control.store.get_key(args.key)
     except NotFound as exc:
         raise UsageError(str(exc)) from None
+    if args.format == "html" and not args.output and sys.stdout.isatty():
+        raise UsageError(f"the incident report is an HTML page, not terminal text; write it to a file with "
+                         f"`-o incident-{args.key}.html` and open that, or use --format json")
     settings = _settings(args)
     inc = build_incident(control.store, args.key, since=_since(args.since), catalog=_catalog(settings))
     if args.format == "json":
