@@ -22,7 +22,7 @@ if [ -x "$JACKSTOP_PYTHON" ] && "$JACKSTOP_PYTHON" -c 'import jackstop' 2>/dev/n
 elif command -v jackstop >/dev/null 2>&1; then
   set -- jackstop
 else
-  echo "jackstop: commit refused: the pre-commit hook cannot find jackstop (not in $JACKSTOP_PYTHON, not on PATH); install it, or run \`jackstop hook install --force\` from where it is installed" >&2
+  echo "jackstop: commit refused: the pre-commit hook cannot find jackstop (not in $JACKSTOP_PYTHON, not on PATH); install it, or run \\`jackstop hook install --force\\` from where it is installed" >&2
   exit 1
 fi
 "$@" scan --staged
