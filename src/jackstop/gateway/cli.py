@@ -107,7 +107,7 @@ def _bind(host: str, port: int) -> Any:
     except (socket.gaierror, UnicodeError) as exc:
         raise UsageError(f"cannot listen on {host}:{port} ({getattr(exc, 'strerror', None) or exc}; "
                          "give --host an address of this machine, e.g. 127.0.0.1)") from None
-    family, _, _, _, addr = infos[0]
+    family, _, _, _, addr = min(infos, key=lambda i: i[0] == socket.AF_INET6)  # "localhost": 127.0.0.1 first
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restart over TIME_WAIT
     try:
@@ -119,7 +119,6 @@ def _bind(host: str, port: int) -> Any:
                              "or pick another with --port or server.port)") from None
         raise UsageError(f"cannot listen on {host}:{port} ({exc.strerror or exc}; give --host an address "
                          "of this machine, e.g. 127.0.0.1 or 0.0.0.0)") from None
-    sock.set_inheritable(True)
     return sock
 
 
