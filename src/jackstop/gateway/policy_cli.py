@@ -22,9 +22,11 @@ def _names(choices: tuple[str, ...] | None = None) -> Any:
     def parse(text: str) -> list[str]:
         names = [n.strip() for n in text.split(",") if n.strip()]
         bad = [n for n in names if choices is not None and n not in choices]
-        if bad or not names:
-            raise argparse.ArgumentTypeError(f"invalid choice: {', '.join(map(repr, bad))} (choose from {', '.join(choices or ())})"
-                                             if bad else "give at least one name")
+        if bad:
+            raise argparse.ArgumentTypeError(f"invalid choice: {', '.join(map(repr, bad))} "
+                                             f"(choose from {', '.join(choices or ())})")
+        if not names:
+            raise argparse.ArgumentTypeError("give at least one name")
         return names
 
     return parse
