@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 
 from jackstop import __version__
@@ -27,8 +28,27 @@ class UsageError(Exception):
     """A mistake of the caller's: printed as one line, exit code 2."""
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, except that a value such as `-5/day` or `-$3` is a value (for validation to explain),
+    not an unknown option ("expected one argument"). Subparsers inherit the class."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._negative_number_matcher = re.compile(r"^-\$?(\d+\.?\d*|\.\d+)(/\S*)?$")
+
+
+def _selected(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The (sub)parser the command line chose, so that its errors show its own usage."""
+    while True:
+        sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+        chosen = sub.choices.get(getattr(args, sub.dest, None) or "") if sub is not None else None
+        if chosen is None:
+            return parser
+        parser = chosen
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="jackstop",
         description="Stops LLMjacking: gateway, leak scanner, supply-chain auditor, posture scorecard.",
     )
@@ -47,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        _selected(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()

@@ -119,7 +119,7 @@ def cli_args(p: dict[str, Any]) -> list[str]:
             for v in value:
                 out += [flag, str(v)]
         elif isinstance(value, list):
-            out += [flag, *map(str, value)]
+            out += [flag, ",".join(map(str, value))]  # GLOB[,GLOB]: one value per option
         else:
             out += [flag, str(value)]
     return out

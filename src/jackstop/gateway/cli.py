@@ -96,6 +96,32 @@ def _next_steps(control: Any, port: int) -> str | None:
     )
 
 
+def _bind(host: str, port: int) -> Any:
+    """Bind the listening socket before anything is printed, so a busy port or a foreign address
+    is one line and a non-zero exit (uvicorn would log it after "listening on")."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UsageError(f"cannot listen on {host}:{port} ({getattr(exc, 'strerror', None) or exc}; "
+                         "give --host an address of this machine, e.g. 127.0.0.1)") from None
+    family, _, _, _, addr = min(infos, key=lambda i: i[0] == socket.AF_INET6)  # "localhost": 127.0.0.1 first
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restart over TIME_WAIT
+    try:
+        sock.bind(addr)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise UsageError(f"port {port} is in use (another program listens on {host}:{port}; stop it "
+                             "or pick another with --port or server.port)") from None
+        raise UsageError(f"cannot listen on {host}:{port} ({exc.strerror or exc}; give --host an address "
+                         "of this machine, e.g. 127.0.0.1 or 0.0.0.0)") from None
+    return sock
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from jackstop.gateway import logs
     from jackstop.gateway.server import make_server
@@ -105,40 +131,48 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.host:
         server_over["host"] = args.host
     if args.port is not None:
+        if not 0 <= args.port <= 65535:
+            raise UsageError(f"--port {args.port}: a port is a number from 1 to 65535 (0 picks a free one)")
         server_over["port"] = args.port
     if server_over:
+        from pydantic import ValidationError
+
         from jackstop import config as cfg
 
         try:
             settings = settings.model_copy(update={"server": cfg.ServerSettings.model_validate(
                 {**settings.server.model_dump(), **server_over})})
-        except Exception as exc:
-            raise UsageError(f"bad --host/--port: {exc}") from None
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise UsageError(f"--{first['loc'][0]} {first.get('input')!s}: "
+                             f"{first['msg'].removeprefix('Value error, ')}") from None
+    sock = _bind(settings.server.host, settings.server.port)
+    port = sock.getsockname()[1]
     logs.setup(settings.log.level, settings.log.file)
     control = _control(args, create=True)
     token = _first_token(control)
     if token:
         print(f"Initialised jackstop in {control.home.path}.\nAdmin token (shown once): {token}\n", flush=True)
-    steps = _next_steps(control, settings.server.port)
+    steps = _next_steps(control, port)
     control.store.close()
     if steps:
         print(steps, flush=True)
     server, _app = make_server(settings, control.home)
-    print(f"jackstop gateway listening on http://{settings.server.host}:{settings.server.port}", flush=True)
-    server.run()
+    print(f"jackstop gateway listening on http://{settings.server.host}:{port}", flush=True)
+    server.run(sockets=[sock])
     return 0
 
 
 # -- secrets -------------------------------------------------------------------------------------
 
 def cmd_secrets_set(args: argparse.Namespace) -> int:
+    control = _control(args)  # like every other command, refuses a home that `jackstop init` did not create
     if sys.stdin.isatty():
         import getpass
 
         value = getpass.getpass(f"Value for secret {args.name} (input hidden): ")
     else:
         value = sys.stdin.read()
-    control = _control(args, create=True)
     ref = control.set_secret(args.name, value, "cli")
     print(f"stored {ref} (use it with: jackstop providers add NAME --kind KIND --secret {ref})")
     return 0
@@ -347,6 +381,13 @@ def _spend(control: Any, view: dict[str, Any], timezone: str) -> list[dict[str, 
 def _status_cmd(status: str, verb: str) -> Any:
     def run(args: argparse.Namespace) -> int:
         control = _control(args)
+        current = control.store.get_key(args.name)
+        if current.status == status:  # nothing changes, so nothing is logged either
+            if args.json:
+                _json(control.key_view(current))
+            else:
+                print(f"key {current.name} is already {status}; nothing changed")
+            return 0
         rec = control.set_key_status(args.name, status, args.reason or "", "cli")
         if args.json:
             _json(control.key_view(rec))
@@ -364,6 +405,8 @@ def cmd_usage(args: argparse.Namespace) -> int:
     from jackstop.table import render, usd
 
     control = _control(args)
+    if args.key:
+        control.store.get_key(args.key)  # an unknown name is an error, not an empty table
     since = parse_since(args.since)
     rows = control.store.usage(since=since, key_name=args.key)
     if args.json:
@@ -387,6 +430,9 @@ def cmd_prices(args: argparse.Namespace) -> int:
     except PriceError as exc:
         raise UsageError(f"[prices] in the configuration: {exc}") from None
     rows = [r for r in catalog.rows() if not args.provider or r.provider_kind == args.provider]
+    if args.provider and not rows:
+        kinds = sorted({r.provider_kind for r in catalog.rows()})
+        raise UsageError(f"no prices for provider kind {args.provider!r}; known kinds: {', '.join(kinds)}")
     if args.json:
         _json([r.as_dict() for r in rows])
         return 0

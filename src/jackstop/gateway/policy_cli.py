@@ -16,6 +16,22 @@ CLEARABLE = ("budgets", "rpm", "tpm", "concurrency", "allow_ips", "providers", "
              "max_body_bytes", "max_tokens", "unbounded_reserve", "monitor")
 
 
+def _names(choices: tuple[str, ...] | None = None) -> Any:
+    """NAME[,NAME...]: one value per option (repeatable), so a positional after it is not swallowed."""
+
+    def parse(text: str) -> list[str]:
+        names = [n.strip() for n in text.split(",") if n.strip()]
+        bad = [n for n in names if choices is not None and n not in choices]
+        if bad:
+            raise argparse.ArgumentTypeError(f"invalid choice: {', '.join(map(repr, bad))} "
+                                             f"(choose from {', '.join(choices or ())})")
+        if not names:
+            raise argparse.ArgumentTypeError("give at least one name")
+        return names
+
+    return parse
+
+
 def add_policy_args(p: argparse.ArgumentParser, *, providers: bool = False, expires: bool = True,
                     update: bool = False) -> None:
     g = p.add_argument_group("limits and rules")
@@ -26,10 +42,13 @@ def add_policy_args(p: argparse.ArgumentParser, *, providers: bool = False, expi
     g.add_argument("--tpm", type=int, metavar="N", help="tokens per minute (worst case reserved, actual settled)")
     g.add_argument("--concurrency", type=int, metavar="N", help="requests in flight at once")
     g.add_argument("--allow-ip", action="append", metavar="CIDR", help="allowed source networks (repeatable)")
-    g.add_argument("--models", nargs="+", metavar="GLOB", help="allowed models (glob patterns)")
-    g.add_argument("--endpoints", nargs="+", metavar="NAME", choices=ENDPOINTS, help="allowed endpoints")
+    g.add_argument("--models", action="extend", type=_names(), metavar="GLOB[,GLOB]",
+                   help="allowed models (glob patterns; repeatable)")
+    g.add_argument("--endpoints", action="extend", type=_names(ENDPOINTS), metavar="NAME[,NAME]",
+                   help=f"allowed endpoints ({', '.join(ENDPOINTS)}; repeatable)")
     if providers:
-        g.add_argument("--providers", nargs="+", metavar="GLOB", help="allowed providers (glob patterns)")
+        g.add_argument("--providers", action="extend", type=_names(), metavar="GLOB[,GLOB]",
+                       help="allowed providers (glob patterns; repeatable)")
     g.add_argument("--max-tokens", type=int, metavar="N", help="output-token ceiling per request")
     g.add_argument("--max-body", type=int, metavar="BYTES", help="largest request body")
     g.add_argument("--unbounded-reserve", metavar="USD",
@@ -56,6 +75,8 @@ def policy_changes(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]
             amount, sep, window = text.partition("/")
             if not sep:
                 raise ValueError(f"--budget {text!r}: write AMOUNT/WINDOW, e.g. 10/day, 50/month, 5/24h, 100/total")
+            if amount.strip().startswith("-"):
+                raise ValueError(f"--budget {text!r}: a budget is an amount in USD of 0 or more, e.g. 5/day")
             b: dict[str, Any] = {"amount": amount.strip().lstrip("$"), "window": window.strip()}
             if alerts is not None:
                 b["alerts"] = alerts

@@ -51,6 +51,17 @@ def _store(args: argparse.Namespace) -> Any:
         raise UsageError(str(exc)) from None
 
 
+def _known_key(control: Any, name: str | None) -> None:
+    """An unknown --key is an error, not an empty result."""
+    from jackstop.store import NotFound
+
+    if name:
+        try:
+            control.store.get_key(name)
+        except NotFound as exc:
+            raise UsageError(str(exc)) from None
+
+
 def _since(text: str) -> float:
     from jackstop.durations import parse_since
 
@@ -289,6 +300,7 @@ def cmd_events(args: argparse.Namespace) -> int:
     from jackstop.table import render
 
     control = _store(args)
+    _known_key(control, args.key)
     events = eventlog.read(control.store, since=_since(args.since), key=args.key)
     if args.json:
         print(json.dumps([e.as_dict() for e in events], indent=2))
@@ -305,6 +317,7 @@ def cmd_ledger_export(args: argparse.Namespace) -> int:
     from jackstop.monitor.export import export_lines
 
     control = _store(args)
+    _known_key(control, args.key)
     out = _open_out(args.output)
     n = 0
     try:
@@ -330,6 +343,9 @@ def cmd_incident(args: argparse.Namespace) -> int:
         control.store.get_key(args.key)
     except NotFound as exc:
         raise UsageError(str(exc)) from None
+    if args.format == "html" and not args.output and sys.stdout.isatty():
+        raise UsageError(f"the incident report is an HTML page, not terminal text; write it to a file with "
+                         f"`-o incident-{args.key}.html` and open that, or use --format json")
     settings = _settings(args)
     inc = build_incident(control.store, args.key, since=_since(args.since), catalog=_catalog(settings))
     if args.format == "json":

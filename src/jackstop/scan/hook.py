@@ -14,7 +14,18 @@ MARKER = "# installed by: jackstop hook install"
 HOOK = """#!/bin/sh
 {marker}
 # Scans what is staged for leaked AI-provider keys before each commit.
-{command} scan --staged
+# Runs the jackstop of the Python that installed this hook, else the first `jackstop` on PATH
+# (the virtualenv may since have moved or been deleted).
+JACKSTOP_PYTHON={python}
+if [ -x "$JACKSTOP_PYTHON" ] && "$JACKSTOP_PYTHON" -c 'import jackstop' 2>/dev/null; then
+  set -- "$JACKSTOP_PYTHON" -m jackstop
+elif command -v jackstop >/dev/null 2>&1; then
+  set -- jackstop
+else
+  echo "jackstop: commit refused: the pre-commit hook cannot find jackstop (not in $JACKSTOP_PYTHON, not on PATH); install it, or run \\`jackstop hook install --force\\` from where it is installed" >&2
+  exit 1
+fi
+"$@" scan --staged
 status=$?
 if [ "$status" -eq 1 ]; then
   cat >&2 <<'MSG'
@@ -38,11 +49,6 @@ class HookError(ValueError):
     pass
 
 
-def _command() -> str:
-    exe = Path(sys.argv[0])
-    if exe.name == "jackstop" and exe.exists():
-        return shlex.quote(str(exe.resolve()))
-    return f"{shlex.quote(sys.executable)} -m jackstop"
 
 
 def install(repo: Path, force: bool = False) -> Path:
@@ -59,6 +65,6 @@ def install(repo: Path, force: bool = False) -> Path:
     if target.exists() and MARKER not in target.read_text(errors="replace") and not force:
         raise HookError(f"{target} already exists and is not jackstop's; add `jackstop scan --staged` to it, "
                         "or pass --force to replace it")
-    target.write_text(HOOK.format(marker=MARKER, command=_command()))
+    target.write_text(HOOK.format(marker=MARKER, python=shlex.quote(sys.executable)))
     target.chmod(target.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return target
