@@ -33,6 +33,14 @@ LEGACY_COMPLETIONS_DEFAULT = 16  # the OpenAI API's own default for /v1/completi
 _OPENAI_HOSTED = ("web_search", "file_search", "code_interpreter", "image_generation", "computer_use", "mcp",
                   "local_shell", "shell", "web_search_preview")
 _ANTHROPIC_SERVER_TOOLS = ("web_search", "web_fetch", "code_execution", "tool_search", "memory")
+# Prompt tokens Anthropic adds when a request carries tools, which the body does not hold
+# (docs.claude.com, "Tool use pricing"): the tool-use system prompt, at most 530 tokens (Claude 3
+# Opus, tool_choice auto; Claude 4.x: 346), and each Anthropic-schema tool's own definition:
+# bash 245, text editor 700, computer use 735 plus its 499-token system prompt. A typed tool of a
+# kind not listed here is counted at the largest of them.
+_ANTHROPIC_TOOL_PROMPT = 530
+_ANTHROPIC_SCHEMA_TOOLS = {"bash_": 245, "text_editor_": 700, "computer_": 735 + 499}
+_ANTHROPIC_UNKNOWN_TOOL = max(_ANTHROPIC_SCHEMA_TOOLS.values())
 _GEMINI_HOSTED = ("googleSearch", "google_search", "googleSearchRetrieval", "google_search_retrieval",
                   "codeExecution", "code_execution", "urlContext", "url_context", "googleMaps", "google_maps",
                   "fileSearch", "file_search", "computerUse", "computer_use", "enterpriseWebSearch")
@@ -89,12 +97,28 @@ def _window_ceiling(reasons: list[str], limits: LimitSettings) -> int:
     return total
 
 
+def _anthropic_tool_tokens(body: dict[str, Any]) -> int:
+    """The prompt tokens Anthropic adds for the request's tools, beyond the bytes of their definitions."""
+    tools = body.get("tools")
+    if not isinstance(tools, list) or not tools:
+        return 0
+    total = _ANTHROPIC_TOOL_PROMPT
+    for tool in tools:
+        kind = tool.get("type") if isinstance(tool, dict) else None
+        if isinstance(kind, str) and kind != "custom":
+            total += next((n for prefix, n in _ANTHROPIC_SCHEMA_TOOLS.items() if kind.startswith(prefix)),
+                          _ANTHROPIC_UNKNOWN_TOOL)
+    return total
+
+
 def input_bound(route: Route, body: dict[str, Any], body_bytes: int, limits: LimitSettings,
                 context_window: int | None) -> int:
     """The most input tokens the provider can bill for this body."""
     found = media.scan(route.family, route.endpoint, body)
     image_ceiling = limits.image_input_tokens or media.IMAGE_TOKENS[route.family]
     tokens = max(0, body_bytes - found.payload_chars) + found.images * image_ceiling
+    if route.family == "anthropic" and route.endpoint == "messages":
+        tokens += _anthropic_tool_tokens(body)
     one_prompt = (route.family, route.endpoint) in _ONE_PROMPT
     if found.whole_window:
         if context_window is not None and one_prompt:

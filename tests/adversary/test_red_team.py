@@ -1,0 +1,104 @@
+"""Red-team findings after issue 9: holes the first pass did not cover, each through a real
+`jackstop serve` and the mock provider (which bills as the real provider documents).
+
+Hole 1, hidden tool-use prompt tokens (Anthropic). When a request carries `tools`, Anthropic
+adds a tool-use system prompt to the prompt (346 tokens on Claude 4.x, up to 530 on Claude 3
+Opus) and each Anthropic-schema tool adds its own definition (bash 245, text editor 700,
+computer use 735 plus a 499-token system prompt). None of those tokens are in the request
+body, so a bound made of the body's bytes is low: a 300-byte request bills ~2,800 tokens.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx2 as httpx
+import pytest
+
+from jackstop.mockprovider import MockProvider
+from tests.adversary.conftest_routes import (  # noqa: F401  (fixtures)
+    PROVIDERS,
+    auth_headers,
+    bill_nusd,
+    capped_gateway,
+    capped_key,
+    ledger_row,
+    mock,
+    total_bill,
+)
+
+MODEL = "claude-mythos-5"
+SCHEMA_TOOLS = [
+    {"type": "computer_20250124", "name": "computer", "display_width_px": 1024, "display_height_px": 768},
+    {"type": "bash_20250124", "name": "bash"},
+    {"type": "text_editor_20250728", "name": "str_replace_based_edit_tool"},
+]
+
+
+def _tool_body(stream: bool = False, tool_choice: dict | None = None, tools: list | None = None) -> dict:
+    body = {"model": MODEL, "max_tokens": 1, "tools": SCHEMA_TOOLS if tools is None else tools,
+            "messages": [{"role": "user", "content": "hi"}]}
+    if stream:
+        body["stream"] = True
+    if tool_choice is not None:
+        body["tool_choice"] = tool_choice
+    return body
+
+
+@pytest.mark.parametrize("case", ["schema_tools", "one_custom_tool", "custom_tool_choice_any"])
+def test_tool_use_prompt_tokens_are_inside_the_reservation(capped_gateway, mock: MockProvider, case: str):  # noqa: F811
+    """Forwarded => what the provider bills is at most what was reserved, for tool requests."""
+    g = capped_gateway
+    key = capped_key(g, "anthropic")
+    custom = [{"name": "f", "input_schema": {"type": "object"}}]
+    body = {"schema_tools": _tool_body(),
+            "one_custom_tool": _tool_body(tools=custom),
+            "custom_tool_choice_any": _tool_body(tools=custom, tool_choice={"type": "any"})}[case]
+    mock.requests.clear()
+    r = httpx.post(g.url + "/v1/messages", json=body, timeout=30, headers=auth_headers("anthropic", key))
+    assert r.status_code == 200, r.text
+    [record] = [x for x in mock.requests.snapshot() if x.endpoint == "anthropic.messages"]
+    row = ledger_row(g, r.headers["x-jackstop-request-id"])
+    billed = bill_nusd(record)
+    assert billed > 0
+    assert billed <= row.reserved_nusd, (
+        f"the provider billed {billed} nUSD ({record.usage}) for a request that reserved {row.reserved_nusd}")
+
+
+def _held_stream(url: str, key: str, statuses: list) -> None:
+    try:
+        with httpx.stream("POST", url + "/v1/messages", json=_tool_body(stream=True), timeout=60,
+                          headers={**auth_headers("anthropic", key), "x-mock-fault": "gated"}) as r:
+            statuses.append(r.status_code)
+            for _ in r.iter_raw():
+                pass
+    except httpx.TransportError:
+        statuses.append("broken")
+
+
+def test_concurrent_tool_requests_bill_at_most_the_cap(capped_gateway, mock: MockProvider):  # noqa: F811
+    """The thief's version: many small tool requests at once on a $0.10 key, held open by the
+    provider so every one is admitted on its (low) reservation before any settles."""
+    g = capped_gateway
+    cap = 100_000_000  # $0.10
+    key = g.create_key(PROVIDERS["anthropic"], policy={"budgets": [{"amount": "0.10", "window": "total"}]})
+    mock.reset()
+    try:
+        statuses: list = []
+        clients = [threading.Thread(target=_held_stream, args=(g.url, key, statuses), daemon=True)
+                   for _ in range(20)]
+        for c in clients:
+            c.start()
+        deadline = time.monotonic() + 60
+        while len(statuses) < len(clients) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(statuses) == len(clients), statuses
+        mock.release(100_000)
+        for c in clients:
+            c.join(timeout=60)
+        billed = total_bill([r for r in mock.requests.snapshot() if r.endpoint == "anthropic.messages"])
+        assert statuses.count(200) >= 1
+        assert billed <= cap, f"the provider billed ${billed / 1e9:.4f} on a $0.10 key ({statuses.count(200)} served)"
+    finally:
+        mock.reset()
