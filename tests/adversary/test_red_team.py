@@ -102,3 +102,48 @@ def test_concurrent_tool_requests_bill_at_most_the_cap(capped_gateway, mock: Moc
         assert billed <= cap, f"the provider billed ${billed / 1e9:.4f} on a $0.10 key ({statuses.count(200)} served)"
     finally:
         mock.reset()
+
+
+# -- Hole 2: US-only inference (Anthropic `inference_geo`) -------------------------------------------
+#
+# `"inference_geo": "us"` on Claude Opus 4.6, Sonnet 4.6 and later models bills every token at
+# 1.1x the standard rate (support.claude.com "Enable US-only inference": "billed at 1.1x
+# standard API rates for Claude Opus 4.6, Claude Sonnet 4.6, and later models"). The gateway
+# reserved and settled at the standard rate, so the cap slipped by 10% and one request could
+# bill more than it reserved.
+
+US_ONLY_FACTOR = 1.1
+
+
+def _us_only_bill(record) -> int:
+    """The provider's bill for a request that asked for US-only inference."""
+    return int(bill_nusd(record) * US_ONLY_FACTOR + 0.999)
+
+
+@pytest.mark.parametrize("extra", [{}, {"speed": "fast"}])
+def test_us_only_inference_is_reserved_and_settled_at_its_price(capped_gateway, mock: MockProvider, extra):  # noqa: F811
+    g = capped_gateway
+    key = capped_key(g, "anthropic")
+    model = "claude-opus-5-5" if extra else "claude-opus-4-8"
+    body = {"model": model, "max_tokens": 4000, "inference_geo": "us",
+            "messages": [{"role": "user", "content": "a long story"}], **extra}
+    mock.requests.clear()
+    r = httpx.post(g.url + "/v1/messages", json=body, timeout=30,
+                   headers={**auth_headers("anthropic", key), "x-mock-usage": "output=max"})
+    assert r.status_code == 200, r.text
+    [record] = [x for x in mock.requests.snapshot() if x.endpoint == "anthropic.messages"]
+    billed = _us_only_bill(record) * (2 if extra else 1)
+    row = ledger_row(g, r.headers["x-jackstop-request-id"])
+    assert billed <= row.reserved_nusd, f"billed {billed} nUSD, reserved {row.reserved_nusd}"
+    assert row.cost_nusd >= billed - 2, f"the ledger settled {row.cost_nusd} nUSD for a {billed} nUSD bill"
+
+
+def test_us_only_inference_on_a_model_without_its_price_is_refused(capped_gateway, mock: MockProvider):  # noqa: F811
+    g = capped_gateway
+    key = capped_key(g, "anthropic")
+    mock.requests.clear()
+    r = httpx.post(g.url + "/v1/messages", timeout=30, headers=auth_headers("anthropic", key),
+                   json={"model": "claude-haiku-4-5", "max_tokens": 10, "inference_geo": "eu",
+                         "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 403 and r.headers["x-jackstop-error"] == "mode_not_priced", r.text
+    assert not [x for x in mock.requests.snapshot() if x.endpoint == "anthropic.messages"]

@@ -246,6 +246,11 @@ def bound_request(route: Route, provider_kind: str, body: dict[str, Any], body_b
                 b.unbounded.append("container (code execution)")
             if body.get("speed") == "fast":
                 b.mode = "fast"
+            # US-only inference is billed at 1.1x on Opus/Sonnet 4.6 and later (support.claude.com,
+            # "Enable US-only inference"); any geo but the default is priced as that mode, or refused.
+            geo = body.get("inference_geo")
+            if geo is not None and geo != "global":
+                b.mode = "us_only" if b.mode is None else f"{b.mode}+us_only"
     elif route.family == "gemini":
         if ep in ("generateContent", "streamGenerateContent"):
             b.output_param = "generationConfig.maxOutputTokens"
