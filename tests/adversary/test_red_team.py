@@ -147,3 +147,46 @@ def test_us_only_inference_on_a_model_without_its_price_is_refused(capped_gatewa
                          "messages": [{"role": "user", "content": "hi"}]})
     assert r.status_code == 403 and r.headers["x-jackstop-error"] == "mode_not_priced", r.text
     assert not [x for x in mock.requests.snapshot() if x.endpoint == "anthropic.messages"]
+
+
+# -- Hole 3: server-side compaction (Anthropic `context_management` compact edit) --------------------
+#
+# With a compact_* edit and a prompt over its trigger (at least 50,000 tokens), Anthropic runs an
+# extra summarising step inside the one request and bills it too; the top-level usage counts only
+# the answering step, the summarising step is in `usage.iterations` (docs.claude.com "Compaction").
+# The summary's length is not bounded by max_tokens, so the gateway cannot bound the request; and
+# it settled from the top-level usage, so every compaction was missing from the ledger and the cap.
+
+def _compaction_body() -> dict:
+    big = "lorem ipsum dolor sit amet " * 8_000  # ~216 KB: ~54,000 tokens as the mock bills text
+    return {"model": "claude-haiku-5-5", "max_tokens": 256,
+            "context_management": {"edits": [{"type": "compact_20260112",
+                                               "trigger": {"type": "input_tokens", "value": 50_000}}]},
+            "messages": [{"role": "user", "content": big}]}
+
+
+def test_compaction_is_refused_without_a_flat_reservation(capped_gateway, mock: MockProvider):  # noqa: F811
+    g = capped_gateway
+    key = capped_key(g, "anthropic")
+    mock.requests.clear()
+    r = httpx.post(g.url + "/v1/messages", json=_compaction_body(), timeout=30,
+                   headers={**auth_headers("anthropic", key), "anthropic-beta": "compact-2026-01-12"})
+    assert r.status_code == 403 and r.headers.get("x-jackstop-error") == "unbounded_cost", r.text[:300]
+    assert r.json()["type"] == "error" and "compaction" in r.json()["error"]["message"]
+    assert not [x for x in mock.requests.snapshot() if x.endpoint == "anthropic.messages"]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_compaction_is_settled_with_its_summarising_step(capped_gateway, mock: MockProvider, stream: bool):  # noqa: F811
+    g = capped_gateway
+    key = g.create_key(PROVIDERS["anthropic"], policy={"budgets": [{"amount": "1.00", "window": "total"}],
+                                                       "unbounded_reserve": "0.50"})
+    mock.requests.clear()
+    r = httpx.post(g.url + "/v1/messages", json={**_compaction_body(), "stream": stream}, timeout=30,
+                   headers={**auth_headers("anthropic", key), "anthropic-beta": "compact-2026-01-12"})
+    assert r.status_code == 200, r.text[:300]
+    [record] = [x for x in mock.requests.snapshot() if x.endpoint == "anthropic.messages"]
+    billed = bill_nusd(record)
+    row = ledger_row(g, r.headers["x-jackstop-request-id"])
+    assert billed <= row.reserved_nusd
+    assert row.cost_nusd >= billed, f"the ledger settled {row.cost_nusd} nUSD for a {billed} nUSD bill"

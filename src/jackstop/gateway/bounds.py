@@ -244,6 +244,13 @@ def bound_request(route: Route, provider_kind: str, body: dict[str, Any], body_b
                 b.unbounded.append("mcp_servers (remote tool results)")
             if body.get("container"):
                 b.unbounded.append("container (code execution)")
+            # Server-side compaction runs an extra summarising step inside the request, reading the
+            # whole prompt again and writing a summary that max_tokens does not bound.
+            cm = body.get("context_management")
+            edits = cm.get("edits") if isinstance(cm, dict) else None
+            if isinstance(edits, list) and any(isinstance(e, dict) and str(e.get("type", "")).startswith("compact")
+                                               for e in edits):
+                b.unbounded.append("context compaction (an extra summarising step)")
             if body.get("speed") == "fast":
                 b.mode = "fast"
             # US-only inference is billed at 1.1x on Opus/Sonnet 4.6 and later (support.claude.com,
