@@ -190,3 +190,28 @@ def test_compaction_is_settled_with_its_summarising_step(capped_gateway, mock: M
     row = ledger_row(g, r.headers["x-jackstop-request-id"])
     assert billed <= row.reserved_nusd
     assert row.cost_nusd >= billed, f"the ledger settled {row.cost_nusd} nUSD for a {billed} nUSD bill"
+
+
+# -- Hardening: OpenAI service tiers other than the standard ones --------------------------------------
+#
+# The bound read only service_tier == "priority". The catalog prices a 3x "ultrafast" mode for
+# gpt-6.2-sol; a request naming it was reserved at the standard rate. Any tier that is not billed
+# at (or below) the standard rate is now reserved at its priced multiplier, or refused.
+
+def test_a_paid_service_tier_is_reserved_at_its_price_or_refused(capped_gateway, mock: MockProvider):  # noqa: F811
+    g = capped_gateway
+    key = capped_key(g, "openai")
+    base = {"model": "gpt-6.2-sol", "max_completion_tokens": 1000, "messages": [{"role": "user", "content": "hi"}]}
+    rows = {}
+    for tier in ("default", "ultrafast"):
+        r = httpx.post(g.url + "/v1/chat/completions", json={**base, "service_tier": tier}, timeout=30,
+                       headers=auth_headers("openai", key))
+        assert r.status_code == 200, r.text
+        rows[tier] = ledger_row(g, r.headers["x-jackstop-request-id"])
+    assert rows["ultrafast"].reserved_nusd >= 3 * rows["default"].reserved_nusd - 3
+    mock.requests.clear()
+    r = httpx.post(g.url + "/v1/chat/completions", json={**base, "service_tier": "turbo"}, timeout=30,
+                   headers=auth_headers("openai", key))
+    assert r.status_code == 403 and r.headers["x-jackstop-error"] == "mode_not_priced", r.text
+    assert r.json()["error"]["code"] == "mode_not_priced"
+    assert not [x for x in mock.requests.snapshot() if x.endpoint == "openai.chat"]

@@ -97,6 +97,19 @@ def _window_ceiling(reasons: list[str], limits: LimitSettings) -> int:
     return total
 
 
+# OpenAI service tiers billed at the standard rate or below; "priority" (and any tier a model
+# prices in its modes, e.g. "ultrafast") is a paid mode, and an unknown tier is refused rather
+# than reserved at the standard rate (mode_not_priced).
+_OPENAI_STANDARD_TIERS = frozenset({"auto", "default", "flex", "scale"})
+
+
+def _openai_mode(body: dict[str, Any]) -> str | None:
+    tier = body.get("service_tier")
+    if tier is None or tier in _OPENAI_STANDARD_TIERS:
+        return None
+    return tier.strip().lower() if isinstance(tier, str) else str(tier)
+
+
 def _anthropic_tool_tokens(body: dict[str, Any]) -> int:
     """The prompt tokens Anthropic adds for the request's tools, beyond the bytes of their definitions."""
     tools = body.get("tools")
@@ -199,8 +212,7 @@ def bound_request(route: Route, provider_kind: str, body: dict[str, Any], body_b
             b.output_tokens = per_choice * _count(body, "n")
             if body.get("web_search_options") is not None:
                 b.unbounded.append("web_search_options (search fees)")
-            if body.get("service_tier") == "priority":
-                b.mode = "priority"
+            b.mode = _openai_mode(body)
         elif ep == "completions":
             b.output_param = "max_tokens"
             per_choice = _clamp(body, "max_tokens", ceiling, b, default=LEGACY_COMPLETIONS_DEFAULT)
@@ -211,8 +223,7 @@ def bound_request(route: Route, provider_kind: str, body: dict[str, Any], body_b
             if isinstance(prompts, list) and not all(isinstance(p, int) and not isinstance(p, bool) for p in prompts):
                 n_prompts = len(prompts)
             b.output_tokens = per_choice * max(_count(body, "n"), _count(body, "best_of")) * n_prompts
-            if body.get("service_tier") == "priority":
-                b.mode = "priority"
+            b.mode = _openai_mode(body)
         elif ep == "responses":
             b.output_param = "max_output_tokens"
             b.output_tokens = _clamp(body, "max_output_tokens", ceiling, b)
@@ -221,8 +232,7 @@ def bound_request(route: Route, provider_kind: str, body: dict[str, Any], body_b
                     b.unbounded.append(f"hosted tool {t.get('type')}")
             if body.get("background"):
                 b.unbounded.append("background response")
-            if body.get("service_tier") == "priority":
-                b.mode = "priority"
+            b.mode = _openai_mode(body)
         elif ep == "embeddings":
             b.output_tokens = 0
         elif ep == "images.generations":
