@@ -215,3 +215,40 @@ def test_a_paid_service_tier_is_reserved_at_its_price_or_refused(capped_gateway,
     assert r.status_code == 403 and r.headers["x-jackstop-error"] == "mode_not_priced", r.text
     assert r.json()["error"]["code"] == "mode_not_priced"
     assert not [x for x in mock.requests.snapshot() if x.endpoint == "openai.chat"]
+
+
+# -- Hole 4: OpenAI Responses compaction ------------------------------------------------------------
+#
+# developers.openai.com "Compaction": `context_management: [{"type": "compaction",
+# "compact_threshold": N}]` makes the server summarise the context in an extra step, and the
+# returned `compaction` input item is encrypted prior context the provider expands on the next
+# request. The gateway reserved neither: the first forwarded on a normal reservation, the second
+# counted the encrypted blob's bytes, not the context it stands for.
+
+def test_responses_server_side_compaction_is_refused_without_a_flat_reservation(capped_gateway, mock: MockProvider):  # noqa: F811
+    g = capped_gateway
+    key = capped_key(g, "openai")
+    mock.requests.clear()
+    r = httpx.post(g.url + "/v1/responses", timeout=30, headers=auth_headers("openai", key),
+                   json={"model": "gpt-5.4", "input": "hi", "max_output_tokens": 100,
+                         "context_management": [{"type": "compaction", "compact_threshold": 1000}]})
+    assert r.status_code == 403 and r.headers["x-jackstop-error"] == "unbounded_cost", r.text
+    assert "compaction" in r.json()["error"]["message"]
+    assert not [x for x in mock.requests.snapshot() if x.endpoint == "openai.responses"]
+
+
+def test_a_compaction_input_item_is_reserved_as_stored_context(capped_gateway, mock: MockProvider):  # noqa: F811
+    g = capped_gateway
+    key = capped_key(g, "openai")
+    mock.requests.clear()
+    r = httpx.post(g.url + "/v1/responses", timeout=30, headers=auth_headers("openai", key),
+                   json={"model": "gpt-5.4", "max_output_tokens": 100, "input": [
+                       {"type": "compaction", "id": "cmp_1", "encrypted_content": "gAAAAB" + "x" * 64},
+                       {"role": "user", "content": "continue"}]})
+    forwarded = [x for x in mock.requests.snapshot() if x.endpoint == "openai.responses"]
+    if r.status_code == 200:
+        row = ledger_row(g, r.headers["x-jackstop-request-id"])
+        assert total_bill(forwarded) <= row.reserved_nusd, (total_bill(forwarded), row.reserved_nusd)
+    else:  # the whole context window does not fit a $1.00 key
+        assert r.headers["x-jackstop-error"] == "budget_exceeded", r.text
+        assert not forwarded

@@ -232,6 +232,11 @@ def bound_request(route: Route, provider_kind: str, body: dict[str, Any], body_b
                     b.unbounded.append(f"hosted tool {t.get('type')}")
             if body.get("background"):
                 b.unbounded.append("background response")
+            # Server-side compaction (context_management [{"type": "compaction", ...}]) runs an extra
+            # summarising step over the whole context, whose output max_output_tokens does not bound.
+            cm = body.get("context_management")
+            if isinstance(cm, list) and any(isinstance(e, dict) and e.get("type") == "compaction" for e in cm):
+                b.unbounded.append("server-side compaction")
             b.mode = _openai_mode(body)
         elif ep == "embeddings":
             b.output_tokens = 0

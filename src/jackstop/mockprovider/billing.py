@@ -130,7 +130,9 @@ def _openai_responses(body: dict[str, Any], bill: _Bill) -> None:
     for item in items if isinstance(items, list) else []:
         if not isinstance(item, dict):
             continue
-        if item.get("type") == "item_reference":
+        # A compaction item is encrypted prior context the provider expands (developers.openai.com
+        # "Compaction"); like a stored item its size is not in the request.
+        if item.get("type") in ("item_reference", "compaction"):
             bill.whole += 1
         for name in ("content", "output"):
             parts = item.get(name)
