@@ -14,6 +14,7 @@ import threading
 import time
 
 import httpx2 as httpx
+import orjson
 import pytest
 
 from jackstop.mockprovider import MockProvider
@@ -25,6 +26,7 @@ from tests.adversary.conftest_routes import (  # noqa: F401  (fixtures)
     capped_key,
     ledger_row,
     mock,
+    raw_request,
     total_bill,
 )
 
@@ -252,3 +254,46 @@ def test_a_compaction_input_item_is_reserved_as_stored_context(capped_gateway, m
     else:  # the whole context window does not fit a $1.00 key
         assert r.headers["x-jackstop-error"] == "budget_exceeded", r.text
         assert not forwarded
+
+
+# -- What held: probes that found no hole (kept as regression tests) ----------------------------------
+
+_CHAT = {"model": "gpt-5.4", "messages": [{"role": "user", "content": "hi"}]}
+_PROBES = {
+    # numbers in other forms: refused, never read as a small bound
+    "max_tokens_exponent": ("POST", b"/v1/chat/completions", {}, {**_CHAT, "max_completion_tokens": 1e6}),
+    "max_tokens_float": ("POST", b"/v1/chat/completions", {}, {**_CHAT, "max_tokens": 1.0}),
+    "max_tokens_string": ("POST", b"/v1/chat/completions", {}, {**_CHAT, "max_tokens": "100000"}),
+    "max_tokens_bool": ("POST", b"/v1/chat/completions", {}, {**_CHAT, "max_tokens": True}),
+    "max_tokens_negative": ("POST", b"/v1/chat/completions", {}, {**_CHAT, "max_tokens": -1}),
+    "n_string": ("POST", b"/v1/chat/completions", {}, {**_CHAT, "n": "8"}),
+    "gemini_count_string": ("POST", b"/v1beta/models/gemini-2.5-flash:generateContent", {},
+                            {"contents": [{"parts": [{"text": "hi"}]}], "generationConfig": {"candidateCount": "8"}}),
+    "gemini_max_string": ("POST", b"/v1beta/models/gemini-2.5-flash:generateContent", {},
+                          {"contents": [{"parts": [{"text": "hi"}]}],
+                           "generation_config": {"max_output_tokens": "900000"}}),
+    # stream_options tricks: usage is injected whatever the client says
+    "stream_usage_off": ("POST", b"/v1/chat/completions", {},
+                         {**_CHAT, "stream": True, "stream_options": {"include_usage": False}}),
+    "stream_options_string": ("POST", b"/v1/chat/completions", {}, {**_CHAT, "stream": True, "stream_options": "x"}),
+    # method tricks
+    "method_override": ("POST", b"/v1/models", {"x-http-method-override": "POST"}, _CHAT),
+    "get_with_body": ("GET", b"/v1/chat/completions", {}, _CHAT),
+}
+
+
+@pytest.mark.parametrize("name", list(_PROBES))
+def test_probes_that_held(capped_gateway, mock: MockProvider, name: str):  # noqa: F811
+    method, target, extra, body = _PROBES[name]
+    family = "gemini" if b"v1beta" in target else "openai"
+    key = capped_key(capped_gateway, family)
+    mock.requests.clear()
+    payload = orjson.dumps(body) if body is not None else b""
+    r = raw_request(capped_gateway.port, method, target, {**auth_headers(family, key), **extra}, payload)
+    forwarded = [x for x in mock.requests.snapshot() if x.family is not None]
+    if r.status < 300:
+        row = ledger_row(capped_gateway, r.headers["x-jackstop-request-id"])
+        assert total_bill(forwarded) <= row.reserved_nusd
+    else:
+        assert r.status >= 400 and r.headers.get("x-jackstop-error"), (r.status, r.body[:200])
+        assert not [x for x in forwarded if x.usage is not None]
