@@ -297,3 +297,25 @@ def test_probes_that_held(capped_gateway, mock: MockProvider, name: str):  # noq
     else:
         assert r.status >= 400 and r.headers.get("x-jackstop-error"), (r.status, r.body[:200])
         assert not [x for x in forwarded if x.usage is not None]
+
+
+# -- Hole 5: Anthropic advisor tool -------------------------------------------------------------------
+#
+# {"type": "advisor_20260301", "name": "advisor", "model": "claude-opus-4-6"} lets the executor
+# consult another, dearer model mid-request: the advisor reads the whole transcript and writes
+# 1,400-1,800 tokens, billed at the advisor model's rates (docs.claude.com "Advisor tool"). The
+# gateway priced the request at the executor's rates only. The mock does not run an advisor; the
+# test asserts the refusal a request the gateway cannot bound must get.
+
+def test_the_advisor_tool_is_refused_without_a_flat_reservation(capped_gateway, mock: MockProvider):  # noqa: F811
+    g = capped_gateway
+    key = capped_key(g, "anthropic")
+    mock.requests.clear()
+    r = httpx.post(g.url + "/v1/messages", timeout=30,
+                   headers={**auth_headers("anthropic", key), "anthropic-beta": "advisor-tool-2026-03-01"},
+                   json={"model": "claude-haiku-4-5", "max_tokens": 64,
+                         "tools": [{"type": "advisor_20260301", "name": "advisor", "model": "claude-opus-4-6"}],
+                         "messages": [{"role": "user", "content": "plan a migration"}]})
+    assert r.status_code == 403 and r.headers["x-jackstop-error"] == "unbounded_cost", r.text
+    assert "advisor" in r.json()["error"]["message"]
+    assert not [x for x in mock.requests.snapshot() if x.endpoint == "anthropic.messages"]

@@ -32,7 +32,8 @@ LEGACY_COMPLETIONS_DEFAULT = 16  # the OpenAI API's own default for /v1/completi
 
 _OPENAI_HOSTED = ("web_search", "file_search", "code_interpreter", "image_generation", "computer_use", "mcp",
                   "local_shell", "shell", "web_search_preview")
-_ANTHROPIC_SERVER_TOOLS = ("web_search", "web_fetch", "code_execution", "tool_search", "memory")
+# advisor: a sub-inference on another (dearer) model over the whole transcript, inside the request.
+_ANTHROPIC_SERVER_TOOLS = ("web_search", "web_fetch", "code_execution", "tool_search", "memory", "advisor")
 # Prompt tokens Anthropic adds when a request carries tools, which the body does not hold
 # (docs.claude.com, "Tool use pricing"): the tool-use system prompt, at most 530 tokens (Claude 3
 # Opus, tool_choice auto; Claude 4.x: 346), and each Anthropic-schema tool's own definition:
