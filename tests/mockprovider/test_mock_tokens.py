@@ -50,7 +50,8 @@ def test_each_endpoint_counts_only_its_prompt_fields():
     # "user" + "abcd" + "function" + 400 x "x" = 416 B; the model is not a prompt, tools are
     # (providers bill tool definitions as input)
     assert input_tokens("openai.chat", body) == 104
-    assert input_tokens("anthropic.messages", {**body, "system": "abcd"}) == 105
+    # Anthropic adds its tool-use system prompt (346 tokens on Claude 4.x, tool_choice auto)
+    assert input_tokens("anthropic.messages", {**body, "system": "abcd"}) == 105 + 346
     assert input_tokens("openai.responses", {"input": "abcd", "instructions": "abcd"}) == 2
     assert input_tokens("gemini.generate",
                         {"contents": [{"parts": [{"text": "abcdefgh"}]}]}) == 2

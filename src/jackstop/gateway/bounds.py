@@ -32,7 +32,16 @@ LEGACY_COMPLETIONS_DEFAULT = 16  # the OpenAI API's own default for /v1/completi
 
 _OPENAI_HOSTED = ("web_search", "file_search", "code_interpreter", "image_generation", "computer_use", "mcp",
                   "local_shell", "shell", "web_search_preview")
-_ANTHROPIC_SERVER_TOOLS = ("web_search", "web_fetch", "code_execution", "tool_search", "memory")
+# advisor: a sub-inference on another (dearer) model over the whole transcript, inside the request.
+_ANTHROPIC_SERVER_TOOLS = ("web_search", "web_fetch", "code_execution", "tool_search", "memory", "advisor")
+# Prompt tokens Anthropic adds when a request carries tools, which the body does not hold
+# (docs.claude.com, "Tool use pricing"): the tool-use system prompt, at most 530 tokens (Claude 3
+# Opus, tool_choice auto; Claude 4.x: 346), and each Anthropic-schema tool's own definition:
+# bash 245, text editor 700, computer use 735 plus its 499-token system prompt. A typed tool of a
+# kind not listed here is counted at the largest of them.
+_ANTHROPIC_TOOL_PROMPT = 530
+_ANTHROPIC_SCHEMA_TOOLS = {"bash_": 245, "text_editor_": 700, "computer_": 735 + 499}
+_ANTHROPIC_UNKNOWN_TOOL = max(_ANTHROPIC_SCHEMA_TOOLS.values())
 _GEMINI_HOSTED = ("googleSearch", "google_search", "googleSearchRetrieval", "google_search_retrieval",
                   "codeExecution", "code_execution", "urlContext", "url_context", "googleMaps", "google_maps",
                   "fileSearch", "file_search", "computerUse", "computer_use", "enterpriseWebSearch")
@@ -89,12 +98,41 @@ def _window_ceiling(reasons: list[str], limits: LimitSettings) -> int:
     return total
 
 
+# OpenAI service tiers billed at the standard rate or below; "priority" (and any tier a model
+# prices in its modes, e.g. "ultrafast") is a paid mode, and an unknown tier is refused rather
+# than reserved at the standard rate (mode_not_priced).
+_OPENAI_STANDARD_TIERS = frozenset({"auto", "default", "flex", "scale"})
+
+
+def _openai_mode(body: dict[str, Any]) -> str | None:
+    tier = body.get("service_tier")
+    if tier is None or tier in _OPENAI_STANDARD_TIERS:
+        return None
+    return tier.strip().lower() if isinstance(tier, str) else str(tier)
+
+
+def _anthropic_tool_tokens(body: dict[str, Any]) -> int:
+    """The prompt tokens Anthropic adds for the request's tools, beyond the bytes of their definitions."""
+    tools = body.get("tools")
+    if not isinstance(tools, list) or not tools:
+        return 0
+    total = _ANTHROPIC_TOOL_PROMPT
+    for tool in tools:
+        kind = tool.get("type") if isinstance(tool, dict) else None
+        if isinstance(kind, str) and kind != "custom":
+            total += next((n for prefix, n in _ANTHROPIC_SCHEMA_TOOLS.items() if kind.startswith(prefix)),
+                          _ANTHROPIC_UNKNOWN_TOOL)
+    return total
+
+
 def input_bound(route: Route, body: dict[str, Any], body_bytes: int, limits: LimitSettings,
                 context_window: int | None) -> int:
     """The most input tokens the provider can bill for this body."""
     found = media.scan(route.family, route.endpoint, body)
     image_ceiling = limits.image_input_tokens or media.IMAGE_TOKENS[route.family]
     tokens = max(0, body_bytes - found.payload_chars) + found.images * image_ceiling
+    if route.family == "anthropic" and route.endpoint == "messages":
+        tokens += _anthropic_tool_tokens(body)
     one_prompt = (route.family, route.endpoint) in _ONE_PROMPT
     if found.whole_window:
         if context_window is not None and one_prompt:
@@ -175,8 +213,7 @@ def bound_request(route: Route, provider_kind: str, body: dict[str, Any], body_b
             b.output_tokens = per_choice * _count(body, "n")
             if body.get("web_search_options") is not None:
                 b.unbounded.append("web_search_options (search fees)")
-            if body.get("service_tier") == "priority":
-                b.mode = "priority"
+            b.mode = _openai_mode(body)
         elif ep == "completions":
             b.output_param = "max_tokens"
             per_choice = _clamp(body, "max_tokens", ceiling, b, default=LEGACY_COMPLETIONS_DEFAULT)
@@ -187,8 +224,7 @@ def bound_request(route: Route, provider_kind: str, body: dict[str, Any], body_b
             if isinstance(prompts, list) and not all(isinstance(p, int) and not isinstance(p, bool) for p in prompts):
                 n_prompts = len(prompts)
             b.output_tokens = per_choice * max(_count(body, "n"), _count(body, "best_of")) * n_prompts
-            if body.get("service_tier") == "priority":
-                b.mode = "priority"
+            b.mode = _openai_mode(body)
         elif ep == "responses":
             b.output_param = "max_output_tokens"
             b.output_tokens = _clamp(body, "max_output_tokens", ceiling, b)
@@ -197,8 +233,12 @@ def bound_request(route: Route, provider_kind: str, body: dict[str, Any], body_b
                     b.unbounded.append(f"hosted tool {t.get('type')}")
             if body.get("background"):
                 b.unbounded.append("background response")
-            if body.get("service_tier") == "priority":
-                b.mode = "priority"
+            # Server-side compaction (context_management [{"type": "compaction", ...}]) runs an extra
+            # summarising step over the whole context, whose output max_output_tokens does not bound.
+            cm = body.get("context_management")
+            if isinstance(cm, list) and any(isinstance(e, dict) and e.get("type") == "compaction" for e in cm):
+                b.unbounded.append("server-side compaction")
+            b.mode = _openai_mode(body)
         elif ep == "embeddings":
             b.output_tokens = 0
         elif ep == "images.generations":
@@ -220,8 +260,20 @@ def bound_request(route: Route, provider_kind: str, body: dict[str, Any], body_b
                 b.unbounded.append("mcp_servers (remote tool results)")
             if body.get("container"):
                 b.unbounded.append("container (code execution)")
+            # Server-side compaction runs an extra summarising step inside the request, reading the
+            # whole prompt again and writing a summary that max_tokens does not bound.
+            cm = body.get("context_management")
+            edits = cm.get("edits") if isinstance(cm, dict) else None
+            if isinstance(edits, list) and any(isinstance(e, dict) and str(e.get("type", "")).startswith("compact")
+                                               for e in edits):
+                b.unbounded.append("context compaction (an extra summarising step)")
             if body.get("speed") == "fast":
                 b.mode = "fast"
+            # US-only inference is billed at 1.1x on Opus/Sonnet 4.6 and later (support.claude.com,
+            # "Enable US-only inference"); any geo but the default is priced as that mode, or refused.
+            geo = body.get("inference_geo")
+            if geo is not None and geo != "global":
+                b.mode = "us_only" if b.mode is None else f"{b.mode}+us_only"
     elif route.family == "gemini":
         if ep in ("generateContent", "streamGenerateContent"):
             b.output_param = "generationConfig.maxOutputTokens"

@@ -153,7 +153,7 @@ def openai_responses(body: dict[str, Any], m: Media) -> None:
             if not isinstance(item, dict):
                 continue
             kind = item.get("type")
-            if kind == "item_reference":
+            if kind in ("item_reference", "compaction"):  # stored or encrypted (opaque) prior context
                 m.whole_window.append("item_reference")
                 continue
             for name in ("content", "output"):  # a message's content; a function_call_output's output

@@ -109,8 +109,40 @@ def missing_version() -> BadRequest:
     return BadRequest("anthropic-version: header is required")
 
 
-def _usage_json(u: Usage, *, output: int) -> dict[str, Any]:
-    """Anthropic usage: input_tokens excludes cache reads and writes (its own convention)."""
+# Server-side compaction (context_management.edits[].type "compact_20260112", docs.claude.com
+# "Compaction"): when the prompt reaches the trigger (default 150,000 input tokens, at least
+# 50,000), the model first summarises the conversation in an extra sampling step, then answers
+# from the summary. Both steps are billed; the top-level usage counts only the answering step,
+# and `usage.iterations` lists both (the docs' example: a 180,000-in / 3,500-out compaction
+# iteration beside a top-level 23,000 in / 1,000 out).
+_COMPACT_DEFAULT_TRIGGER = 150_000
+
+
+def compaction_step(body: dict[str, Any], prompt: int) -> tuple[int, int] | None:
+    """(input, output) of the summarising iteration, when this request compacts."""
+    cm = body.get("context_management")
+    edits = cm.get("edits") if isinstance(cm, dict) else None
+    for edit in edits if isinstance(edits, list) else []:
+        if isinstance(edit, dict) and str(edit.get("type", "")).startswith("compact_"):
+            trigger = edit.get("trigger")
+            value = trigger.get("value") if isinstance(trigger, dict) else None
+            threshold = value if isinstance(value, int) and value >= 50_000 else _COMPACT_DEFAULT_TRIGGER
+            if prompt >= threshold:
+                return prompt, max(1, prompt // 50)
+    return None
+
+
+def _usage_json(u: Usage, *, output: int, compaction: tuple[int, int] | None = None) -> dict[str, Any]:
+    """Anthropic usage: input_tokens excludes cache reads and writes (its own convention).
+    With a compaction step, `u` holds the billed total; the top level shows the answering step only."""
+    if compaction is not None:
+        answer = Usage(u.input_tokens - compaction[0], u.output_tokens - compaction[1], u.reasoning_tokens,
+                       u.cached_tokens, u.cache_write_tokens)
+        out = _usage_json(answer, output=max(0, output - compaction[1]))
+        out["iterations"] = [{"type": "compaction", "input_tokens": compaction[0], "output_tokens": compaction[1]},
+                             {"type": "message", "input_tokens": out["input_tokens"],
+                              "output_tokens": out["output_tokens"]}]
+        return out
     out: dict[str, Any] = {
         "input_tokens": u.input_tokens - u.cached_tokens - u.cache_write_tokens,
         "cache_creation_input_tokens": u.cache_write_tokens,
@@ -126,7 +158,7 @@ def _usage_json(u: Usage, *, output: int) -> dict[str, Any]:
 
 
 _DELTA_USAGE_KEYS = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens",
-                     "output_tokens", "output_tokens_details")
+                     "output_tokens", "output_tokens_details", "iterations")
 
 
 def messages(call: Call) -> Reply:
@@ -138,6 +170,10 @@ def messages(call: Call) -> Reply:
     prompt = input_tokens("anthropic.messages", body)
     read, write = split_cached(prompt, call.policy.cached_tokens, call.policy.cache_write_tokens)
     usage = Usage(prompt, gen.output_tokens, gen.reasoning_tokens, read, write)
+    compaction = compaction_step(body, prompt)
+    if compaction is not None:  # the answer reads the summary, not the whole prompt; both are billed
+        summary = compaction[1]
+        usage = Usage(compaction[0] + summary, gen.output_tokens + summary, gen.reasoning_tokens, 0, 0)
     words = filler_words(gen.visible_tokens)
     thinking_words = filler_words(min(gen.reasoning_tokens, 32))
     signature = new_id("mocksig_")
@@ -156,7 +192,7 @@ def messages(call: Call) -> Reply:
             "content": content, "stop_reason": stop_reason, "stop_sequence": None,
         }
         if call.include_usage:
-            out["usage"] = _usage_json(usage, output=output)
+            out["usage"] = _usage_json(usage, output=output, compaction=compaction)
         return out
 
     reported = usage if call.include_usage else None
@@ -190,7 +226,7 @@ def messages(call: Call) -> Reply:
                              "delta": {"stop_reason": stop, "stop_sequence": None}}
     if call.include_usage:
         # Cumulative: the final output count, with the input counts repeated.
-        full = _usage_json(usage, output=usage.output_tokens)
+        full = _usage_json(usage, output=usage.output_tokens, compaction=compaction)
         delta["usage"] = {k: full[k] for k in _DELTA_USAGE_KEYS if k in full}
     events.append(sse_event(delta, "message_delta"))
     events.append(sse_event({"type": "message_stop"}, "message_stop"))

@@ -40,6 +40,7 @@ class _Bill:
         self.payload_bytes = 0
         self.images = 0
         self.whole = 0
+        self.hidden = 0  # tokens the provider adds that the body does not hold (tool-use prompts)
 
 
 def _text(node: Any, bill: _Bill) -> None:
@@ -129,7 +130,9 @@ def _openai_responses(body: dict[str, Any], bill: _Bill) -> None:
     for item in items if isinstance(items, list) else []:
         if not isinstance(item, dict):
             continue
-        if item.get("type") == "item_reference":
+        # A compaction item is encrypted prior context the provider expands (developers.openai.com
+        # "Compaction"); like a stored item its size is not in the request.
+        if item.get("type") in ("item_reference", "compaction"):
             bill.whole += 1
         for name in ("content", "output"):
             parts = item.get(name)
@@ -157,7 +160,33 @@ def _anthropic_block(block: Any, bill: _Bill, nested: bool = False) -> None:
             _anthropic_block(inner, bill, True)
 
 
+# Tokens Anthropic adds to the prompt when tools are given, not in the request body
+# (docs.claude.com "Tool use pricing"): the tool-use system prompt (Claude 3 Opus 530 for
+# tool_choice auto; Claude 4.x 346 auto/none, 313 any/tool), and each Anthropic-schema tool's
+# own definition: bash 245, text editor 700, computer use 735 plus its 499-token system prompt.
+_ANTHROPIC_TOOL_PROMPT = {"claude-3-opus": {"auto": 530, "none": 530, "any": 281, "tool": 281}}
+_ANTHROPIC_TOOL_PROMPT_DEFAULT = {"auto": 346, "none": 346, "any": 313, "tool": 313}
+_ANTHROPIC_SCHEMA_TOOLS = {"bash_": 245, "text_editor_": 700, "computer_": 735 + 499}
+
+
+def _anthropic_tools(body: dict[str, Any], bill: _Bill) -> None:
+    tools = body.get("tools")
+    if not isinstance(tools, list) or not tools:
+        return
+    model = str(body.get("model") or "")
+    table = next((t for prefix, t in _ANTHROPIC_TOOL_PROMPT.items() if model.startswith(prefix)),
+                 _ANTHROPIC_TOOL_PROMPT_DEFAULT)
+    choice = body.get("tool_choice")
+    kind = choice.get("type") if isinstance(choice, dict) else "auto"
+    bill.hidden += table.get(kind if isinstance(kind, str) else "auto", table["auto"])
+    for tool in tools:
+        kind = tool.get("type") if isinstance(tool, dict) else None
+        if isinstance(kind, str):
+            bill.hidden += next((n for prefix, n in _ANTHROPIC_SCHEMA_TOOLS.items() if kind.startswith(prefix)), 0)
+
+
 def _anthropic(body: dict[str, Any], bill: _Bill) -> None:
+    _anthropic_tools(body, bill)
     for msg in body.get("messages") or []:
         content = msg.get("content") if isinstance(msg, dict) else None
         for block in content if isinstance(content, list) else []:
@@ -235,7 +264,7 @@ def billed_input(endpoint: str, body: dict[str, Any], model: Any) -> int:
     if bill.whole:
         return window
     text = max(0, bill.text_bytes - bill.payload_bytes)
-    total = -(-text // BYTES_PER_TOKEN) + bill.integers + bill.images * IMAGE_MAX[family]
+    total = -(-text // BYTES_PER_TOKEN) + bill.integers + bill.images * IMAGE_MAX[family] + bill.hidden
     if total > window:  # the provider refuses the prompt and bills nothing
         raise BadRequest(f"This model's maximum context length is {window} tokens; the prompt has {total}.",
                          code="context_length_exceeded")

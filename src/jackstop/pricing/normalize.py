@@ -91,6 +91,22 @@ def usage_from_openai_images(
     )
 
 
+_ITERATION_COUNTS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "output_tokens")
+
+
+def _add_iterations(merged: dict[str, Any]) -> None:
+    """A request that ran more than one sampling step (server-side compaction) lists each in
+    `iterations`, and its top-level counts cover the last step only; every step is billed, so
+    each count is the larger of the top level and the sum over the iterations."""
+    steps = merged.get("iterations")
+    if not isinstance(steps, list):
+        return
+    for key in _ITERATION_COUNTS:
+        total = sum(_count(step, key) for step in steps if isinstance(step, Mapping))
+        if total > _count(merged, key):
+            merged[key] = total
+
+
 def usage_from_anthropic(*reports: Mapping[str, Any]) -> Usage:
     """Messages API usage. Pass one usage object, or for a stream the message_start usage then the
     message_delta usage(s): later counts replace earlier ones, as the deltas are cumulative."""
@@ -101,6 +117,7 @@ def usage_from_anthropic(*reports: Mapping[str, Any]) -> Usage:
         for key, value in _mapping(report, "Anthropic usage").items():
             if value is not None:
                 merged[key] = value
+    _add_iterations(merged)
     uncached = _count(merged, "input_tokens")
     reads = _count(merged, "cache_read_input_tokens")
     writes = _count(merged, "cache_creation_input_tokens")
