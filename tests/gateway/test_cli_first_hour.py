@@ -11,18 +11,7 @@ import sys
 import pytest
 
 from tests.conftest import free_port
-
-
-def run(env, *args, input=None):
-    return subprocess.run([sys.executable, "-m", "jackstop", *args], env=env, input=input,
-                          capture_output=True, text=True, timeout=60)
-
-
-@pytest.fixture
-def env(tmp_path):
-    e = {k: v for k, v in os.environ.items() if not k.startswith("JACKSTOP_")}
-    e["JACKSTOP_HOME"] = str(tmp_path / "home")
-    return e
+from tests.gateway.test_cli import env, run  # noqa: F401 - `env` is a fixture
 
 
 # -- serve: a port or address that cannot be bound ------------------------------------------------
