@@ -118,6 +118,7 @@ class State:
         self._miss_window = 0.0
         self._miss_count = 0
         self._refreshing: asyncio.Future | None = None
+        self._stale = False
         if hasattr(store, "url") and str(getattr(store, "url", "")).startswith(("postgres", "postgresql")):
             self.feed: SqliteFeed | PostgresFeed = PostgresFeed(store.url)  # type: ignore[attr-defined]
         else:
@@ -160,7 +161,30 @@ class State:
             if isinstance(self.feed, SqliteFeed):
                 self.apply(self.store.changes_since(self.epoch))
             else:
+                await self._reread()
+
+    def _reread(self) -> asyncio.Future:
+        """Re-read the Store in one task that every waiting request shares.
+
+        The task applies what it read itself, and reads again while anyone marked the view stale
+        during a read, so a waiter always sees a read that began after it asked. A waiting request
+        whose client leaves is cancelled; the shield keeps that from cancelling the read, which
+        would lose the change for everyone (the feed has already reported it)."""
+        self._stale = True
+        if self._refreshing is None:
+            self._refreshing = asyncio.ensure_future(self._reread_until_fresh())
+        return asyncio.shield(self._refreshing)
+
+    async def _reread_until_fresh(self) -> None:
+        try:
+            while self._stale:
+                self._stale = False
                 self.apply(await asyncio.to_thread(self.store.changes_since, self.epoch))
+        except BaseException:
+            self._stale = True  # the next request tries again
+            raise
+        finally:
+            self._refreshing = None
 
     async def identify_or_refresh(self, token_hash: str) -> Identity | None:
         """Look the hash up; on a miss re-read the Store once, in case the key is newer than the
@@ -170,20 +194,14 @@ class State:
         ident = self.identify(token_hash)
         if ident is not None or isinstance(self.feed, SqliteFeed):
             return ident  # SQLite's data_version is exact: a miss is a miss
-        if self._refreshing is not None:  # a re-read is under way: share it
-            await asyncio.shield(self._refreshing)
-            return self.identify(token_hash)
         now = time.monotonic()
         if now - self._miss_window >= 1.0:
             self._miss_window, self._miss_count = now, 0
-        if self._miss_count >= self.MISS_REFRESH_PER_S:
-            return None
-        self._miss_count += 1
-        self._refreshing = asyncio.ensure_future(asyncio.to_thread(self.store.changes_since, self.epoch))
-        try:
-            self.apply(await self._refreshing)
-        finally:
-            self._refreshing = None
+        if self._miss_count < self.MISS_REFRESH_PER_S:
+            self._miss_count += 1
+            await self._reread()
+        elif self._refreshing is not None:  # over the limit: share a read already under way
+            await asyncio.shield(self._refreshing)
         return self.identify(token_hash)
 
     # -- lookups --------------------------------------------------------------------------------
