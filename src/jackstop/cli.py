@@ -12,6 +12,7 @@ import re
 import sys
 
 from jackstop import __version__
+from jackstop.extras import MissingExtra
 
 # Modules that define `register(subparsers)`. Order is the order of `jackstop --help`.
 GROUPS = (
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(func(args) or 0)
-    except UsageError as exc:
+    except (UsageError, MissingExtra) as exc:
         print(f"jackstop: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -48,8 +48,9 @@ class ServerSettings(_Section):
     upstream_timeout: float = Field(
         600.0, gt=0, le=3600, description="seconds without a byte from the provider before giving up"
     )
-    upstream_client: Literal["pyreqwest", "aiohttp"] = Field(
-        "pyreqwest", description='"pyreqwest" (fast, default) or "aiohttp" (mature fallback)'
+    upstream_client: Literal["auto", "pyreqwest", "aiohttp"] = Field(
+        "auto", description='"auto" (pyreqwest when the fast extra is installed, else aiohttp), '
+                            '"pyreqwest" (fast) or "aiohttp" (mature)'
     )
     max_header_bytes: int = Field(
         64 * 1024, ge=1024, le=1024**2,

@@ -23,6 +23,9 @@ from jackstop.counters.base import (
 def open_counters(url: str, *, seed=None, prefix: str = "jackstop:") -> Counters:  # noqa: ANN001
     """`seed` is a callable(BudgetCheck) -> nano-USD that starts a counter from the ledger."""
     if url.startswith(("redis://", "rediss://", "unix://")):
+        from jackstop import extras
+
+        extras.redis()
         from jackstop.counters.redis import RedisCounters
 
         return RedisCounters(url, seed=seed, prefix=prefix)

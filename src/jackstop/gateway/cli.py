@@ -21,10 +21,14 @@ def _json(obj: Any) -> None:
 def _settings(args: argparse.Namespace) -> Any:
     from jackstop import config
 
+    from jackstop import extras
+
     try:
-        return config.load(getattr(args, "config", None))
+        settings = config.load(getattr(args, "config", None))
     except config.ConfigError as exc:
         raise UsageError(f"configuration error: {exc}") from None
+    extras.check(settings)  # a configured feature whose extra is missing: one line, before anything starts
+    return settings
 
 
 def _control(args: argparse.Namespace, *, create: bool = False, settings: Any = None) -> Any:

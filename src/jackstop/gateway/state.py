@@ -62,8 +62,9 @@ class PostgresFeed:
     """LISTEN for the NOTIFY each control transaction sends when it commits."""
 
     def __init__(self, url: str) -> None:
-        import psycopg
+        from jackstop import extras
 
+        psycopg = extras.postgres()
         self._dirty = threading.Event()
         self._stop = threading.Event()
         self._conn = psycopg.connect(url, autocommit=True)

@@ -45,10 +45,10 @@ def asn_of(record: Any) -> str | None:
 
 
 def open_asn_database(path: str) -> AsnReader:
-    """Open a MaxMind DB file with the `maxminddb` package."""
-    import maxminddb
+    """Open a MaxMind DB file with the `maxminddb` package (the `asn` extra)."""
+    from jackstop import extras
 
-    return maxminddb.open_database(path)
+    return extras.maxminddb().open_database(path)
 
 
 class Networks:

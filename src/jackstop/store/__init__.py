@@ -25,7 +25,10 @@ from jackstop.store.base import (
 def open_store(url: str, home=None) -> Store:  # noqa: ANN001 - Home, imported lazily
     """Open (and migrate) the store at `url`; "" means SQLite in the data directory."""
     if url.startswith(("postgresql://", "postgres://")):
+        from jackstop import extras
         from jackstop.store.postgres import PostgresStore
+
+        extras.postgres()
 
         return PostgresStore(url)
     from jackstop.store.sqlite import SqliteStore

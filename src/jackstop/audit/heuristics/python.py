@@ -15,8 +15,12 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
-import re2
+try:
+    import re2
+except ImportError:  # the pure-`re` fallback pyproject promises: the same answers, slower
+    re2 = None
 
 from jackstop.audit.findings import Severity
 from jackstop.audit.heuristics import hosts as HOSTS
@@ -45,8 +49,21 @@ _NET_NEEDLES = {"requests", "urllib", "http", "socket", "aiohttp", "curl"}
 _GATE_NEEDLES = sorted({*_DECODER_NEEDLES, *_FAMILY_NEEDLES, *_STRONG_NEEDLES, *_OTHER_NEEDLES})
 
 
-def needle_set(needles: list[str] | tuple[str, ...]) -> re2.Set:
+class _NeedleSet:
+    """`re2.Set.Match` without RE2: the indices of the needles found, case-insensitively."""
+
+    def __init__(self, needles: list[str] | tuple[str, ...]) -> None:
+        self._needles = [n.lower().encode("utf-8") for n in needles]
+
+    def Match(self, data: bytes) -> list[int]:  # noqa: N802 - the name re2.Set uses
+        low = data.lower()
+        return [i for i, n in enumerate(self._needles) if n in low]
+
+
+def needle_set(needles: list[str] | tuple[str, ...]) -> Any:
     """An RE2 set matching each needle case-insensitively; Match() returns the indices found."""
+    if re2 is None:
+        return _NeedleSet(needles)
     opts = re2.Options()
     opts.case_sensitive = False
     rs = re2.Set.SearchSet(opts)
@@ -76,23 +93,24 @@ def may_need_parsing(found: set[str]) -> bool:
     )
 
 
+_compile = re2.compile if re2 is not None else re.compile
 _STRONG_CONFIRM = (S.MINER, S.PERSISTENCE, S.AI_CLI_ABUSE, S.EXFIL_HOSTS, S.SHELL_DOWNLOAD_EXEC)
 # exec/eval/compile on the same line as a decoder: exec(b64decode(...)), eval(zlib.decompress(...))
-_EXEC_DECODED_LINE = re2.compile(
+_EXEC_DECODED_LINE = _compile(
     r"(?:^|[^\w.])(?:exec|eval|compile|FunctionType)\s*\(.*(?:" + "|".join(_DECODER_NEEDLES) + ")"
 )
 # a name bound to decoded data, and an exec/eval of a bare name somewhere in the file
-_DECODED_ASSIGN = re2.compile(r"\w+\s*=\s*[\w.]*(?:" + "|".join(_DECODER_NEEDLES) + r")[\w.]*\s*\(")
-_EXEC_ONLY = re2.compile(r"(?:^|[^\w.])(?:exec|eval)\s*\(\s*(?:compile\s*\(\s*)?[A-Za-z_]\w*\s*[,)]")
+_DECODED_ASSIGN = _compile(r"\w+\s*=\s*[\w.]*(?:" + "|".join(_DECODER_NEEDLES) + r")[\w.]*\s*\(")
+_EXEC_ONLY = _compile(r"(?:^|[^\w.])(?:exec|eval)\s*\(\s*(?:compile\s*\(\s*)?[A-Za-z_]\w*\s*[,)]")
 # the environment serialised, or swept for secret names
-_ENV_DUMP = re2.compile(r"(?:dumps|str|repr|encode|b64encode)\(\s*(?:dict\()?\s*(?:os\.)?environ\b|"
+_ENV_DUMP = _compile(r"(?:dumps|str|repr|encode|b64encode)\(\s*(?:dict\()?\s*(?:os\.)?environ\b|"
                         r"(?:json|data|params|body|content|files)\s*=\s*(?:dict\()?\s*(?:os\.)?environ\b|"
                         r"\bin\s+(?:os\.)?environ\b")
 _ENV_SWEEP_WORDS = ("KEY", "TOKEN", "SECRET")
 _SEND_CALLS = ("post(", "put(", "urlopen(", "send(", "sendall(", "request(")
 # a decoder imported under another name ("from base64 import b64decode as d"), and any exec/eval
-_DECODER_ALIAS = re2.compile(r"import[^\n]*(?:" + "|".join(_DECODER_NEEDLES) + r")[^\n]*\bas\b")
-_EXEC_ANY = re2.compile(r"(?:^|[^\w.])(?:exec|eval)\s*\(")
+_DECODER_ALIAS = _compile(r"import[^\n]*(?:" + "|".join(_DECODER_NEEDLES) + r")[^\n]*\bas\b")
+_EXEC_ANY = _compile(r"(?:^|[^\w.])(?:exec|eval)\s*\(")
 
 
 def lines_with(text: str, needle: str, limit: int = 50) -> list[str]:
