@@ -19,8 +19,13 @@ $(STAMP): pyproject.toml uv.lock .ci/uv-bootstrap.txt
 run: install
 	$(BIN)/jackstop serve
 
+# The suite runs on TEST_WORKERS processes (pytest-xdist), one test module per worker at a time
+# (--dist loadfile keeps a module's gateway and database fixtures in one process). Most tests
+# wait on subprocesses and sockets, so 4 workers pay off even on 2 cores. TEST_WORKERS=0: serial.
+TEST_WORKERS ?= 4
+
 test: install browser
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python bench/run_all.py $(BENCH)

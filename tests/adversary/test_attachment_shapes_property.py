@@ -29,8 +29,9 @@ from tests.adversary.conftest_bounds import (  # noqa: F401  (fixtures)
     record_cost,
 )
 from tests.gateway.util import key_name_of, ledger_rows
+from tests.properties import examples
 
-FUNCTION_EXAMPLES = 2000
+FUNCTION_EXAMPLES = examples(2000)  # JACKSTOP_PROPERTY_EXAMPLES=full for all 2,000
 GATEWAY_EXAMPLES = 25
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 24).decode()

@@ -27,8 +27,9 @@ from tests.adversary.conftest_bounds import (  # noqa: F401  (fixtures)
     record_cost,
 )
 from tests.gateway.util import key_name_of, ledger_rows
+from tests.properties import examples
 
-FUNCTION_EXAMPLES = 2000
+FUNCTION_EXAMPLES = examples(2000)  # JACKSTOP_PROPERTY_EXAMPLES=full for all 2,000
 GATEWAY_EXAMPLES = 25
 
 # Mostly sensible sizes, sometimes huge, sometimes not a count at all.

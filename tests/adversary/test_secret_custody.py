@@ -31,6 +31,7 @@ from jackstop import config
 from jackstop.mockprovider import MockProvider, generate_key
 from tests.adversary.conftest_custody import CaptureServer, capture_server
 from tests.gateway.conftest import GatewayProc, start_gateway
+from tests.properties import examples
 
 CONFIG = """
 [providers]
@@ -317,7 +318,7 @@ def tricky_urls(draw: st.DrawFn) -> str:
 
 
 @given(tricky_urls())
-@settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(1500), deadline=None, suppress_health_check=list(HealthCheck))
 def test_an_accepted_base_url_reaches_only_an_approved_host_in_every_client(url: str) -> None:
     """For each URL the check accepts, the URL that is stored (and forwarded) is read by pyreqwest
     (Rust's WHATWG `url`, the default upstream client) and by yarl (aiohttp, the fallback) as the

@@ -130,7 +130,7 @@ def test_outage_serves_the_cached_key_until_ttl_plus_grace_then_503(manager: Man
     key = provider_key("cached")
     manager.put(key)
     mock.keys["openai"] = key
-    g, client = gateway_for(manager, ttl=1, grace=8)
+    g, client = gateway_for(manager, ttl=1, grace=4)
     chat(client)
 
     manager.stop()
