@@ -19,10 +19,10 @@ $(STAMP): pyproject.toml uv.lock .ci/uv-bootstrap.txt
 run: install
 	$(BIN)/jackstop serve
 
-# The suite runs on TEST_WORKERS processes (pytest-xdist), one test module per worker at a time
-# (--dist loadfile keeps a module's gateway and database fixtures in one process). Most tests
-# wait on subprocesses and sockets, so 4 workers pay off even on 2 cores. TEST_WORKERS=0: serial.
-TEST_WORKERS ?= 4
+# The suite runs on TEST_WORKERS processes (pytest-xdist, "auto" = one per CPU), one test
+# module per worker at a time (--dist loadfile keeps a module's gateway and database fixtures in
+# one process). More workers than CPUs starve the gateways the tests start. TEST_WORKERS=0: serial.
+TEST_WORKERS ?= auto
 
 test: install browser
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)

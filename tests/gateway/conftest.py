@@ -117,7 +117,7 @@ def start_gateway(tmp: pathlib.Path, *, extra_env: dict[str, str] | None = None,
     with open(log_path, "wb") as log:
         g.proc = subprocess.Popen([sys.executable, "-m", "jackstop", "serve", "--port", str(port)], env=env,
                                   stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60  # bounds a stuck start; a loaded machine (parallel workers) can be slow
     while time.monotonic() < deadline:
         if g.proc.poll() is not None:
             raise AssertionError(f"gateway exited early ({g.proc.returncode}):\n{g.logs()}")
