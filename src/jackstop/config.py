@@ -267,9 +267,10 @@ class Settings(_Section):
     secrets: SecretsSettings = SecretsSettings()
     # Operator price entries; validated by jackstop.pricing when the catalog loads.
     prices: dict[str, Any] = Field(default_factory=dict, description="see README: Prices")
-    # Sections owned and validated by their subsystems (jackstop.alerts, jackstop.monitor).
+    # Sections owned and validated by their subsystems (jackstop.alerts, jackstop.monitor, jackstop.metrics).
     alerts: dict[str, Any] = Field(default_factory=dict, description="see README: Alerts")
     monitor: dict[str, Any] = Field(default_factory=dict, description="see README: Monitoring")
+    metrics: dict[str, Any] = Field(default_factory=dict, description="see README: Metrics")
 
 
 # Environment variables that override a config key: (variable, section, key, type).

@@ -208,6 +208,7 @@ class Proxy:
             if call is not None and call.grant is not None and not call.settled:
                 await self._settle(call)
             row.latency_ms = (time.perf_counter() - t0) * 1000.0
+            row.family = (call.family if call is not None else family).name
             self.ledger.put(row)
 
     async def _refuse(self, send: Any, family: Family, r: Refusal, row: LedgerRow) -> None:

@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from jackstop.monitor import eventlog, expectations
@@ -120,6 +121,7 @@ class Monitor:
         self._ready = threading.Event()
         self._last_reload = 0.0
         self.events: deque[Event] = deque(maxlen=1000)  # the most recent events, for status and tests
+        self.on_event: list[Callable[[Event], None]] = []  # called on the worker thread (metrics)
 
     # -- the hot path ------------------------------------------------------------------------
     def observe(self, row: Any) -> None:
@@ -208,6 +210,11 @@ class Monitor:
         for ev in events:
             self.responder.respond(ev)
             self.events.append(ev)
+            for fn in self.on_event:
+                try:
+                    fn(ev)
+                except Exception:
+                    log.exception("monitor event callback failed")
             if ev.severity != "info":
                 log.info("monitor event", extra={"key": ev.key, "source": ev.source, "detector": ev.detector,
                                                  "severity": ev.severity, "action": ev.action, "reason": ev.reason})

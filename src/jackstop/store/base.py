@@ -145,6 +145,7 @@ class LedgerRow:
     latency_ms: float | None = None
     upstream_latency_ms: float | None = None
     error: str | None = None
+    family: str = field(default="", compare=False)  # the dialect answered in; not stored (for metrics)
 
     COLUMNS = (
         "ts", "request_id", "key_id", "key_name", "project", "provider", "provider_kind", "endpoint",
