@@ -116,9 +116,13 @@ def test_counts_spend_tokens_and_budget_match_the_traffic_and_the_ledger(gateway
     assert delta("jackstop_upstream_seconds_count", family="openai", stream="true") == 1
     assert delta("jackstop_gateway_added_seconds_count", family="openai", outcome="forwarded") == 4
     assert delta("jackstop_gateway_added_seconds_count", family="openai", outcome="refused") == 4
-    assert 0 < delta("jackstop_gateway_added_seconds_sum", outcome="forwarded") < delta("jackstop_upstream_seconds_sum")
+    forwarded = [r for r in rows if not r.stream and r.upstream_latency_ms is not None]
+    assert delta("jackstop_upstream_seconds_sum", stream="false") == pytest.approx(
+        sum(r.upstream_latency_ms for r in forwarded) / 1000, rel=1e-4)
+    assert delta("jackstop_gateway_added_seconds_sum", outcome="forwarded") == pytest.approx(
+        sum(r.latency_ms - r.upstream_latency_ms for r in forwarded) / 1000, rel=1e-4)
     assert delta("jackstop_upstream_errors_total", family="openai", provider="oai", kind="http_500") == 1
-    # Six admissions reached the counters (the rich key's five, the poor key's two refused there... and settled five).
+    # Seven admissions reached the counters (the rich key's five, the poor key's two refused there); five settled.
     assert delta("jackstop_counters_seconds_count", op="admit") == 7
     assert delta("jackstop_counters_seconds_count", op="settle") == 5
     assert s.value("jackstop_ledger_queue_depth") == 0
