@@ -6,6 +6,8 @@ on the gateway port behind a token; every scrape is parsed with prometheus-clien
 
 from __future__ import annotations
 
+import pathlib
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,6 +21,7 @@ from tests.gateway.conftest import GatewayProc, start_gateway, tier_env
 from tests.gateway.util import key_name_of, ledger_rows
 from tests.metrics.conftest import Scrape
 
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 TOKEN = "metrics-" + uuid.uuid4().hex  # a test value, not a credential
 MAX_KEYS = 3
 MODEL = "gpt-4o-mini"
@@ -125,7 +128,9 @@ def test_counts_spend_tokens_and_budget_match_the_traffic_and_the_ledger(gateway
     # Seven admissions reached the counters (the rich key's five, the poor key's two refused there); five settled.
     assert delta("jackstop_counters_seconds_count", op="admit") == 7
     assert delta("jackstop_counters_seconds_count", op="settle") == 5
-    assert s.value("jackstop_ledger_queue_depth") == 0
+    # The writer drains the queue every 0.1 s: it empties once nothing more comes.
+    assert scrape_until(gateway, lambda s: s.value("jackstop_ledger_queue_depth") == 0).value(
+        "jackstop_ledger_queue_depth") == 0
     assert s.value("jackstop_ledger_queue_max") == 100_000
 
 
@@ -177,3 +182,13 @@ def test_model_labels_are_capped_against_made_up_model_names(gateway: GatewayPro
     s = scrape(gateway.metrics_url)  # type: ignore[attr-defined]
     assert len(s.label_values("jackstop_spend_usd_total", "model") - {"_other", "unknown"}) <= 2
     assert "_other" in s.label_values("jackstop_spend_usd_total", "model")
+
+
+def test_every_metric_the_dashboard_and_the_alert_rules_name_is_in_a_scrape(gateway: GatewayProc) -> None:
+    s = scrape(gateway.metrics_url)  # type: ignore[attr-defined]
+    exported = s.series_names()
+    for doc in (ROOT / "docs" / "grafana" / "jackstop.json", ROOT / "docs" / "prometheus" / "alerts.yml"):
+        named = set(re.findall(r"\bjackstop_[a-z_]+", doc.read_text()))
+        named -= {"jackstop_metrics_token"}  # not a metric
+        assert named, doc
+        assert named <= exported, f"{doc.name} names metrics no scrape has: {sorted(named - exported)}"
