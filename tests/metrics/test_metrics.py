@@ -49,10 +49,10 @@ def scrape(url: str, token: str | None = TOKEN) -> Scrape:
     return Scrape(r.text)
 
 
-def scrape_until(g: GatewayProc, done: Callable[[Scrape], bool], timeout: float = 5.0) -> Scrape:
+def scrape_until(g: GatewayProc, done: Callable[[Scrape], bool], timeout: float = 5.0, token: str | None = TOKEN) -> Scrape:
     deadline = time.monotonic() + timeout
     while True:
-        s = scrape(g.metrics_url)  # type: ignore[attr-defined]
+        s = scrape(g.metrics_url, token)  # type: ignore[attr-defined]
         if done(s) or time.monotonic() > deadline:
             return s
         time.sleep(0.05)
