@@ -4,11 +4,16 @@ Names follow Prometheus conventions: `jackstop_` prefix, base units (seconds, US
 counters. Labels are bounded: families, routes, rules, detectors, severities, channels and
 providers come from code or from the operator's own config; keys and models from traffic, so
 they are capped (`metrics.max_keys`, `metrics.max_models`) and the cap is stated in the HELP text.
+
+Metrics written on the event loop are lock-free cells (cells.py); those written by the monitor's
+and the alert manager's threads are prometheus-client's own.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter
+
+from jackstop.metrics.cells import LoopCounter, LoopHistogram
 
 OTHER = "_other"  # the label that sums everything past a cap
 
@@ -28,24 +33,24 @@ class Families:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         caps = f"{capped('key', max_keys, 'metrics.max_keys')}; {capped('model', max_models, 'metrics.max_models')}"
-        self.requests = Counter(
+        self.requests = LoopCounter(
             "jackstop_requests", "Provider-route requests by the family answered, the route, the HTTP status and the "
             "refusal rule (rule=\"none\": not refused by jackstop; route=\"_unmatched\": no route matched)",
             ["family", "route", "status", "rule"], registry=r)
-        self.spend = Counter("jackstop_spend_usd", f"Spend recorded in the ledger, in USD. {caps}",
+        self.spend = LoopCounter("jackstop_spend_usd", f"Spend recorded in the ledger, in USD. {caps}",
                              ["key", "model"], registry=r)
-        self.tokens = Counter("jackstop_tokens", f"Tokens recorded in the ledger by kind ({', '.join(TOKEN_KINDS)}). {caps}",
+        self.tokens = LoopCounter("jackstop_tokens", f"Tokens recorded in the ledger by kind ({', '.join(TOKEN_KINDS)}). {caps}",
                               ["key", "model", "kind"], registry=r)
-        self.gateway_seconds = Histogram(
+        self.gateway_seconds = LoopHistogram(
             "jackstop_gateway_added_seconds", "Time the gateway added to a request, without the provider's time: "
             "outcome=\"forwarded\" for non-streamed forwarded requests (total minus upstream), outcome=\"refused\" for "
             "requests jackstop refused itself. Streams are left out: their relay interleaves with the provider.",
             ["family", "outcome"], buckets=GATEWAY_BUCKETS, registry=r)
-        self.upstream_seconds = Histogram(
+        self.upstream_seconds = LoopHistogram(
             "jackstop_upstream_seconds", "Provider latency: the whole response when not streamed, the time to the "
             "response headers when streamed (stream=\"true\")", ["family", "stream"], buckets=UPSTREAM_BUCKETS,
             registry=r)
-        self.upstream_errors = Counter(
+        self.upstream_errors = LoopCounter(
             "jackstop_upstream_errors", "Failed provider calls: kind is timeout, unreachable, error (connection), "
             "malformed (not JSON), stream_cut, stream_timeout, stream_error, or http_STATUS for a provider's own error "
             "answer", ["family", "provider", "kind"], registry=r)
@@ -54,8 +59,8 @@ class Families:
         self.alert_deliveries = Counter(
             "jackstop_alert_deliveries", "Alert delivery attempts by channel and outcome (delivered, retrying, failed)",
             ["channel", "outcome"], registry=r)
-        self.counters_seconds = Histogram(
+        self.counters_seconds = LoopHistogram(
             "jackstop_counters_seconds", "Latency of calls to the spend and rate counters (memory or Redis) by "
             "operation (admit, settle, spent)", ["op"], buckets=COUNTERS_BUCKETS, registry=r)
-        self.counters_errors = Counter("jackstop_counters_errors", "Calls to the counters that failed (the gateway "
+        self.counters_errors = LoopCounter("jackstop_counters_errors", "Calls to the counters that failed (the gateway "
                                                                    "refuses requests while they fail)", ["op"], registry=r)

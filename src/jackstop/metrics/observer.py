@@ -1,8 +1,8 @@
 """Request, spend, token, latency and upstream-error metrics, derived from ledger rows.
 
 `observe` is a LedgerWriter subscriber: it sees every row as the proxy puts it, on the event-loop
-thread. It only follows nested dicts to label children bound once and increments them: no label
-tuple is built on the common path. Labels that come from traffic are bounded before they are
+thread. It only follows nested dicts to label children bound once and adds to them (lock-free
+cells, see cells.py): no label tuple is built on the common path. Labels that come from traffic are bounded before they are
 cached: an unknown route is `_unmatched`, keys and models past their cap are `_other`, so a
 client sending made-up paths or model names cannot grow this module's memory.
 """
@@ -65,7 +65,7 @@ class LedgerObserver:
             child = self._requests[family][row.endpoint][row.status][row.rule]
         except KeyError:
             child = self._bind_request(family, row.endpoint, row.status, row.rule)
-        child.inc()
+        child.value += 1
         if row.key_name is not None and (row.cost_nusd or row.input_tokens or row.output_tokens):
             self._count_usage(row)
         up = row.upstream_latency_ms
@@ -115,17 +115,17 @@ class LedgerObserver:
         if usage is None:
             usage = self._bind_usage(models, name, model)
         if row.cost_nusd:
-            usage.spend.inc(row.cost_nusd / 1e9)
+            usage.spend.value += row.cost_nusd / 1e9
         if row.input_tokens:
-            usage.input.inc(row.input_tokens)
+            usage.input.value += row.input_tokens
         if row.cached_input_tokens:
-            usage.cached_input.inc(row.cached_input_tokens)
+            usage.cached_input.value += row.cached_input_tokens
         if row.cache_write_tokens:
-            usage.cache_write.inc(row.cache_write_tokens)
+            usage.cache_write.value += row.cache_write_tokens
         if row.output_tokens:
-            usage.output.inc(row.output_tokens)
+            usage.output.value += row.output_tokens
         if row.reasoning_tokens:
-            usage.reasoning.inc(row.reasoning_tokens)
+            usage.reasoning.value += row.reasoning_tokens
 
     def _bind_usage(self, models: dict[str, _Usage], name: str, model: str) -> _Usage:
         key_label = name if name in self.keys.seen else OTHER
@@ -160,4 +160,4 @@ class LedgerObserver:
             if len(self._errors) >= 10_000:  # providers and kinds are few; this is only a backstop
                 provider = OTHER
             child = self._errors.setdefault(k, self.f.upstream_errors.labels(family, provider, kind))
-        child.inc()
+        child.value += 1
