@@ -90,6 +90,9 @@ class Metrics:
             monitor.on_event.append(lambda ev: events.labels(ev.detector, ev.severity).inc())
         if alerts is not None:
             deliveries = self.families.alert_deliveries
+            for channel in getattr(alerts, "channels", {}):  # at 0 from the start, so the first failure is an increase
+                for outcome in ("delivered", "retrying", "failed"):
+                    deliveries.labels(channel, outcome)
             alerts.on_delivery.append(lambda channel, outcome: deliveries.labels(channel, outcome).inc())
 
     async def asgi(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
