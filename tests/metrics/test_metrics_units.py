@@ -109,3 +109,66 @@ def test_upstream_errors_and_latencies_are_told_apart() -> None:
     assert s.value("jackstop_gateway_added_seconds_sum", outcome="forwarded") == pytest.approx(0.002)
     assert s.value("jackstop_upstream_seconds_count", stream="true") == 2
     assert s.value("jackstop_upstream_seconds_count", stream="false") == 1
+
+
+def test_histogram_buckets_are_cumulative_and_a_value_on_a_bound_counts_in_it() -> None:
+    from jackstop.metrics.cells import LoopHistogram
+
+    f = Families(max_keys=1, max_models=1)
+    h = LoopHistogram("jackstop_test_seconds", "test", ["x"], buckets=(0.1, 1.0), registry=f.registry)
+    cell = h.labels("a")
+    for v in (0.05, 0.1, 0.5, 1.0, 7.0):
+        cell.observe(v)
+    s = Scrape(generate_latest(f.registry).decode())
+    buckets = {x.labels["le"]: x.value for x in s.samples if x.name == "jackstop_test_seconds_bucket"}
+    assert buckets == {"0.1": 2, "1.0": 4, "+Inf": 5}
+    assert s.value("jackstop_test_seconds_count") == 5
+    assert s.value("jackstop_test_seconds_sum") == pytest.approx(8.65)
+
+
+class BrokenCounters:
+    async def spent(self, checks, now):  # noqa: ANN001, ANN201
+        from jackstop.counters import CountersError
+
+        raise CountersError("redis://127.0.0.1:1 is unreachable")
+
+    async def admit(self, req):  # noqa: ANN001, ANN201
+        return await self.spent([], 0)
+
+
+class OneKeyState:
+    def __init__(self) -> None:
+        from jackstop.store import KeyRecord
+
+        fields = {name: None for name in KeyRecord.__dataclass_fields__}
+        fields |= {"id": "k1", "name": "app", "kind": "virtual", "status": "active", "status_reason": "",
+                   "policy": {"budgets": [{"amount": "10", "window": "day"}]}, "seq": 1}
+        self.keys = {"k1": KeyRecord(**fields)}
+        self.projects: dict = {}
+        self.providers: dict = {}
+
+    async def arefresh_if_changed(self) -> None:
+        pass
+
+
+def test_unreachable_counters_read_as_counters_up_0_and_count_as_errors() -> None:
+    import asyncio
+
+    from jackstop.counters import CountersError
+    from jackstop.metrics import Metrics
+
+    m = Metrics(load_metrics_settings({"token_env": "T"}), ledger=FakeLedger(), state=OneKeyState(), timezone="UTC",
+                environ={"T": "x" * 16})
+    counters = m.timed(BrokenCounters())
+
+    async def scrape_once() -> Scrape:
+        with pytest.raises(CountersError):
+            await counters.admit(None)
+        return Scrape((await m.exposition.render()).decode())
+
+    s = asyncio.run(scrape_once())
+    assert s.value("jackstop_counters_up") == 0
+    assert s.value("jackstop_counters_errors_total", op="admit") == 1
+    assert s.value("jackstop_counters_errors_total", op="spent") == 1
+    assert s.value("jackstop_counters_seconds_count", op="admit") == 1
+    assert s.label_values("jackstop_budget_cap_usd", "name") == set()  # nothing read, nothing claimed
