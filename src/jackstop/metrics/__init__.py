@@ -38,7 +38,8 @@ class _Runtime(Collector):
         yield GaugeMetricFamily("jackstop_ledger_queue_depth", "Ledger rows waiting to be written to the store",
                                 value=self.ledger.backlog)
         yield GaugeMetricFamily("jackstop_ledger_queue_max", "The queue depth at which the gateway refuses new "
-                                "requests (503 ledger_backlog; server.ledger_max_backlog)", value=self.ledger.max_backlog)
+                                "requests (503 ledger_backlog; server.ledger_max_backlog)",
+                                value=self.ledger.max_backlog)
         labels = GaugeMetricFamily("jackstop_metrics_labels", "Distinct key and model labels in use, against their cap",
                                    labels=["label", "bound"])
         for name, capped in (("key", self.observer.keys), ("model", self.observer.models)):

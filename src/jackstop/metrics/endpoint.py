@@ -22,6 +22,8 @@ log = logging.getLogger("jackstop.metrics")
 
 REFRESH_TIMEOUT = 5.0
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4.encode()  # understood by every Prometheus 2.x and 3.x
+METHOD_NOT_ALLOWED = b'{"error":{"type":"method_not_allowed","message":"jackstop: /metrics answers GET"}}'
+NOT_FOUND = b'{"error":{"type":"not_found","message":"jackstop: this address serves GET /metrics only"}}'
 TOKEN_REQUIRED = (b'{"error":{"type":"metrics_token_required","message":"jackstop: /metrics needs the metrics token: '
                   b'send Authorization: Bearer <the value of the variable metrics.token_env names>"}}')
 
@@ -67,10 +69,10 @@ class Exposition:
     async def asgi(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         headers = dict(scope["headers"])
         if scope["method"] not in ("GET", "HEAD"):
-            await _send(send, 405, b'{"error":{"type":"method_not_allowed","message":"jackstop: /metrics answers GET"}}',
-                        b"application/json", [(b"allow", b"GET, HEAD")])
+            await _send(send, 405, METHOD_NOT_ALLOWED, b"application/json", [(b"allow", b"GET, HEAD")])
         elif not token_ok(self.token, headers.get(b"authorization")):
-            await _send(send, 401, TOKEN_REQUIRED, b"application/json", [(b"www-authenticate", b'Bearer realm="metrics"')])
+            await _send(send, 401, TOKEN_REQUIRED, b"application/json",
+                        [(b"www-authenticate", b'Bearer realm="metrics"')])
         else:
             body = await self.render()
             await _send(send, 200, b"" if scope["method"] == "HEAD" else body, CONTENT_TYPE, [])
@@ -96,17 +98,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - the http.server interface
         path = self.path.split("?", 1)[0]
         if path != "/metrics":
-            self._answer(404, b'{"error":{"type":"not_found","message":"jackstop: this address serves GET /metrics only"}}',
-                         b"application/json")
+            self._answer(404, NOT_FOUND, b"application/json")
             return
         exposition = self.server.exposition
         auth = self.headers.get("authorization")
         if not token_ok(exposition.token, auth.encode("latin-1") if auth else None):
-            self._answer(401, TOKEN_REQUIRED, b"application/json", [("WWW-Authenticate", 'Bearer realm="metrics"')])
+            self._answer(401, TOKEN_REQUIRED, b"application/json", (("WWW-Authenticate", 'Bearer realm="metrics"'),))
             return
         self._answer(200, exposition.render_sync(), CONTENT_TYPE)
 
-    def _answer(self, status: int, body: bytes, ctype: bytes, extra: list[tuple[str, str]] = ()) -> None:  # type: ignore[assignment]
+    def _answer(self, status: int, body: bytes, ctype: bytes, extra: tuple[tuple[str, str], ...] = ()) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype.decode())
         self.send_header("Content-Length", str(len(body)))
@@ -126,7 +127,8 @@ class Listener:
     def __init__(self, host: str, port: int, exposition: Exposition) -> None:
         import socket
 
-        server_class = type("_Server", (_Server,), {"address_family": socket.AF_INET6 if ":" in host else socket.AF_INET})
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        server_class = type("_Server", (_Server,), {"address_family": family})
         self.server = server_class((host, port), _Handler)
         self.server.exposition = exposition
         self.address = self.server.server_address[:2]

@@ -38,9 +38,10 @@ class Families:
             "refusal rule (rule=\"none\": not refused by jackstop; route=\"_unmatched\": no route matched)",
             ["family", "route", "status", "rule"], registry=r)
         self.spend = LoopCounter("jackstop_spend_usd", f"Spend recorded in the ledger, in USD. {caps}",
-                             ["key", "model"], registry=r)
-        self.tokens = LoopCounter("jackstop_tokens", f"Tokens recorded in the ledger by kind ({', '.join(TOKEN_KINDS)}). {caps}",
-                              ["key", "model", "kind"], registry=r)
+                                 ["key", "model"], registry=r)
+        self.tokens = LoopCounter(
+            "jackstop_tokens", f"Tokens recorded in the ledger by kind ({', '.join(TOKEN_KINDS)}). {caps}",
+            ["key", "model", "kind"], registry=r)
         self.gateway_seconds = LoopHistogram(
             "jackstop_gateway_added_seconds", "Time the gateway added to a request, without the provider's time: "
             "outcome=\"forwarded\" for non-streamed forwarded requests (total minus upstream), outcome=\"refused\" for "
@@ -62,5 +63,6 @@ class Families:
         self.counters_seconds = LoopHistogram(
             "jackstop_counters_seconds", "Latency of calls to the spend and rate counters (memory or Redis) by "
             "operation (admit, settle, spent)", ["op"], buckets=COUNTERS_BUCKETS, registry=r)
-        self.counters_errors = LoopCounter("jackstop_counters_errors", "Calls to the counters that failed (the gateway "
-                                                                   "refuses requests while they fail)", ["op"], registry=r)
+        self.counters_errors = LoopCounter(
+            "jackstop_counters_errors", "Calls to the counters that failed (the gateway refuses requests while they "
+            "fail)", ["op"], registry=r)
