@@ -138,8 +138,7 @@ class Control:
         token_hash = self.hash(token)
         if keys or project:
             # Written before the token exists, so the token is never usable without its limit.
-            self.store.execute("INSERT INTO admin_token_scopes (hash, keys, project) VALUES (?, ?, ?)",
-                               (token_hash, json.dumps(sorted(set(keys))), project))
+            self.store.set_admin_token_scope(token_hash, keys, project)
         rec = self.store.create_admin_token(name, token_hash, tokens.display_prefix(token), role, actor)
         if keys or project:
             self.store.audit(actor, "admin_token.scope", name, {"keys": sorted(set(keys)), "project": project})
@@ -147,10 +146,8 @@ class Control:
 
     def mint_scope(self, token_hash: str) -> MintScope | None:
         """The keys a mint-role admin token is limited to (None: not limited)."""
-        rows = self.store.query("SELECT keys, project FROM admin_token_scopes WHERE hash = ?", (token_hash,))
-        if not rows:
-            return None
-        return MintScope(tuple(json.loads(rows[0][0] or "[]")), rows[0][1])
+        scope = self.store.admin_token_scope(token_hash)
+        return MintScope(tuple(scope[0]), scope[1]) if scope else None
 
     # -- secrets ----------------------------------------------------------------------------
     def set_secret(self, name: str, value: str, actor: str) -> str:

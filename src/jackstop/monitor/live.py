@@ -143,8 +143,6 @@ class Monitor:
     def start(self) -> None:
         if self._thread is not None:
             return
-        eventlog.ensure_schema(self.store)
-        expectations.ensure_schema(self.store)
         self._thread = threading.Thread(target=self._run, name="jackstop-monitor", daemon=True)
         self._thread.start()
 
@@ -226,19 +224,18 @@ class Monitor:
         now = time.time() if now is None else now
         since = now - days * 86400
         last_id, n = 0, 0
-        cols = ("id, ts, key_name, project, source_ip, user_agent, model, endpoint, status, rule, "
-                "input_tokens, output_tokens, cost_nusd, provider_kind")
         while not self._stop.is_set():
-            rows = self.store.query(f"SELECT {cols} FROM ledger WHERE id > ? AND ts >= ? AND ts < ? "
-                                    f"ORDER BY id LIMIT 20000", (last_id, since, now), ledger=True)
+            rows = self.store.ledger_repo.page(after_id=last_id, since=since, until=now, limit=20000)
             if not rows:
                 break
             for r in rows:
-                obs = Observation(float(r[1]), r[2], r[3], r[4], self.networks.of(r[4]), agent_family(r[5]), r[6],
-                                  r[7], int(r[8]), r[9], int(r[10] or 0) + int(r[11] or 0), int(r[12] or 0), r[13])
+                obs = Observation(float(r.ts), r.key_name, r.project, r.source_ip, self.networks.of(r.source_ip),
+                                  agent_family(r.user_agent), r.model, r.endpoint, int(r.status), r.rule,
+                                  int(r.input_tokens or 0) + int(r.output_tokens or 0), int(r.cost_nusd or 0),
+                                  r.provider_kind)
                 self.engine.process(obs, learn_only=True)
             n += len(rows)
-            last_id = int(rows[-1][0])
+            last_id = int(rows[-1].id or 0)
         if n:
             log.info("monitor learned from %d ledger rows of the last %g days", n, days)
         return n

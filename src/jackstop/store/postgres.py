@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from jackstop.store import schema
+from jackstop.store import migrate as runner, schema
 from jackstop.store.base import Store, StoreError
 
 CHANNEL = "jackstop_epoch"
@@ -34,14 +34,11 @@ class PostgresStore(Store):
         self._connect()  # fail early with a clear message
         self.migrate()
 
-    def migrate(self) -> None:
-        # One migrator at a time across instances: the lock lasts for the transaction.
-        with self._write() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(7263541)")
-            for stmt in schema.render(schema.CONTROL + schema.LEDGER, self.dialect):
-                cur.execute(stmt)
-            cur.execute("INSERT INTO meta (k, v) VALUES (%s, %s) ON CONFLICT (k) DO NOTHING",
-                        ("schema_version", str(schema.VERSION)))
+    def _migration_targets(self) -> list[runner.Target]:
+        # One database for both parts; one migrator at a time across instances (the lock lasts
+        # for the transaction).
+        return [runner.Target("control", self._write, ("control", "ledger"),
+                               lock=lambda cur: cur.execute("SELECT pg_advisory_xact_lock(7263541)"))]
 
     def _connect(self) -> Any:
         conn = getattr(self._local, "conn", None)
