@@ -52,7 +52,7 @@ class Gateway:
         alert_settings = load_alert_settings(settings.alerts)
         monitor_settings = load_monitor_settings(settings.monitor)
         if settings.counters.url != "memory://":
-            self.state.epoch_source = self.counters.epoch  # Control.open bumps it on each change
+            self.state.share_epoch(self.counters.epoch)  # Control.open bumps it on each change
         self.alerts = AlertManager(alert_settings, self.store, self.control.keystore)
         self.monitor = None
         if monitor_settings.enabled:

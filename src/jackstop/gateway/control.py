@@ -112,7 +112,7 @@ class Control:
             from jackstop.counters import open_counters
 
             counters = open_counters(settings.counters.url, prefix=settings.counters.prefix)
-            control.store.change_hooks.append(counters.bump_epoch_sync)
+            control.store.announce_changes(counters.bump_epoch_sync)
         return control
 
     def hash(self, token: str) -> str:

@@ -15,11 +15,12 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from jackstop.store import migrate as runner, schema
+from jackstop.store.feed import ChangeFeed, SharedCounterFeed
 
 if TYPE_CHECKING:
     from jackstop.store.events import EventRepository
@@ -255,7 +256,7 @@ class Store:
     def __init__(self) -> None:
         # Callables run after a transaction that changed control data commits (e.g. to advance a
         # shared change counter in Redis, so every gateway instance sees the change at once).
-        self.change_hooks: list[Callable[[], None]] = []
+        self._announcers: list[Callable[[], None]] = []
         self._txn_changed = threading.local()  # did this thread's open transaction bump the epoch?
 
     def _bump(self, cur: Any) -> int:
@@ -266,13 +267,27 @@ class Store:
         if not getattr(self._txn_changed, "value", False):
             return
         self._txn_changed.value = False
-        for hook in self.change_hooks:
+        for hook in self._announcers:
             try:
                 hook()
             except Exception as exc:  # the change is saved; only its broadcast failed
                 logging.getLogger("jackstop.store").warning(
                     "change saved, but it could not be announced to other gateways (%s); they will see it "
                     "from the store's own notification", exc.__class__.__name__)
+
+    # -- change feed: writers announce, readers watch (see jackstop.store.feed) ------------------
+    def announce_changes(self, callback: Callable[[], None]) -> None:
+        """Call `callback` after each committed control change (e.g. advance Redis's shared counter)."""
+        self._announcers.append(callback)
+
+    def change_feed(self, shared_counter: Callable[[], Awaitable[int | None]] | None = None) -> ChangeFeed:
+        """A new feed of this store's control changes; `shared_counter` adds a counter that every
+        writer advances (see announce_changes), read on each call."""
+        own = self._own_feed()
+        return own if shared_counter is None else SharedCounterFeed(own, shared_counter)
+
+    def _own_feed(self) -> ChangeFeed:
+        raise NotImplementedError
 
     def _after_rollback(self) -> None:
         self._txn_changed.value = False

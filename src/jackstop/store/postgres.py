@@ -1,7 +1,7 @@
 """PostgreSQL store: the scale-out tier. Any number of gateways share it.
 
 Each control change also sends NOTIFY jackstop_epoch in its transaction, so gateways that
-LISTEN learn of it when it commits (see jackstop.gateway.state.PostgresFeed).
+LISTEN learn of it when it commits (see jackstop.store.feed.NotifyFeed).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 
 from jackstop.store import migrate as runner, schema
 from jackstop.store.base import Store, StoreError
+from jackstop.store.feed import CHANNEL, NotifyFeed
 
-CHANNEL = "jackstop_epoch"
 
 
 class PostgresStore(Store):
@@ -46,13 +46,16 @@ class PostgresStore(Store):
             try:
                 conn = self._psycopg.connect(self.url, autocommit=True, connect_timeout=10)
             except self._psycopg.Error as exc:
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-                raise StoreError(f"cannot connect to PostgreSQL at {self.url_for_display}: {first}; "
-                                 f"check store.url / JACKSTOP_STORE_URL and that the server is running") from None
+                raise StoreError(self._unreachable(exc)) from None
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
         return conn
+
+    def _unreachable(self, exc: Exception) -> str:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        return (f"cannot connect to PostgreSQL at {self.url_for_display}: {first}; "
+                f"check store.url / JACKSTOP_STORE_URL and that the server is running")
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[Any]:
@@ -78,6 +81,15 @@ class PostgresStore(Store):
         n = super()._bump(cur)
         cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(n)))
         return n
+
+    def _own_feed(self) -> NotifyFeed:
+        def listen() -> Any:
+            try:
+                return self._psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+            except self._psycopg.Error as exc:
+                raise StoreError(self._unreachable(exc)) from None
+
+        return NotifyFeed(listen)
 
     def close(self) -> None:
         with self._lock:

@@ -17,6 +17,7 @@ from typing import Any
 
 from jackstop.store import schema
 from jackstop.store.base import Store, StoreError
+from jackstop.store.feed import DataVersionFeed
 
 
 def _connect(path: pathlib.Path) -> sqlite3.Connection:
@@ -99,6 +100,9 @@ class SqliteStore(Store):
         # call from elsewhere without costing the hot path a contended acquire.
         with self._poll_lock:
             return self._poll_cur.execute("PRAGMA data_version").fetchone()[0]
+
+    def _own_feed(self) -> DataVersionFeed:
+        return DataVersionFeed(self.data_version)
 
     def close(self) -> None:
         with self._all_lock:
