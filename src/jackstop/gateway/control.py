@@ -103,7 +103,7 @@ class Control:
             raise ControlError(f"jackstop is not initialised in {home.path}; run `jackstop init` "
                                f"(or set JACKSTOP_HOME / JACKSTOP_MASTER_KEY)")
         try:
-            control = cls(open_store(settings.store.url, home), home, settings)
+            control = cls(open_store(settings.store.url, home, pool_size=settings.store.pool_size), home, settings)
         except StoreError as exc:
             raise ControlError(str(exc)) from None
         if settings.counters.url.startswith(("redis://", "rediss://", "unix://")):

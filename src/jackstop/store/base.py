@@ -676,11 +676,12 @@ class Store:
         sql += " ORDER BY ts, id"
         if limit:
             sql += f" LIMIT {int(limit)}"
-        with self._ledger_read() as cur:
-            for r in self._exec(cur, sql, params).fetchall():
-                row = LedgerRow(**dict(zip(LedgerRow.COLUMNS, r)))
-                row.stream = bool(row.stream)
-                yield row
+        with self._ledger_read() as cur:  # released before the first row is handed out
+            rows = self._exec(cur, sql, params).fetchall()
+        for r in rows:
+            row = LedgerRow(**dict(zip(LedgerRow.COLUMNS, r)))
+            row.stream = bool(row.stream)
+            yield row
 
     def usage(self, *, since: float = 0.0, key_name: str | None = None) -> list[dict[str, Any]]:
         """Spend and tokens per key and model since `since`."""
