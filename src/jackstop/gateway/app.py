@@ -59,7 +59,7 @@ class Gateway:
             from jackstop.monitor import Monitor
 
             self.monitor = Monitor(monitor_settings, store=self.store, control=self.control, alerts=self.alerts,
-                                   catalog=self.catalog, trusted_proxies=s.trusted_proxies)
+                                   catalog=self.catalog, trusted_proxies=s.trusted_proxies, shared=self.counters)
             self.ledger.subscribers.append(self.monitor.observe)
         self.admission = Admission(settings, self.state, self.counters, self.catalog, self.alerts, self.monitor)
         self.proxy = Proxy(state=self.state, upstream=self.upstream, ledger=self.ledger, catalog=self.catalog,
