@@ -13,8 +13,9 @@ STORE = SRC / "store"
 SQL = re.compile(r"\b(SELECT\b[^;]{0,300}?\bFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|"
                  r"(CREATE|ALTER|DROP)\s+(UNIQUE\s+)?(TABLE|INDEX|VIEW|TRIGGER)|LISTEN\s+\w+|NOTIFY\s+\w+|"
                  r"pg_notify|pg_advisory|PRAGMA\s+\w+|ON\s+CONFLICT|RETURNING\s+\w+)\b")  # SQL is written upper-case here
-# Calls that hand SQL to a database driver or to a raw door of the store.
-CALLS = re.compile(r"\.(execute|executemany|executescript|query|execute_returning|ensure_schema)\(")
+# Calls that hand SQL to a database driver or to a raw door of the store (a Redis pipeline's
+# argument-less execute() is not one).
+CALLS = re.compile(r"\.(execute|executemany|executescript|query|execute_returning|ensure_schema)\(\s*[^)\s]")
 
 
 def strings(text: str) -> list[tuple[int, str]]:
