@@ -16,13 +16,10 @@ own feed.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
-
-log = logging.getLogger("jackstop.store")
 
 CHANNEL = "jackstop_epoch"  # the NOTIFY channel of PostgreSQL control transactions
 

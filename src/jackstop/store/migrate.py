@@ -36,29 +36,42 @@ def _version(cur: Any, placeholder: str) -> int:
 
 
 def run(target: Target, dialect: dict[str, str], placeholder: str, where: str,
-        migrations: Sequence[schema.Migration] = schema.MIGRATIONS) -> list[int]:
-    """Apply the migrations `target` lacks; returns their numbers. `where` names it in errors."""
+        migrations: Sequence[schema.Migration] | None = None) -> list[int]:
+    """Apply the migrations `target` lacks (of schema.MIGRATIONS unless given); returns their
+    numbers. `where` names the database in errors."""
     from jackstop.store.base import StoreError
 
+    migrations = schema.MIGRATIONS if migrations is None else migrations
     latest = migrations[-1].number if migrations else 0
     applied: list[int] = []
     while True:
-        with target.write() as cur:
-            target.lock(cur)
-            cur.execute(META)
-            current = _version(cur, placeholder)
-            if current > latest:
-                raise StoreError(f"the {target.name} database at {where} has schema version {current}, newer than "
-                                 f"this jackstop knows ({latest}); upgrade jackstop to use it")
-            if current >= latest:
-                return applied
-            step = next(m for m in migrations if m.number == current + 1)
-            for part in target.parts:
-                for stmt in schema.render(getattr(step, part), dialect):
-                    cur.execute(stmt)
-            cur.execute(f"INSERT INTO meta (k, v) VALUES ({placeholder}, {placeholder}) "
-                        f"ON CONFLICT (k) DO UPDATE SET v = excluded.v", ("schema_version", str(step.number)))
-            applied.append(step.number)
+        step = None
+        try:
+            with target.write() as cur:
+                target.lock(cur)
+                cur.execute(META)
+                current = _version(cur, placeholder)
+                if current > latest:
+                    raise StoreError(f"the {target.name} database at {where} has schema version {current}, newer "
+                                     f"than this jackstop knows ({latest}); upgrade jackstop to use it")
+                if current >= latest:
+                    return applied
+                step = next(m for m in migrations if m.number == current + 1)
+                for part in target.parts:
+                    for stmt in schema.render(getattr(step, part), dialect):
+                        cur.execute(stmt)
+                cur.execute(f"INSERT INTO meta (k, v) VALUES ({placeholder}, {placeholder}) "
+                            f"ON CONFLICT (k) DO UPDATE SET v = excluded.v", ("schema_version", str(step.number)))
+        except StoreError:
+            raise
+        except Exception as exc:
+            if step is None:
+                raise
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreError(f"migration {step.number} ({step.name}) of the {target.name} database at {where} "
+                             f"failed: {first}; it was rolled back, the database is unchanged at version "
+                             f"{step.number - 1}; report this with the message") from exc
+        applied.append(step.number)
 
 
 def version(read: Callable[[], contextlib.AbstractContextManager[Any]], placeholder: str) -> int:
