@@ -22,8 +22,9 @@ class Target:
     """One database to migrate: how to open a write transaction on it, and which parts apply."""
 
     def __init__(self, name: str, write: Callable[[], contextlib.AbstractContextManager[Any]],
-                 parts: Sequence[str], lock: Callable[[Any], None] = lambda cur: None) -> None:
+                 parts: Sequence[str], lock: Callable[[Any], None] = lambda cur: None, where: str = "") -> None:
         self.name = name
+        self.where = where  # how errors name it (default: the store's URL)
         self.write = write
         self.parts = tuple(parts)
         self.lock = lock
@@ -42,6 +43,7 @@ def run(target: Target, dialect: dict[str, str], placeholder: str, where: str,
     from jackstop.store.base import StoreError
 
     migrations = schema.MIGRATIONS if migrations is None else migrations
+    where = target.where or where
     latest = migrations[-1].number if migrations else 0
     applied: list[int] = []
     while True:
