@@ -116,6 +116,8 @@ class StoreSettings(_Section):
             raise ValueError("must start with sqlite:///, postgresql:// or postgres://")
         return value
 
+    pool_size: int = Field(8, ge=1, le=200, description="PostgreSQL: the most connections one process holds")
+
 
 class CountersSettings(_Section):
     url: str = Field("memory://", description='"memory://" (single node) or redis://HOST:PORT/DB')
@@ -278,6 +280,7 @@ ENV_OVERRIDES = (
     ("JACKSTOP_HOST", "server", "host", str),
     ("JACKSTOP_PORT", "server", "port", int),
     ("JACKSTOP_STORE_URL", "store", "url", str),
+    ("JACKSTOP_STORE_POOL_SIZE", "store", "pool_size", int),
     ("JACKSTOP_COUNTERS_URL", "counters", "url", str),
     ("JACKSTOP_COUNTERS_PREFIX", "counters", "prefix", str),
     ("JACKSTOP_LOG_LEVEL", "log", "level", str),

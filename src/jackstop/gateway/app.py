@@ -57,14 +57,14 @@ class Gateway:
         alert_settings = load_alert_settings(settings.alerts)
         monitor_settings = load_monitor_settings(settings.monitor)
         if settings.counters.url != "memory://":
-            self.state.epoch_source = self.counters.epoch  # Control.open bumps it on each change
+            self.state.share_epoch(self.counters.epoch)  # Control.open bumps it on each change
         self.alerts = AlertManager(alert_settings, self.store, self.control.keystore)
         self.monitor = None
         if monitor_settings.enabled:
             from jackstop.monitor import Monitor
 
             self.monitor = Monitor(monitor_settings, store=self.store, control=self.control, alerts=self.alerts,
-                                   catalog=self.catalog, trusted_proxies=s.trusted_proxies)
+                                   catalog=self.catalog, trusted_proxies=s.trusted_proxies, shared=self.counters)
             self.ledger.subscribers.append(self.monitor.observe)
         if self.metrics is not None:
             self.metrics.watch(self.monitor, self.alerts)
