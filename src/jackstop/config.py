@@ -270,6 +270,7 @@ class Settings(_Section):
     # Sections owned and validated by their subsystems (jackstop.alerts, jackstop.monitor).
     alerts: dict[str, Any] = Field(default_factory=dict, description="see README: Alerts")
     monitor: dict[str, Any] = Field(default_factory=dict, description="see README: Monitoring")
+    dashboard: dict[str, Any] = Field(default_factory=dict, description="see README: Dashboard")
 
 
 # Environment variables that override a config key: (variable, section, key, type).
