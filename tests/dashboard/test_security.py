@@ -1,0 +1,194 @@
+"""The dashboard's defences over plain HTTP: sessions, CSRF, Origin, CSP, roles and escaping.
+
+(The same properties, seen from a real browser, are in test_browser.py.)"""
+
+from __future__ import annotations
+
+import html.parser
+import re
+import time
+
+import httpx2 as httpx
+import pytest
+
+from jackstop.dashboard.guard import CSP
+from jackstop.dashboard.sessions import Sessions
+from jackstop.store import LedgerRow
+from tests.dashboard.conftest import admin_token, login
+
+PAGES = ("/ui/", "/ui/keys", "/ui/alerts", "/ui/providers", "/ui/audit")
+XSS_UA = '<script>window.__xss=1</script>"><img src=x onerror="window.__xss=2">'
+
+
+def status_of(g, name: str) -> str:
+    return g.control.store.get_key(name).status
+
+
+@pytest.fixture(scope="module")
+def key(gw) -> str:
+    gw.create_key("oai", "sec-key")
+    return "sec-key"
+
+
+def test_login_sets_a_strict_http_only_cookie_and_refuses_bad_tokens(gw, key):
+    c = httpx.Client(base_url=gw.url)
+    r = c.get("/ui/keys")
+    assert r.status_code == 303 and r.headers["location"] == "/ui/login"
+    bad = c.post("/ui/login", data={"token": "jsa_" + "x" * 40}, headers={"Origin": gw.url})
+    assert bad.status_code == 401 and "set-cookie" not in bad.headers and "unknown admin token" in bad.text
+    vk = c.post("/ui/login", data={"token": gw.issued[0]}, headers={"Origin": gw.url})
+    assert vk.status_code == 401 and "virtual key" in vk.text
+    ok = c.post("/ui/login", data={"token": gw.admin_token}, headers={"Origin": gw.url})
+    assert ok.status_code == 303
+    cookie = ok.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/ui" in cookie
+    assert "Secure" not in cookie  # plain HTTP here; over TLS (or secure_cookie = "always") it is set
+    assert gw.admin_token not in cookie
+    assert c.get("/ui/keys").status_code == 200
+
+
+def test_state_change_without_csrf_token_is_refused(gw, key):
+    c, csrf = login(gw)
+    r = c.post(f"/ui/keys/{key}/suspend", headers={"Origin": gw.url, "HX-Request": "true"})
+    assert r.status_code == 403 and r.headers["x-jackstop-error"] == "csrf"
+    r = c.post(f"/ui/keys/{key}/suspend", data={"csrf": "forged"}, headers={"Origin": gw.url})
+    assert r.status_code == 403
+    assert status_of(gw, key) == "active"
+    # the same request with the token works (so the refusals above were the token's doing)
+    r = c.post(f"/ui/keys/{key}/suspend", headers={"Origin": gw.url, "X-CSRF-Token": csrf})
+    assert r.status_code == 200 and status_of(gw, key) == "suspended"
+    r = c.post(f"/ui/keys/{key}/resume", data={"csrf": csrf}, headers={"Origin": gw.url})
+    assert r.status_code == 200 and status_of(gw, key) == "active"
+
+
+def test_stolen_cookie_with_foreign_origin_is_refused(gw, key):
+    c, csrf = login(gw)
+    thief = httpx.Client(base_url=gw.url, cookies=c.cookies)
+    for headers in ({"Origin": "https://evil.example", "X-CSRF-Token": csrf},
+                    {"Origin": "null", "X-CSRF-Token": csrf},
+                    {"Referer": "https://evil.example/page", "X-CSRF-Token": csrf},
+                    {"X-CSRF-Token": csrf}):  # no Origin and no Referer at all
+        r = thief.post(f"/ui/keys/{key}/revoke", headers=headers)
+        assert r.status_code == 403, headers
+        assert r.headers["x-jackstop-error"] == "cross_origin"
+        assert r.headers["content-security-policy"] == CSP
+    assert status_of(gw, key) == "active"
+    # login itself is refused cross-origin (no login CSRF)
+    assert thief.post("/ui/login", data={"token": gw.admin_token},
+                      headers={"Origin": "https://evil.example"}).status_code == 403
+
+
+class _Scan(html.parser.HTMLParser):
+    """Finds inline script, inline style and event-handler attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.problems: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):  # noqa: ANN001
+        a = dict(attrs)
+        if tag == "script" and "src" not in a:
+            self.problems.append("inline <script>")
+        if tag == "style":
+            self.problems.append("inline <style>")
+        for name, _ in attrs:
+            if name == "style" or name.startswith("on"):
+                self.problems.append(f"<{tag} {name}=…>")
+        for name in ("src", "href"):
+            v = a.get(name) or ""
+            if v.startswith(("http:", "https:", "//")):
+                self.problems.append(f"third-party {name} {v}")
+
+
+def test_csp_and_headers_on_every_response_and_no_inline_code(gw, key):
+    c, _csrf = login(gw)
+    anon = httpx.Client(base_url=gw.url)
+    responses = [c.get(p) for p in PAGES + (f"/ui/keys/{key}", "/ui/keys/table", "/ui/overview/live",
+                                            f"/ui/keys/{key}/live", "/ui/alerts/live", "/ui/series?step=day",
+                                            "/ui/poll", "/ui/static/app.js", "/ui/static/vendor/htmx.min.js",
+                                            "/ui/keys/no-such-key", "/ui/no-such-page")]
+    responses += [anon.get("/ui/login"), anon.get("/ui/keys"), anon.post("/ui/logout")]
+    for r in responses:
+        assert r.headers.get("content-security-policy") == CSP, r.url
+        assert r.headers["x-content-type-options"] == "nosniff" and r.headers["x-frame-options"] == "DENY"
+    assert "script-src 'self'" in CSP and "style-src 'self'" in CSP and "unsafe" not in CSP
+    for r in responses:
+        if r.headers.get("content-type", "").startswith("text/html"):
+            scan = _Scan()
+            scan.feed(r.text)
+            assert scan.problems == [], (r.url, scan.problems)
+
+
+def test_logout_ends_the_session_and_the_old_cookie_is_refused(gw, key):
+    c, csrf = login(gw)
+    old = dict(c.cookies)
+    r = c.post("/ui/logout", data={"csrf": csrf}, headers={"Origin": gw.url})
+    assert r.status_code == 303 and "Max-Age=0" in r.headers["set-cookie"]
+    replay = httpx.Client(base_url=gw.url, cookies=old)
+    assert replay.get("/ui/keys").status_code == 303
+    r = replay.post(f"/ui/keys/{key}/revoke", headers={"Origin": gw.url, "X-CSRF-Token": csrf})
+    assert r.status_code == 401 and status_of(gw, key) == "active"
+
+
+def test_revoking_the_admin_token_ends_its_sessions(gw, key):
+    tok = admin_token(gw, "short-lived", "admin")
+    c, _csrf = login(gw, tok)
+    gw.control.store.revoke_admin_token("short-lived", "test")
+    deadline = time.monotonic() + 10
+    while c.get("/ui/keys").status_code == 200 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert c.get("/ui/keys").status_code == 303
+
+
+def test_idle_timeout_ends_a_session(monkeypatch):
+    sessions = Sessions(idle_timeout=60)
+    s = sessions.create("h", "ops", "admin")
+    assert sessions.get(s.id) is s
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + 61)
+    assert sessions.get(s.id) is None
+    assert sessions.get(s.id) is None  # gone, not merely idle
+
+
+def test_read_role_sees_but_cannot_act(gw, key):
+    c, csrf = login(gw, admin_token(gw, "auditor", "read"))
+    page = c.get("/ui/keys").text
+    assert key in page and "/revoke" not in page and "/mint" not in page and "Panic" not in page
+    assert c.get("/ui/audit").status_code == 200
+    r = c.post(f"/ui/keys/{key}/revoke", headers={"Origin": gw.url, "X-CSRF-Token": csrf})
+    assert r.status_code == 403 and status_of(gw, key) == "active"
+
+
+def test_mint_role_sees_only_its_keys_and_can_only_mint(gw, key):
+    gw.create_key("oai", "other-key")
+    c, csrf = login(gw, admin_token(gw, "minter", "mint", keys=(key,)))
+    page = c.get("/ui/keys").text
+    assert key in page and "other-key" not in page and "/revoke" not in page and "/mint" in page
+    assert c.get("/ui/keys/other-key").status_code == 404
+    assert c.get("/ui/audit").status_code == 403 and c.get("/ui/").status_code == 403
+    h = {"Origin": gw.url, "X-CSRF-Token": csrf}
+    assert c.post(f"/ui/keys/{key}/revoke", headers=h).status_code == 403
+    assert c.post("/ui/keys/other-key/mint", data={"ttl": "15m", "budget": "0.10"}, headers=h).status_code == 403
+    r = c.post(f"/ui/keys/{key}/mint", data={"ttl": "15m", "budget": "0.10"}, headers=h)
+    assert r.status_code == 200 and re.search(r"jst_[A-Za-z0-9]+", r.text)
+    minted = [e for e in gw.control.store.audit_log() if e.action == "key.create" and e.target.startswith(key + ".t-")]
+    assert [e.actor for e in minted] == ["admin:minter via ui"]
+
+
+def test_hostile_values_are_escaped_in_every_page(gw, key):
+    store = gw.control.store
+    # Key names are validated at every door; this one stands for a row some other writer left behind.
+    store.create_key('<script>window.__xss=3</script>"><img src=x onerror=alert(1)>', "oai", "h" * 64, "jsk_x",
+                     "test")
+    store.insert_ledger([LedgerRow(ts=time.time(), request_id="x1", endpoint="chat.completions", status=502,
+                                   key_name=key, provider="oai", model='"><img src=x onerror=alert(2)>',
+                                   source_ip="203.0.113.9", user_agent=XSS_UA, rule="upstream_error",
+                                   error="<b>provider said</b><script>alert(3)</script>")])
+    c, _csrf = login(gw)
+    for path in PAGES + (f"/ui/keys/{key}", "/ui/overview/live"):
+        body = c.get(path).text
+        for raw in ("<script>window", "<img src=x", "<b>provider", "<script>alert"):
+            assert raw not in body, (path, raw)
+    body = c.get(f"/ui/keys/{key}").text
+    assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in body and "&lt;b&gt;provider said" in body
