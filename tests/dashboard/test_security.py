@@ -104,7 +104,7 @@ class _Scan(html.parser.HTMLParser):
 def test_csp_and_headers_on_every_response_and_no_inline_code(gw, key):
     c, _csrf = login(gw)
     anon = httpx.Client(base_url=gw.url)
-    responses = [c.get(p) for p in PAGES + (f"/ui/keys/{key}", "/ui/keys/table", "/ui/overview/live",
+    responses = [c.get(p) for p in PAGES + (f"/ui/keys/{key}", "/ui/keys-table", "/ui/overview/live",
                                             f"/ui/keys/{key}/live", "/ui/alerts/live", "/ui/series?step=day",
                                             "/ui/poll", "/ui/static/app.js", "/ui/static/vendor/htmx.min.js",
                                             "/ui/keys/no-such-key", "/ui/no-such-page")]

@@ -213,18 +213,17 @@ class Dashboard:
         return self.render(request, "_keys_table.html", {"k": data})
 
     async def key(self, request: Request, s: Session) -> Response:
-        name = request.path_params["name"]
+        """/keys/NAME is the key's page; /keys/NAME/live its live part."""
+        name, _, live = request.path_params["rest"].rpartition("/")
+        if live != "live":
+            name = request.path_params["rest"]
         data = await self.run(self.views.key_detail, s, name)
         if data is None:
             return self.render(request, "error.html", {"title": "No such key", "message":
                                f"there is no key named {name} that this session may see"}, 404)
+        if live == "live":
+            return self.render(request, "_key_live.html", {"d": data})
         return self.render(request, "key.html", {"d": data, "version": ""})
-
-    async def key_live(self, request: Request, s: Session) -> Response:
-        data = await self.run(self.views.key_detail, s, request.path_params["name"])
-        if data is None:
-            return Response(status_code=404)
-        return self.render(request, "_key_live.html", {"d": data})
 
     async def alerts(self, request: Request, s: Session) -> Response:
         data = await self.run(self.views.alerts)
@@ -246,7 +245,7 @@ class Dashboard:
     async def key_action(self, request: Request, s: Session, form: dict[str, str]) -> Response:
         from jackstop.gateway.control import ControlError
 
-        name, verb = request.path_params["name"], request.path_params["verb"]
+        name, _, verb = request.path_params["rest"].rpartition("/")
         if verb != "mint" and s.role != "admin":
             raise Refused(403, "admin_role", f"admin token {s.name} has role {s.role}, which can only mint tokens")
         try:
@@ -293,10 +292,10 @@ def build(gateway: Any) -> Any:
         Route(PREFIX + "/overview/live", d.page(readers, d.overview_live)),
         Route(PREFIX + "/series", d.page(everyone, d.series)),
         Route(PREFIX + "/keys", d.page(everyone, d.keys)),
-        Route(PREFIX + "/keys/table", d.page(everyone, d.keys_table)),
-        Route(PREFIX + "/keys/{name}", d.page(everyone, d.key)),
-        Route(PREFIX + "/keys/{name}/live", d.page(everyone, d.key_live)),
-        Route(PREFIX + "/keys/{name}/{verb:str}", d.action(everyone, d.key_action), methods=["POST"]),
+        Route(PREFIX + "/keys-table", d.page(everyone, d.keys_table)),
+        # {rest:path}: a name some other writer left in the store may hold a "/" (URL-encoded)
+        Route(PREFIX + "/keys/{rest:path}", d.page(everyone, d.key), methods=["GET"]),
+        Route(PREFIX + "/keys/{rest:path}", d.action(everyone, d.key_action), methods=["POST"]),
         Route(PREFIX + "/panic", d.action(admins, d.panic), methods=["POST"]),
         Route(PREFIX + "/alerts", d.page(readers, d.alerts)),
         Route(PREFIX + "/alerts/live", d.page(readers, d.alerts_live)),

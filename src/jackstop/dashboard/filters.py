@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import quote
 
 from jackstop.pricing.money import format_usd
 
@@ -42,4 +43,9 @@ def pct(fraction: Any) -> str:
     return f"{float(fraction) * 100:.0f} %"
 
 
-FILTERS = {"usd": usd, "when": when, "ago": ago, "duration": duration, "pct": pct}
+def q(name: Any) -> str:
+    """A name as one URL path segment (every reserved character encoded, '/' too)."""
+    return quote(str(name), safe="")
+
+
+FILTERS = {"q": q, "usd": usd, "when": when, "ago": ago, "duration": duration, "pct": pct}

@@ -77,7 +77,7 @@ class Views:
                     forecast = f"cap hit in ~{duration(secs)} at the last hour's rate"
             level = "over" if frac >= 1.0 else "high" if frac >= 0.8 else "mid" if frac >= 0.5 else "low"
             out.append({"window": b.window, "cap_nusd": b.amount_nusd, "spent_nusd": spent, "fraction": frac,
-                        "value": min(100, round(frac * 100, 1)), "level": level, "forecast": forecast})
+                        "value": f"{min(100.0, frac * 100):.2f}".rstrip("0").rstrip("."), "level": level, "forecast": forecast})
         return out
 
     # -- overview --------------------------------------------------------------------------------
