@@ -14,6 +14,11 @@ def usd(nusd: Any) -> str:
     return "$" + format_usd(int(nusd or 0))
 
 
+def usd_float(value: Any) -> str:
+    """A USD amount given as a float (the incident report's totals)."""
+    return "-" if value is None else usd(round(float(value) * 1e9))
+
+
 def when(ts: Any) -> str:
     if ts is None:
         return "never"
@@ -48,4 +53,4 @@ def q(name: Any) -> str:
     return quote(str(name), safe="")
 
 
-FILTERS = {"q": q, "usd": usd, "when": when, "ago": ago, "duration": duration, "pct": pct}
+FILTERS = {"q": q, "usd_float": usd_float, "usd": usd, "when": when, "ago": ago, "duration": duration, "pct": pct}

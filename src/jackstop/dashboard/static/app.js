@@ -24,6 +24,12 @@
     };
   }
 
+  function money(v) {
+    if (v === 0) return "$0";
+    var a = Math.abs(v);
+    return "$" + (a >= 1 ? v.toFixed(2) : v.toPrecision(2));
+  }
+
   function draw(el, data) {
     var old = charts.get(el);
     if (old) old.destroy();
@@ -35,7 +41,7 @@
       scales: { x: { time: true } },
       legend: { show: false },
       series: [{}, { label: "spend USD", stroke: color("--accent"), fill: color("--accent-fill"), width: 2 }],
-      axes: [axis, Object.assign({}, axis, { size: 60 })],
+      axes: [axis, Object.assign({}, axis, { size: 70, values: function (u, vals) { return vals.map(money); } })],
       hooks: { draw: [markEvents(events)] }
     };
     charts.set(el, new uPlot(opts, [data.x, data.spend], el));
