@@ -158,6 +158,7 @@ def test_login_watch_spend_live_attack_revoke_and_logout(browser, gw, artifacts)
     assert [e.actor for e in audit] == ["admin:admin via ui"] or audit[0].actor.endswith(" via ui")
 
     page.goto(gw.url + "/ui/")
+    expect(page.locator("#reconcile")).to_contain_text("= sum over 1 key(s)")
     expect(page.locator("#reconcile")).to_contain_text("✓")
     shoot(page, artifacts, "overview")
 

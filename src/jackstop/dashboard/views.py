@@ -119,7 +119,7 @@ class Views:
         day_ago = now - 86400
         return {
             "totals": totals, "caps": caps,
-            "reconcile": {"total": totals["month"], "keys_sum": keys_sum, "keys": len(per_key),
+            "reconcile": {"total": totals["month"], "keys_sum": keys_sum, "key_count": len(per_key),
                           "unattributed": unattributed, "ok": totals["month"] == keys_sum + unattributed},
             "top": {"keys": queries.top(store, "key_name", day_ago), "models": queries.top(store, "model", day_ago),
                     "providers": queries.top(store, "provider", day_ago)},
