@@ -59,7 +59,7 @@ def series(store: Store, since: float, step: int, key: str | None = None) -> lis
     first = int(since // step)
     last = int(time.time() // step)
     xs = list(range(first, last + 1))
-    return [[b * step for b in xs], [round(got.get(b, 0) / 1e9, 6) for b in xs]]
+    return [[b * step for b in xs], [got.get(b, 0) / 1e9 for b in xs]]
 
 
 def key_activity(store: Store, now: float) -> dict[str, dict[str, Any]]:

@@ -1,6 +1,7 @@
-"""The dashboard's defences over plain HTTP: sessions, CSRF, Origin, CSP, roles and escaping.
+"""The dashboard over plain HTTP: its defences (sessions, CSRF, Origin, CSP, roles, escaping) and
+its actions (rotate, mint, panic, alerts test, announcements), each in the audit log "via ui".
 
-(The same properties, seen from a real browser, are in test_browser.py.)"""
+(The same defences, seen from a real browser, are in test_browser.py.)"""
 
 from __future__ import annotations
 
@@ -192,3 +193,45 @@ def test_hostile_values_are_escaped_in_every_page(gw, key):
             assert raw not in body, (path, raw)
     body = c.get(f"/ui/keys/{key}").text
     assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in body and "&lt;b&gt;provider said" in body
+
+
+def test_actions_go_through_the_control_plane_and_the_audit_log(gw):
+    import openai
+
+    gw.create_key("oai", "act-key", project="shop")
+    c, csrf = login(gw)
+    h = {"Origin": gw.url, "X-CSRF-Token": csrf, "HX-Request": "true"}
+    r = c.post("/ui/keys/act-key/rotate", data={"grace": "0s"}, headers=h)
+    assert r.status_code == 200 and r.headers["hx-trigger"] == "jackstop-changed"
+    new_key = re.search(r"jsk_[A-Za-z0-9]+", r.text).group(0)
+    client = openai.OpenAI(base_url=gw.url + "/v1", api_key=new_key, max_retries=0)
+    assert client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]).choices
+    assert new_key not in c.get("/ui/keys/act-key").text  # shown once, never again
+    r = c.post("/ui/panic", data={"target": "project:shop", "reason": "test"}, headers=h)
+    assert r.status_code == 200 and "suspended 1 key(s)" in r.text and status_of(gw, "act-key") == "suspended"
+    r = c.post("/ui/panic", data={"lift": "1"}, headers=h)
+    assert r.status_code == 200 and status_of(gw, "act-key") == "active"
+    r = c.post("/ui/keys/act-key/mint", data={"ttl": "99h", "budget": "0.10"}, headers=h)
+    assert r.status_code == 400 and "at most 24h" in r.text  # the control plane's own refusal, shown
+    assert c.post("/ui/alerts/test", headers=h).status_code == 200
+    r = c.post("/ui/expect", data={"target": "act-key", "kind": "network", "value": "198.51.100.0/24",
+                                   "until": "1h", "note": "moving region"}, headers=h)
+    assert r.status_code == 200
+    page = c.get("/ui/alerts").text
+    assert "198.51.100.0/24" in page and "jackstop test alert" in page
+    ident = re.search(r"/ui/expect/(\d+)/remove", page).group(1)
+    assert c.post(f"/ui/expect/{ident}/remove", headers=h).status_code == 200
+    assert "198.51.100.0/24" not in c.get("/ui/alerts/live").text
+    actions = {e.action for e in gw.control.store.audit_log() if e.actor == "admin:admin via ui"}
+    assert {"ui.login", "key.rotate", "panic", "panic.lift", "alerts.test", "monitor.expect",
+            "monitor.unexpect"} <= actions
+    audit_page = c.get("/ui/audit").text
+    assert "admin:admin via ui" in audit_page and "key.rotate" in audit_page
+
+
+def test_providers_page_shows_hosts_and_last_four_only(gw, mock):
+    c, _csrf = login(gw)
+    page = c.get("/ui/providers").text
+    secret = mock.keys["openai"]
+    assert "oai" in page and "127.0.0.1" in page and "…" + secret[-4:] in page
+    assert secret not in page and secret[:-4] not in page and mock.base_url not in page
