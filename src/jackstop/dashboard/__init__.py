@@ -16,7 +16,12 @@ PREFIX = "/ui"
 
 
 def make_dashboard(gateway: Any) -> Any:
-    """The dashboard's ASGI app for a running gateway (its control plane, state, alerts, monitor)."""
+    """The dashboard's ASGI app for a running gateway (its control plane, state, alerts, monitor),
+    or None when the config turns it off; a bad `[dashboard]` value stops start-up with its message."""
+    from jackstop.dashboard.settings import load_dashboard_settings
+
+    if not load_dashboard_settings(gateway.settings.dashboard).enabled:
+        return None
     from jackstop.dashboard.app import build
 
     return build(gateway)

@@ -54,7 +54,7 @@ def environment() -> jinja2.Environment:
 class Dashboard:
     def __init__(self, gateway: Any) -> None:
         self.gw = gateway
-        self.settings = load_dashboard_settings(getattr(gateway.settings, "dashboard", {}) or {})
+        self.settings = load_dashboard_settings(gateway.settings.dashboard)
         self.sessions = Sessions(self.settings.idle_timeout)
         self.env = environment()
         self.views = Views(gateway)

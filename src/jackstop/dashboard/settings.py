@@ -18,10 +18,17 @@ class DashboardSettings(BaseModel):
     poll_seconds: float = Field(1.0, ge=0.5, le=60, description="how often an open page checks for new data")
 
 
-def load_dashboard_settings(raw: dict[str, Any]) -> DashboardSettings:
+def load_dashboard_settings(raw: dict[str, Any] | None) -> DashboardSettings:
+    """Validate the raw `[dashboard]` table; raise ConfigError naming each bad key."""
+    from jackstop.config import ConfigError
+
     try:
         return DashboardSettings.model_validate(raw or {})
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise ValueError(f"config [dashboard] {where}: {err['msg']}; see README: Dashboard") from None
+        lines = []
+        for err in exc.errors():
+            key = "dashboard." + ".".join(str(p) for p in err["loc"])
+            field = DashboardSettings.model_fields.get(str(err["loc"][0])) if err["loc"] else None
+            fix = f" Fix: set {key} to {field.description}." if field and field.description else ""
+            lines.append(f"{key}: {err['msg']}.{fix}")
+        raise ConfigError("\n".join(lines)) from None

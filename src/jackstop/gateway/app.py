@@ -76,7 +76,7 @@ class Gateway:
         register_posture(self.admin, settings, self.store)
         from jackstop.dashboard import make_dashboard
 
-        self.dashboard = make_dashboard(self) if settings.dashboard.get("enabled", True) else None
+        self.dashboard = make_dashboard(self)  # None when [dashboard] enabled = false
         self.started = False
 
     async def startup(self) -> None:

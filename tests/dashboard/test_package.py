@@ -1,5 +1,5 @@
-"""The vendored JavaScript is exactly what VENDORED.json records (name, version, sha256), and the
-templates cannot render unescaped."""
+"""What the dashboard package ships: the vendored JavaScript is exactly what VENDORED.json records
+(name, version, sha256), templates cannot render unescaped, and `[dashboard]` settings are checked."""
 
 from __future__ import annotations
 
@@ -36,3 +36,15 @@ def test_templates_escape_by_default():
     assert env.autoescape is True
     out = env.from_string("{{ v }}").render(v='<script>x</script>"><img onerror=1>')
     assert "<" not in out and '"' not in out
+
+
+def test_dashboard_settings_name_the_bad_key():
+    from jackstop.config import ConfigError
+    from jackstop.dashboard.settings import load_dashboard_settings
+
+    assert load_dashboard_settings({}).idle_timeout == 1800
+    assert load_dashboard_settings({"enabled": False}).enabled is False
+    with pytest.raises(ConfigError, match=r"dashboard.idle_timeout: .*Fix: set dashboard.idle_timeout to seconds"):
+        load_dashboard_settings({"idle_timeout": -1})
+    with pytest.raises(ConfigError, match="dashboard.idle_timout"):
+        load_dashboard_settings({"idle_timout": 60})
