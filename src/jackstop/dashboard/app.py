@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import pathlib
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -24,7 +25,7 @@ from starlette.staticfiles import StaticFiles
 from jackstop import keys as tokens
 from jackstop.dashboard import PREFIX, queries
 from jackstop.dashboard.guard import Guard
-from jackstop.dashboard.sessions import COOKIE, Session, Sessions
+from jackstop.dashboard.sessions import COOKIE, LoginFailures, Session, Sessions
 from jackstop.dashboard.settings import load_dashboard_settings
 from jackstop.dashboard.views import Views
 
@@ -56,6 +57,8 @@ class Dashboard:
         self.gw = gateway
         self.settings = load_dashboard_settings(gateway.settings.dashboard)
         self.sessions = Sessions(self.settings.idle_timeout)
+        self.trusted = tuple(ipaddress.ip_network(c, strict=False) for c in gateway.settings.server.trusted_proxies)
+        self.failures = LoginFailures()
         self.env = environment()
         self.views = Views(gateway)
         from jackstop.monitor import eventlog
@@ -82,8 +85,24 @@ class Dashboard:
         request.state.session = s
         return s
 
+    def _peer(self, request: Request) -> str:
+        from jackstop.gateway.clientip import client_ip
+
+        peer = request.client.host if request.client else None
+        return str(client_ip(peer, dict(request.scope["headers"]), self.trusted) or "?")
+
+    def over_tls(self, request: Request) -> bool:
+        """Served over TLS: directly, or by a trusted reverse proxy that says so (X-Forwarded-Proto)."""
+        if request.url.scheme == "https":
+            return True
+        from jackstop.gateway.clientip import parse_ip
+
+        peer = parse_ip(request.client.host) if request.client else None
+        trusted = peer is not None and any(peer.version == n.version and peer in n for n in self.trusted)
+        return trusted and request.headers.get("x-forwarded-proto", "").lower() == "https"
+
     def _cookie(self, request: Request, value: str, max_age: int | None) -> str:
-        secure = {"always": True, "never": False}.get(self.settings.secure_cookie, request.url.scheme == "https")
+        secure = {"always": True, "never": False}.get(self.settings.secure_cookie, self.over_tls(request))
         parts = [f"{COOKIE}={value}", f"Path={PREFIX}", "HttpOnly", "SameSite=Strict"]
         if max_age is not None:
             parts.append(f"Max-Age={max_age}")
@@ -153,6 +172,10 @@ class Dashboard:
             form = await self.form(request)
         except Refused as exc:
             return self.render(request, "login.html", {"error": str(exc)}, exc.status)
+        peer = self._peer(request)
+        if self.failures.blocked(peer):
+            return self.render(request, "login.html", {"error": "too many failed logins from your address; wait a "
+                                                                "minute and paste the admin token again"}, 429)
         token = form.get("token", "").strip()
         admin = None
         if tokens.is_well_formed(token, tokens.ADMIN_TOKEN):
@@ -160,6 +183,7 @@ class Dashboard:
             h = tokens.token_hash(token, self.gw.state.hash_key)
             admin = self.gw.state.admin(h)
         if admin is None:
+            self.failures.failed(peer)
             msg = ("that is a virtual key or client token; log in with an admin token (jsa_…)"
                    if token.startswith((tokens.VIRTUAL_KEY, tokens.CLIENT_TOKEN))
                    else "unknown admin token; paste an admin token (jsa_…) from `jackstop init` or "

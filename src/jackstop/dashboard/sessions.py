@@ -75,3 +75,32 @@ class Sessions:
     def _expire(self, now: float) -> None:
         for sid in [k for k, s in self._items.items() if now - s.last_seen > self.idle_timeout]:
             del self._items[sid]
+
+
+class LoginFailures:
+    """Failed logins per client address in the last minute: past `limit`, that address waits.
+    (Admin tokens are far too long to guess; this keeps a guessing loop from costing CPU and logs.)"""
+
+    def __init__(self, limit: int = 10, window: float = 60.0) -> None:
+        self.limit = limit
+        self.window = window
+        self._seen: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def failed(self, who: str) -> None:
+        now = time.time()
+        with self._lock:
+            if len(self._seen) > 10000:  # an address flood: forget the oldest half
+                for k in sorted(self._seen, key=lambda k: self._seen[k][-1])[:5000]:
+                    del self._seen[k]
+            self._seen.setdefault(who, []).append(now)
+
+    def blocked(self, who: str) -> bool:
+        now = time.time()
+        with self._lock:
+            recent = [t for t in self._seen.get(who, []) if now - t < self.window]
+            if recent:
+                self._seen[who] = recent
+            else:
+                self._seen.pop(who, None)
+            return len(recent) >= self.limit
