@@ -158,6 +158,11 @@ def test_login_watch_spend_live_attack_revoke_and_logout(browser, gw, artifacts)
     assert [e.actor for e in audit] == ["admin:admin via ui"] or audit[0].actor.endswith(" via ui")
 
     page.goto(gw.url + "/ui/")
+    chart = page.locator(".chart-box .chart")
+    expect(chart).to_have_attribute("data-points", "49", timeout=WAIT)  # 48 h of hours, this one included
+    page.get_by_role("button", name="Day").click()
+    expect(chart).to_have_attribute("data-points", "31", timeout=WAIT)
+    expect(page.get_by_role("button", name="Day")).to_have_attribute("aria-pressed", "true")
     expect(page.locator("#reconcile")).to_contain_text("= sum over 1 key(s)")
     expect(page.locator("#reconcile")).to_contain_text("✓")
     shoot(page, artifacts, "overview")

@@ -168,6 +168,8 @@ def test_mint_role_sees_only_its_keys_and_can_only_mint(gw, key):
     assert key in page and "other-key" not in page and "/revoke" not in page and "/mint" in page
     assert c.get("/ui/keys/other-key").status_code == 404
     assert c.get("/ui/audit").status_code == 403 and c.get("/ui/").status_code == 403
+    assert c.get("/ui/series").status_code == 403 and c.get("/ui/series?key=other-key").status_code == 404
+    assert c.get(f"/ui/series?key={key}").status_code == 200
     h = {"Origin": gw.url, "X-CSRF-Token": csrf}
     assert c.post(f"/ui/keys/{key}/revoke", headers=h).status_code == 403
     assert c.post("/ui/keys/other-key/mint", data={"ttl": "15m", "budget": "0.10"}, headers=h).status_code == 403

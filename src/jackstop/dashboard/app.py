@@ -224,6 +224,8 @@ class Dashboard:
     async def series(self, request: Request, s: Session) -> Response:
         step = request.query_params.get("step", "hour")
         key = request.query_params.get("key") or None
+        if key is None and s.role == "mint":
+            return JSONResponse({"error": "a mint-role token sees only its keys' spend; add ?key=NAME"}, 403)
         if key is not None and not await self.run(self.views.may_see_key, s, key):
             return JSONResponse({"error": "no such key"}, 404)
         return JSONResponse(await self.run(self.views.series, step, key))
