@@ -41,7 +41,7 @@
       scales: { x: { time: true } },
       legend: { show: false },
       series: [{}, { label: "spend USD", stroke: color("--accent"), fill: color("--accent-fill"), width: 2 }],
-      axes: [axis, Object.assign({}, axis, { size: 84, values: function (u, vals) { return vals.map(money); } })],
+      axes: [axis, Object.assign({}, axis, { size: 92, values: function (u, vals) { return vals.map(money); } })],
       hooks: { draw: [markEvents(events)] }
     };
     charts.set(el, new uPlot(opts, [data.x, data.spend], el));
