@@ -239,6 +239,39 @@ def test_providers_page_shows_hosts_and_last_four_only(gw, mock):
     assert secret not in page and secret[:-4] not in page and mock.base_url not in page
 
 
+
+def test_overview_caps_filters_sorting_and_new_networks(gw):
+    from jackstop.monitor import eventlog
+    from jackstop.monitor.events import Event
+
+    c, _csrf = login(gw)
+    gw.control.upsert_project("*", {"budgets": [{"amount": "100", "window": "month"}]}, [], "test", create=False)
+    gw.control.upsert_project("web", {"budgets": [{"amount": "2", "window": "day"}]}, [], "test", create=True)
+    gw.create_key("oai", "cheap-key", project="web")
+    gw.create_key("oai", "dear-key", project="web", policy={"budgets": [{"amount": "1.00", "window": "day"}]})
+    now = time.time()
+    store = gw.control.store
+    store.insert_ledger([LedgerRow(ts=now - 7200, request_id="n1", endpoint="chat.completions", status=200,
+                                   key_name="dear-key", project="web", provider="oai", model="gpt-4o-mini",
+                                   source_ip="10.1.1.1", cost_nusd=500_000_000)])
+    eventlog.write(store, [Event(now - 60, "network_fanout", "warning", "new networks", key="dear-key")])
+    store.insert_ledger([LedgerRow(ts=now - 30, request_id="n2", endpoint="chat.completions", status=200,
+                                   key_name="dear-key", project="web", provider="oai", model="gpt-5.4-pro",
+                                   source_ip="45.83.18.37", cost_nusd=250_000_000)])
+    overview = c.get("/ui/overview/live").text
+    assert "global all keys" in overview and "project web" in overview
+    assert "day: $0.75 of $2.00 (38 %)" in overview  # the project's cap, both requests today
+    table = c.get("/ui/keys-table", params={"project": "web", "sort": "spend"}).text
+    assert table.index("dear-key") < table.index("cheap-key") and "sec-key" not in table
+    assert "day: $0.75 of $1.00 (75 %)" in table
+    assert "cheap-key" not in c.get("/ui/keys-table", params={"q": "dear"}).text
+    assert 'data-key="dear-key"' not in c.get("/ui/keys-table", params={"status": "revoked"}).text
+    detail = c.get("/ui/keys/dear-key/live").text
+    assert re.search(r'<li class="new"><span class="gname">45\.83\.18\.0/24</span> <strong class="badge">new', detail)
+    assert re.search(r'<li class="new"><span class="gname">gpt-5\.4-pro</span>', detail)
+    assert '<li class=""><span class="gname">10.1.1.0/24</span>' in detail
+
+
 def test_cookie_is_secure_over_tls_and_from_a_trusted_proxy_only():
     from types import SimpleNamespace
 
