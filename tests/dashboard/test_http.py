@@ -109,7 +109,8 @@ def test_csp_and_headers_on_every_response_and_no_inline_code(gw, key):
                                             f"/ui/keys/{key}/live", "/ui/alerts/live", "/ui/series?step=day",
                                             "/ui/poll", "/ui/static/app.js", "/ui/static/vendor/htmx.min.js",
                                             "/ui/keys/no-such-key", "/ui/no-such-page")]
-    responses += [anon.get("/ui/login"), anon.get("/ui/keys"), anon.post("/ui/logout")]
+    responses += [anon.get("/ui/login"), anon.get("/ui/keys"), anon.post("/ui/logout"), anon.get("/ui")]
+    assert responses[-1].status_code == 307 and responses[-1].headers["location"] == "/ui/"
     for r in responses:
         assert r.headers.get("content-security-policy") == CSP, r.url
         assert r.headers["x-content-type-options"] == "nosniff" and r.headers["x-frame-options"] == "DENY"
