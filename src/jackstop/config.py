@@ -273,6 +273,7 @@ class Settings(_Section):
     alerts: dict[str, Any] = Field(default_factory=dict, description="see README: Alerts")
     monitor: dict[str, Any] = Field(default_factory=dict, description="see README: Monitoring")
     metrics: dict[str, Any] = Field(default_factory=dict, description="see README: Metrics")
+    dashboard: dict[str, Any] = Field(default_factory=dict, description="see README: Dashboard")
 
 
 # Environment variables that override a config key: (variable, section, key, type).

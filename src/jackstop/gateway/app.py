@@ -81,6 +81,9 @@ class Gateway:
         from jackstop.posture.admin import register_admin as register_posture
 
         register_posture(self.admin, settings, self.store)
+        from jackstop.dashboard import make_dashboard
+
+        self.dashboard = make_dashboard(self)  # None when [dashboard] enabled = false
         self.started = False
 
     async def startup(self) -> None:
@@ -117,6 +120,8 @@ class Gateway:
                 await self.proxy(scope, receive, send)
             elif path.startswith(PREFIX):
                 await self.admin(scope, receive, send)
+            elif self.dashboard is not None and (path == "/ui" or path.startswith("/ui/")):
+                await self.dashboard(scope, receive, send)
             elif path == "/healthz":
                 await send_json(send, 200, {"status": "ok"})
             elif path == "/readyz":
