@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from jackstop.cli import UsageError
+from jackstop.providers import KINDS
 
 
 def _json(obj: Any) -> None:
@@ -650,7 +651,7 @@ def register(sub: Any) -> None:
         dest="providers_cmd", metavar="ACTION", required=True)
     p = common(prov.add_parser("add", help="register a provider"))
     p.add_argument("name")
-    p.add_argument("--kind", required=True, choices=["openai", "anthropic", "gemini", "openai-compatible"])
+    p.add_argument("--kind", required=True, choices=KINDS)
     p.add_argument("--secret", required=True, metavar="SECRETREF", help="env:VARIABLE, local:NAME, vault:MOUNT/data/PATH#FIELD, "
                    "aws-sm:SECRET_ID[#FIELD] or azure-kv:https://VAULT.vault.azure.net/secrets/NAME")
     p.add_argument("--base-url", help="what you would give the provider's SDK as base_url")

@@ -18,14 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jackstop.pricing.money import format_usd, parse_usd
+from jackstop.providers import ENDPOINTS
 
 WINDOWS = ("total", "day", "week", "month", "24h", "7d")
 DEFAULT_ALERTS = (0.5, 0.8, 1.0)
-ENDPOINTS = (
-    "chat.completions", "responses", "completions", "embeddings", "images.generations", "models",
-    "messages", "messages.count_tokens",
-    "generateContent", "streamGenerateContent", "countTokens", "embedContent", "batchEmbedContents",
-)
+# ENDPOINTS: every endpoint any provider family routes (jackstop.providers registry).
 _FIELDS = ("budgets", "rpm", "tpm", "concurrency", "allow_ips", "providers", "models", "endpoints",
            "max_body_bytes", "max_tokens", "unbounded_reserve", "monitor")
 
