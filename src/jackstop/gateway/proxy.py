@@ -312,7 +312,7 @@ class Proxy:
         body = call.body
         try:
             # The model the provider bills: Azure maps a deployment name to it (Family.priced_model).
-            model = family.priced_model(family.model(route, body), provider.policy)
+            model = family.priced_model(family.model(route, body), provider)
         except PathError as exc:  # the body names another model than the route
             raise Refusal(400, exc.rule, exc.message) from None
         except FamilyRefusal as exc:

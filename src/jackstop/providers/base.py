@@ -151,8 +151,9 @@ class Family(ABC):
     def model(self, route: Route, body: dict[str, Any]) -> str | None:
         return route.model or (body.get("model") if isinstance(body.get("model"), str) else None)
 
-    def priced_model(self, model: str | None, provider_policy: dict[str, Any]) -> str | None:
-        """The model the provider bills for `model` (the name the request used). Raises FamilyRefusal."""
+    def priced_model(self, model: str | None, provider: Any) -> str | None:
+        """The model the provider bills for `model` (the name the request used), given the
+        provider record (its name, kind and policy). Raises FamilyRefusal."""
         return model
 
     def wants_stream(self, route: Route, body: dict[str, Any]) -> bool:
