@@ -217,9 +217,13 @@ def _deployments(args: argparse.Namespace) -> dict[str, str]:
 
 
 def cmd_providers_add(args: argparse.Namespace) -> int:
+    from jackstop.gateway.policy import validate
+
     control = _control(args)
-    p = control.add_provider(args.name, args.kind, args.secret, args.base_url, "cli")
     if deployments := _deployments(args):
+        validate({"deployments": deployments})  # before the provider exists: all or nothing
+    p = control.add_provider(args.name, args.kind, args.secret, args.base_url, "cli")
+    if deployments:
         p = control.update_provider_policy(p.name, {"deployments": deployments}, [], "cli")
     if args.json:
         _json(_provider_row(control, p))
