@@ -322,10 +322,11 @@ class Proxy:
         if route.billable:
             if not model:
                 raise Refusal(400, "missing_model", "the request names no model; add a \"model\" field")
-            price = self.price(price_kind(provider.kind), model)
+            priced_as = price_kind(provider.kind)
+            price = self.price(priced_as, model)
             if price is None:
                 raise Refusal(403, "model_not_priced",
-                              f"model {model!r} has no price for provider kind {provider.kind}; jackstop refuses "
+                              f"model {model!r} has no price for provider kind {priced_as}; jackstop refuses "
                               f"what it cannot meter. Price it in jackstop.toml under [prices] (see README), "
                               f"or check the name with `jackstop prices`")
         call.scopes = self.admission.scopes(key, provider)
