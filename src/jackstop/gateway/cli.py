@@ -447,7 +447,11 @@ def cmd_prices(args: argparse.Namespace) -> int:
         catalog = Catalog.load(settings.prices)
     except PriceError as exc:
         raise UsageError(f"[prices] in the configuration: {exc}") from None
-    rows = [r for r in catalog.rows() if not args.provider or r.provider_kind == args.provider]
+    from jackstop.providers import price_kind
+
+    # A kind priced as another (azure-openai: OpenAI's list prices) shows that one's prices.
+    wanted = price_kind(args.provider) if args.provider in KINDS else args.provider
+    rows = [r for r in catalog.rows() if not args.provider or r.provider_kind == wanted]
     if args.provider and not rows:
         kinds = sorted({r.provider_kind for r in catalog.rows()})
         raise UsageError(f"no prices for provider kind {args.provider!r}; known kinds: {', '.join(kinds)}")
