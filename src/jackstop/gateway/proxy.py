@@ -39,6 +39,9 @@ from jackstop.store import KeyRecord, LedgerRow, ProviderRecord
 log = logging.getLogger("jackstop.gateway")
 
 FAMILIES = {f.name: f for f in families()}  # in the order a dialect is guessed (Family.rank)
+# The families that can claim a request (bound methods, once: this runs on every request).
+_CLAIMS = tuple((f.claims, f) for f in FAMILIES.values() if type(f).claims is not Family.claims)
+_FALLBACK = FAMILIES["openai"]
 Refusal = Denied  # the one refusal exception, raised by any stage
 
 # Client headers are forwarded only when the family lists them (Family.forward_headers), so
@@ -57,7 +60,10 @@ _TOKEN_PREFIXES = (tokens.VIRTUAL_KEY, tokens.CLIENT_TOKEN)
 
 def _guess_family(path: str, headers: dict[bytes, bytes], query: str) -> Family:
     """The dialect to answer in when no route matched or credentials say otherwise."""
-    return next((f for f in FAMILIES.values() if f.claims(path, headers, query)), FAMILIES["openai"])
+    for claims, family in _CLAIMS:
+        if claims(path, headers, query):
+            return family
+    return _FALLBACK
 
 
 def connection_error_body(path: str, headers: list[tuple[bytes, bytes]], status: int, rule: str,
