@@ -155,7 +155,7 @@ class LimitSettings(_Section):
         None, ge=1, description="the most input tokens one file/document/video attachment can cost when the "
                                 "model's context window is unknown")
     # 10,000 is above gpt-image's dearest fixed size (6,240 tokens, 1536x1024 high); an explicit
-    # custom size is scaled by its area on top (gateway/bounds.py).
+    # custom size is scaled by its area on top (providers/bounding.py).
     image_output_tokens: int = Field(
         10_000, ge=1, description="the most output tokens one generated image can cost (token-billed image models)")
     stored_context_tokens: int | None = Field(

@@ -18,7 +18,7 @@ from jackstop import keys as tokens
 from jackstop.config import Settings
 from jackstop.gateway.custody import Custody, CustodyError
 from jackstop.home import Home
-from jackstop.providers import DEFAULT_BASE_URLS, KINDS
+from jackstop.providers import DEFAULT_BASE_URLS, KINDS, kind_info
 from jackstop.secrets import Keystore, SecretError, parse_ref
 from jackstop.secrets.managers import require_extra
 from jackstop.secrets.refs import MANAGERS
@@ -183,8 +183,8 @@ class Control:
         if kind not in KINDS:
             raise ControlError(f"provider kind {kind!r} is not one of {', '.join(KINDS)}")
         if base_url is None:
-            if kind == "openai-compatible":
-                raise ControlError("an openai-compatible provider needs --base-url, e.g. https://api.groq.com/openai/v1")
+            if kind not in DEFAULT_BASE_URLS:
+                raise ControlError(f"an {kind} provider needs --base-url, {kind_info(kind).base_url_hint}")
             base_url = DEFAULT_BASE_URLS[kind]
         with self._audited_refusal(actor, "provider.add", name, {"kind": kind, "base_url": base_url,
                                                                    "secret": secret_ref}):
