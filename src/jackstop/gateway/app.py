@@ -51,7 +51,7 @@ class Gateway:
         # Validate the subsystems' sections first: a bad value stops start-up with its message.
         alert_settings = load_alert_settings(settings.alerts)
         monitor_settings = load_monitor_settings(settings.monitor)
-        if settings.counters.url != "memory://":
+        if settings.counters.url.startswith(("redis://", "rediss://", "unix://")):
             self.state.epoch_source = self.counters.epoch  # Control.open bumps it on each change
         self.alerts = AlertManager(alert_settings, self.store, self.control.keystore)
         self.monitor = None
