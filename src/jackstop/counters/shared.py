@@ -10,10 +10,10 @@ counters are not flat numbers (rolling buckets, rpm timestamps, tpm entries, lea
 and a worker killed while holding a cross-process semaphore leaves every other worker blocked. Here a
 dead worker only leaves reservations, which its leases settle at the worst case, as a crash does.
 
-Wire format: one orjson array per line. Worker -> supervisor: [id, "admit", request],
-[id, "settle", ticket, cost, tokens, now], [id, "spent", checks, now]. Supervisor -> worker:
-[id, result]. Messages are batched per read and per write in both directions, so concurrent
-requests share system calls.
+Wire format: one orjson array per line. Worker -> supervisor: [0, "p", plan, budgets, rates] once
+per distinct set of checks, then [id, "a", plan, request id, now, cost, tokens, lease] per admission,
+[id, "s", ticket, cost, tokens, now] per settlement; supervisor -> worker: [id, result]. Messages
+are batched per read and per write in both directions, so concurrent requests share system calls.
 """
 
 from __future__ import annotations
@@ -47,27 +47,29 @@ log = logging.getLogger("jackstop.counters")
 SCHEME = "admission+unix://"
 
 
-def _budget(d: dict) -> BudgetCheck:
-    return BudgetCheck(**{**d, "alerts": tuple(d["alerts"])})
+def _budget(d: list) -> BudgetCheck:
+    return BudgetCheck(*d[:8], tuple(d[8]))
 
 
-def _request(d: dict) -> AdmitRequest:
-    return AdmitRequest(request_id=d["request_id"], now=d["now"], cost=d["cost"], tokens=d["tokens"],
-                        budgets=[_budget(b) for b in d["budgets"]], rates=[RateCheck(**r) for r in d["rates"]],
-                        lease=d["lease"])
+def _budget_row(b: BudgetCheck) -> list:
+    return [b.counter, b.cap, b.rolling, b.start, b.end, b.scope, b.name, b.window, b.alerts]
 
 
-def _rates(items: list) -> tuple[RateState, ...]:
-    return tuple(RateState(RateCheck(**s["check"]), s["remaining"], s["reset"]) for s in items)
+def _rate_row(r: RateCheck) -> list:
+    return [r.counter, r.kind, r.limit, r.scope, r.name]
 
 
 # -- the supervisor's side -----------------------------------------------------------------------
 
 class _ServerProtocol(asyncio.Protocol):
+    """One worker's connection. Its plans (the budget and rate checks of a key, sent once, then named
+    by number) live with the connection."""
+
     def __init__(self, server: AdmissionServer) -> None:
         self.server = server
         self.buf = b""
         self.transport: Any = None
+        self.plans: dict[int, tuple[list[BudgetCheck], list[RateCheck]]] = {}
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
@@ -75,8 +77,8 @@ class _ServerProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.buf += data
         *lines, self.buf = self.buf.split(b"\n")
-        if lines:
-            out = [self.server.handle(line) for line in lines]
+        out = [r for r in (self.server.handle(self, line) for line in lines) if r is not None]
+        if out:
             self.transport.write(b"\n".join(out) + b"\n")
 
 
@@ -104,32 +106,43 @@ class AdmissionServer:
         if os.path.exists(self.path):
             os.unlink(self.path)
 
-    def handle(self, line: bytes) -> bytes:
+    def handle(self, conn: _ServerProtocol, line: bytes) -> bytes | None:
         msg = orjson.loads(line)
         mid, op = msg[0], msg[1]
         try:
-            result = self._do(op, msg)
+            result = self._do(conn, op, msg)
         except Exception as exc:  # answer the worker (it fails closed) rather than drop the line
             log.exception("admission process: %s failed", op)
             result = {"error": f"{exc.__class__.__name__}: {exc}"}
-        return orjson.dumps([mid, result])
+        return None if mid == 0 else orjson.dumps([mid, result])
 
-    def _do(self, op: str, msg: list) -> Any:
+    def _do(self, conn: _ServerProtocol, op: str, msg: list) -> Any:
         c = self.counters
-        if op == "admit":
-            r = _run(c.admit(_request(msg[2])))
+        if op == "a":  # [id, "a", plan, request id, now, cost, tokens, lease]
+            budgets, rates = conn.plans[msg[2]]
+            r = _run(c.admit(AdmitRequest(msg[3], msg[4], msg[5], msg[6], budgets, rates, msg[7])))
+            states = [(s.remaining, s.reset) for s in r.rates]
             if isinstance(r, Refused):
-                return {"refused": r}
+                return ["r", r.rule, budgets.index(r.budget) if r.budget is not None else None,
+                        rates.index(r.rate) if r.rate is not None else None, r.retry_after, r.spent, r.reserved,
+                        states]
             tid = next(self._ids)
             self._tickets[tid] = r.ticket
-            self._prune(r.ticket.request.now)
-            return {"ticket": tid, "rates": r.rates}
-        if op == "settle":
+            self._prune(msg[4])
+            return [tid, states]
+        if op == "s":  # [id, "s", ticket, cost, tokens, now]
             ticket = self._tickets.pop(msg[2], None)
             if ticket is None:
                 return []
-            return _run(c.settle(ticket, msg[3], msg[4], msg[5]))
-        if op == "spent":
+            budgets = ticket.request.budgets
+            return [(budgets.index(s.check), s.before, s.after) for s in _run(c.settle(ticket, msg[3], msg[4], msg[5]))]
+        if op == "p":  # [0, "p", plan, budgets, rates]: define a plan
+            conn.plans[msg[2]] = ([_budget(b) for b in msg[3]], [RateCheck(*r) for r in msg[4]])
+            return None
+        if op == "forget":  # [0, "forget"]: the worker starts its plans afresh
+            conn.plans.clear()
+            return None
+        if op == "spent":  # [id, "spent", budgets, now]
             return _run(c.spent([_budget(b) for b in msg[2]], msg[3]))
         raise ValueError(f"unknown operation {op!r}")
 
@@ -174,19 +187,25 @@ class _ClientProtocol(asyncio.Protocol):
 
 
 class SharedCounters(Counters):
-    """The worker's view: the Counters contract, each call one message to the supervisor."""
+    """The worker's view: the Counters contract, each call one message to the supervisor. A key's checks
+    go over once as a numbered plan; each admission then names the plan."""
+
+    MAX_PLANS = 10_000
 
     def __init__(self, url: str) -> None:
         self.path = url.removeprefix(SCHEME)
         self._transport: Any = None
+        self._loop: Any = None
         self._waiting: dict[int, asyncio.Future] = {}
         self._ids = itertools.count(1)
         self._pending: list[bytes] = []
+        self._plans: dict[tuple, int] = {}
+        self._plan_ids = itertools.count(1)
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         try:
-            self._transport, _ = await asyncio.get_running_loop().create_unix_connection(
-                lambda: _ClientProtocol(self), self.path)
+            self._transport, _ = await self._loop.create_unix_connection(lambda: _ClientProtocol(self), self.path)
         except OSError as exc:
             raise CountersError(f"cannot reach the admission process at {self.path} ({exc.strerror}); "
                                 f"restart `jackstop serve`") from None
@@ -202,18 +221,20 @@ class SharedCounters(Counters):
                 fut.set_exception(CountersError("the admission process went away; restart `jackstop serve`"))
         self._waiting.clear()
 
+    def _send(self, msg: list) -> None:
+        # Messages of the same loop iteration go out in one write.
+        if not self._pending:
+            self._loop.call_soon(self._flush)
+        self._pending.append(orjson.dumps(msg))
+
     async def _call(self, *msg: Any) -> Any:
         if self._transport is None:
             raise CountersError("the admission process is not reachable; restart `jackstop serve`")
         mid = next(self._ids)
-        fut = asyncio.get_running_loop().create_future()
-        self._waiting[mid] = fut
-        # Requests made in the same loop iteration go out in one write.
-        if not self._pending:
-            asyncio.get_running_loop().call_soon(self._flush)
-        self._pending.append(orjson.dumps([mid, *msg]))
+        fut = self._waiting[mid] = self._loop.create_future()
+        self._send([mid, *msg])
         result = await fut
-        if isinstance(result, dict) and "error" in result:
+        if isinstance(result, dict):
             raise CountersError(f"the admission process failed: {result['error']}")
         return result
 
@@ -222,21 +243,35 @@ class SharedCounters(Counters):
         if self._transport is not None:
             self._transport.write(b"\n".join(data) + b"\n")
 
+    def _plan(self, req: AdmitRequest) -> int:
+        key = (*req.budgets, None, *req.rates)
+        pid = self._plans.get(key)
+        if pid is None:
+            if len(self._plans) >= self.MAX_PLANS:  # windows roll over: start afresh now and then
+                self._plans.clear()
+                self._send([0, "forget"])
+            pid = self._plans[key] = next(self._plan_ids)
+            self._send([0, "p", pid, [_budget_row(b) for b in req.budgets], [_rate_row(r) for r in req.rates]])
+        return pid
+
     async def admit(self, req: AdmitRequest) -> Admitted | Refused:
-        r = await self._call("admit", req)
-        if "refused" in r:
-            f = r["refused"]
-            return Refused(f["rule"], _budget(f["budget"]) if f["budget"] else None,
-                           RateCheck(**f["rate"]) if f["rate"] else None, f["retry_after"], f["spent"],
-                           f["reserved"], _rates(f["rates"]))
-        return Admitted(Ticket(req, state=r["ticket"]), _rates(r["rates"]))
+        if self._transport is None:
+            raise CountersError("the admission process is not reachable; restart `jackstop serve`")
+        r = await self._call("a", self._plan(req), req.request_id, req.now, req.cost, req.tokens, req.lease)
+        states = tuple(RateState(rc, rem, reset) for rc, (rem, reset) in zip(req.rates, r[-1], strict=True))
+        if r[0] == "r":
+            _, rule, bi, ri, retry, spent, reserved, _ = r
+            return Refused(rule, req.budgets[bi] if bi is not None else None, req.rates[ri] if ri is not None else None,
+                           retry, spent, reserved, states)
+        return Admitted(Ticket(req, state=r[0]), states)
 
     async def settle(self, ticket: Ticket, cost: int, tokens: int, now: float) -> list[Settled]:
         if ticket.settled:
             return []
         ticket.settled = True
-        out = await self._call("settle", ticket.state, cost, tokens, now)
-        return [Settled(_budget(s["check"]), s["before"], s["after"]) for s in out]
+        out = await self._call("s", ticket.state, cost, tokens, now)
+        budgets = ticket.request.budgets
+        return [Settled(budgets[i], before, after) for i, before, after in out]
 
     async def spent(self, checks: list[BudgetCheck], now: float) -> list[tuple[int, int]]:
-        return [tuple(x) for x in await self._call("spent", checks, now)]
+        return [tuple(x) for x in await self._call("spent", [_budget_row(b) for b in checks], now)]
