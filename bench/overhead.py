@@ -209,8 +209,9 @@ class Gateway:
             out = self.cli("keys", "create", f"k-{kind}", "--provider", kind, "--json", "--budget", "1000000/day",
                            "--rpm", "10000000", "--tpm", "10000000000")
             self.keys[kind] = json.loads(out)["key"]
-        self.proc = subprocess.Popen(["taskset", "-c", cpus, *JACKSTOP, "serve", "--port", str(self.port),
-                                      "--workers", str(workers)], env=env, stdout=subprocess.DEVNULL,
+        more = ["--workers", str(workers)] if workers > 1 else []
+        self.proc = subprocess.Popen(["taskset", "-c", cpus, *JACKSTOP, "serve", "--port", str(self.port), *more],
+                                     env=env, stdout=subprocess.DEVNULL,
                                      stderr=open(tmp / name / "gateway.log", "w"))
         self.url = f"http://127.0.0.1:{self.port}"
         wait_http(self.url + "/healthz")
