@@ -217,12 +217,17 @@ class Gateway:
         wait_http(self.url + "/healthz")
 
     def cli(self, *args: str, input: str | None = None) -> str:
-        return subprocess.run([*JACKSTOP, *args], env=self.env, check=True, capture_output=True, text=True,
-                              input=input).stdout
+        r = subprocess.run([*JACKSTOP, *args], env=self.env, capture_output=True, text=True, input=input)
+        if r.returncode != 0:
+            raise SystemExit(f"jackstop {args[0]} failed for {self.name}: {r.stderr.strip()}")
+        return r.stdout
 
-    def served(self) -> int:
-        usage = json.loads(self.cli("usage", "--json", "--since", "1h"))
-        return sum(r["served"] for r in usage["usage"])
+    def served(self) -> int | str:
+        r = subprocess.run([*JACKSTOP, "usage", "--json", "--since", "1h"], env=self.env, capture_output=True,
+                           text=True)
+        if r.returncode != 0:
+            return f"(jackstop usage failed: {r.stderr.strip()[-200:]})"
+        return sum(row["served"] for row in json.loads(r.stdout)["usage"])
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -235,10 +240,12 @@ class Gateway:
 JACKSTOP = [sys.executable, "-m", "jackstop"]
 
 
-def scaleout_env() -> dict[str, str] | None:
+def scaleout_env(probe: bool = False) -> dict[str, str] | None:
     pg, redis = os.environ.get("JACKSTOP_TEST_POSTGRES"), os.environ.get("JACKSTOP_TEST_REDIS")
     if not pg or not redis:
         return None
+    if probe:
+        return {}
     import uuid
 
     import psycopg
@@ -277,6 +284,8 @@ def main() -> int:
     ap.add_argument("--tiers", default="embedded,scaleout")
     ap.add_argument("--upstream-client", default="pyreqwest", choices=["pyreqwest", "aiohttp"])
     ap.add_argument("--config", help="a jackstop.toml for the gateway (e.g. to turn the monitor off)")
+    ap.add_argument("--before", metavar="CHECKOUT", help="also measure another checkout's gateway (1 worker), "
+                                                         "e.g. a worktree of main, for before/after in one run")
     args = ap.parse_args()
     duration = args.duration or (2.0 if args.quick else 5.0)
     repeat = args.repeat or (1 if args.quick else 3)
@@ -308,17 +317,26 @@ def main() -> int:
             ("bare python", bare.pid, f"http://127.0.0.1:{bare_port}", None)]
         for tier in args.tiers.split(","):
             extra: dict[str, str] | None = {}
-            if tier == "scaleout":
-                extra = scaleout_env()
-                if extra is None:
-                    print("scale-out tier skipped: set JACKSTOP_TEST_POSTGRES and JACKSTOP_TEST_REDIS")
-                    continue
-                scaleouts.append(extra)
+            if tier == "scaleout" and scaleout_env(probe=True) is None:
+                print("scale-out tier skipped: set JACKSTOP_TEST_POSTGRES and JACKSTOP_TEST_REDIS")
+                continue
             for w in [int(x) for x in args.workers.split(",")]:
+                if tier == "scaleout":  # each gateway its own database and counters
+                    extra = scaleout_env()
+                    scaleouts.append(extra)
                 g = Gateway(tmp, f"{tier}-{w}w", up_port, extra, w, "0" if w == 1 else "0,1", args.config,
                             args.upstream_client)
                 gateways.append(g)
                 targets.append((f"jackstop {tier} {w}w", g.proc.pid, g.url, g.keys))
+            if args.before:  # another checkout's code, one worker, measured in the same run
+                before_env = {**extra, "PYTHONPATH": str(pathlib.Path(args.before).resolve() / "src")}
+                if tier == "scaleout":  # its own database and counters
+                    own = scaleout_env()
+                    scaleouts.append(own)
+                    before_env.update(own)
+                g = Gateway(tmp, f"{tier}-before-1w", up_port, before_env, 1, "0", args.config, args.upstream_client)
+                gateways.append(g)
+                targets.append((f"jackstop {tier}-before 1w", g.proc.pid, g.url, g.keys))
         scripts = {}
         for mode in args.modes.split(","):
             body = request_body(mode == "stream")
@@ -416,6 +434,11 @@ def _summary(results: list[dict]) -> None:
             if one and two:
                 print(f"goal: 2 workers >= 1.7× 1 worker at 64 connections ({mode}, {tier}): "
                       f"{two['rps']:.0f} / {one['rps']:.0f} req/s = {two['rps'] / one['rps']:.2f}×")
+        for tier in ("embedded", "scaleout"):
+            b, a = get(mode, 16, f"jackstop {tier}-before 1w"), get(mode, 16, f"jackstop {tier} 1w")
+            if a and b:
+                print(f"before -> after ({mode}, {tier}, 16 conns): CPU/request {b['cpu_us']:.0f} -> {a['cpu_us']:.0f}µs, "
+                      f"p50 {b['p50']:.2f} -> {a['p50']:.2f} ms, p99 {b['p99']:.2f} -> {a['p99']:.2f} ms")
         for conns in (1, 16):
             r, d = get(mode, conns, "jackstop embedded 1w"), get(mode, conns, "direct")
             if r and d:
