@@ -258,7 +258,8 @@ class SharedCounters(Counters):
         if self._transport is None:
             raise CountersError("the admission process is not reachable; restart `jackstop serve`")
         r = await self._call("a", self._plan(req), req.request_id, req.now, req.cost, req.tokens, req.lease)
-        states = tuple(RateState(rc, rem, reset) for rc, (rem, reset) in zip(req.rates, r[-1], strict=True))
+        # as the in-process counters report them: every limit, or none (a budget refusal)
+        states = tuple(RateState(rc, rem, reset) for rc, (rem, reset) in zip(req.rates, r[-1]))
         if r[0] == "r":
             _, rule, bi, ri, retry, spent, reserved, _ = r
             return Refused(rule, req.budgets[bi] if bi is not None else None, req.rates[ri] if ri is not None else None,

@@ -32,9 +32,21 @@ def _worker(settings: Settings, home: Home, sock: socket.socket) -> None:
     from jackstop.gateway import logs
     from jackstop.gateway.server import make_server
 
+    _die_with_parent()
     logs.setup(settings.log.level, settings.log.file)
     server, _app = make_server(settings, home)
     server.run(sockets=[sock])
+
+
+def _die_with_parent() -> None:
+    """Linux: a worker whose supervisor is killed (-9) stops too, instead of holding the port while
+    every admission fails closed for want of the supervisor's counters."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # other platforms: the workers fail closed (503) instead
+        pass
 
 
 def _seed(settings: Settings, home: Home) -> Any:
