@@ -24,7 +24,7 @@ from tests.gateway.util import ledger_rows
 @pytest.fixture(scope="module", params=["sqlite", "scaleout"])
 def gateway2(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, mock) -> Iterator[GatewayProc]:
     g = start_gateway(tmp_path_factory.mktemp("gw2"), extra_env=tier_env(request, request.param),
-                      serve_args=("--workers", "2"))
+                      serve_args=("--workers", "2"), ready_timeout=90)  # each worker starts a whole gateway
     g.add_provider("oai", "openai", mock.keys["openai"], mock.base_url + "/v1")
     try:
         yield g
@@ -77,3 +77,26 @@ def test_both_workers_serve_and_a_revoked_key_is_refused_by_both(gateway2, fresh
     statuses = asyncio.run(fire(gateway2.url, key, 40, False))  # 40 connections reach both workers
     assert statuses == [401] * 40
     assert re.search(r"listening on .*\(2 workers\)", gateway2.logs())
+
+
+@pytest.mark.slow
+def test_workers_stop_when_their_supervisor_is_killed(gateway2):
+    """Without the supervisor's counters no cap can be held: its workers must not keep the port.
+    (Last in this module: it ends the module's gateway.)"""
+    import signal
+    import time
+
+    def running(pid: int) -> bool:
+        try:
+            return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    workers = _worker_pids(gateway2)
+    assert len(workers) >= 2
+    os.kill(gateway2.proc.pid, signal.SIGKILL)
+    gateway2.proc.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(running(p) for p in workers):
+        time.sleep(0.1)
+    assert [p for p in workers if running(p)] == []
