@@ -287,8 +287,9 @@ def main() -> int:
     ap.add_argument("--before", metavar="CHECKOUT", help="also measure another checkout's gateway (1 worker), "
                                                          "e.g. a worktree of main, for before/after in one run")
     args = ap.parse_args()
-    duration = args.duration or (2.0 if args.quick else 5.0)
-    repeat = args.repeat or (1 if args.quick else 3)
+    quick = args.quick or bool(os.environ.get("JACKSTOP_BENCH_QUICK"))  # `make bench QUICK=1`
+    duration = args.duration or (2.0 if quick else 5.0)
+    repeat = args.repeat or (1 if quick else 3)
     if not ensure_debian_tools({"nginx": "nginx-light", "wrk": "wrk"}):
         return 0
     if (os.cpu_count() or 1) < 2:
