@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.jackstop-installed
 
-.PHONY: install run test bench demo lock browser clean
+.PHONY: install run test bench bench-tools demo lock browser clean
 
 install: $(STAMP)
 
@@ -22,8 +22,16 @@ run: install
 test: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: install
-	$(BIN)/python bench/run_all.py $(BENCH)
+# `make bench` (everything), `make bench BENCH=overhead` (one script), QUICK=1 (the short matrix).
+bench: install bench-tools
+	JACKSTOP_BENCH_QUICK=$(QUICK) $(BIN)/python bench/run_all.py $(BENCH)
+
+# The gateway benchmarks drive load with wrk and use nginx as upstream and baseline (Debian packages).
+bench-tools:
+	@{ command -v wrk >/dev/null 2>&1 && { command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx; }; } || \
+	  { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	  (apt-get install -y -q wrk nginx-light >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q wrk nginx-light >/dev/null)) \
+	  || echo "note: wrk/nginx not installed; the gateway overhead benchmark will be skipped"; }
 
 demo: install
 	$(BIN)/jackstop demo

@@ -147,6 +147,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             first = exc.errors()[0]
             raise UsageError(f"--{first['loc'][0]} {first.get('input')!s}: "
                              f"{first['msg'].removeprefix('Value error, ')}") from None
+    if args.workers < 1:
+        raise UsageError(f"--workers {args.workers}: give 1 or more gateway processes (e.g. one per core)")
     sock = _bind(settings.server.host, settings.server.port)
     port = sock.getsockname()[1]
     logs.setup(settings.log.level, settings.log.file)
@@ -158,6 +160,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     control.store.close()
     if steps:
         print(steps, flush=True)
+    if args.workers > 1:
+        from jackstop.gateway.workers import serve_workers
+
+        print(f"jackstop gateway listening on http://{settings.server.host}:{port} ({args.workers} workers)",
+              flush=True)
+        return serve_workers(settings, control.home, sock, args.workers)
     server, _app = make_server(settings, control.home)
     print(f"jackstop gateway listening on http://{settings.server.host}:{port}", flush=True)
     server.run(sockets=[sock])
@@ -658,6 +666,8 @@ def register(sub: Any) -> None:
     p = common(sub.add_parser("serve", help="run the gateway"), json_flag=False)
     p.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 8787)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="gateway processes sharing the port, caps exact across them (default 1; e.g. one per core)")
     p.set_defaults(func=_guard(cmd_serve))
 
     sec = sub.add_parser("secrets", help="the local keystore of provider keys").add_subparsers(

@@ -102,6 +102,10 @@ class State:
                 self.apply(self.store.changes_since(self.epoch))
             else:
                 await self._reread()
+        elif self._refreshing is not None:
+            # Another request saw a change and is re-reading: wait for it too, or this request would
+            # run on the view from before the change (a revoked key served meanwhile).
+            await asyncio.shield(self._refreshing)
 
     def _reread(self) -> asyncio.Future:
         """Re-read the Store in one task that every waiting request shares.
