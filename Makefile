@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.jackstop-installed
 
-.PHONY: install run test bench demo lock browser clean
+.PHONY: install run test bench bench-tools demo lock browser clean
 
 install: $(STAMP)
 
@@ -27,8 +27,16 @@ TEST_WORKERS ?= auto
 test: install browser
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
-bench: install
-	$(BIN)/python bench/run_all.py $(BENCH)
+# `make bench` (everything), `make bench BENCH=overhead` (one script), QUICK=1 (the short matrix).
+bench: install bench-tools
+	JACKSTOP_BENCH_QUICK=$(QUICK) $(BIN)/python bench/run_all.py $(BENCH)
+
+# The gateway benchmarks drive load with wrk and use nginx as upstream and baseline (Debian packages).
+bench-tools:
+	@{ command -v wrk >/dev/null 2>&1 && { command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx; }; } || \
+	  { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	  (apt-get install -y -q wrk nginx-light >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q wrk nginx-light >/dev/null)) \
+	  || echo "note: wrk/nginx not installed; the gateway overhead benchmark will be skipped"; }
 
 demo: install
 	$(BIN)/jackstop demo
@@ -39,11 +47,16 @@ lock:
 	$(BIN)/uv lock --python $(BIN)/python
 	$(BIN)/python tools/uv_bootstrap.py
 
-# Browser tests use Debian's Chromium; install it where apt is available.
+# Browser tests use Debian's Chromium, the alert-rule tests Debian's promtool; install them where apt is available.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
 	  (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)) \
 	  || echo "note: chromium not installed; browser tests will be skipped"; }
+	@# promtool (Debian package prometheus) checks and unit-tests docs/prometheus/alerts.yml.
+	@command -v promtool >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	  (apt-get install -y -q --no-install-recommends prometheus >/dev/null 2>&1 || (apt-get update -q >/dev/null && \
+	  apt-get install -y -q --no-install-recommends prometheus >/dev/null)) \
+	  || echo "note: promtool not installed; the alert-rule tests will be skipped"; }
 
 clean:
 	rm -rf $(VENV)

@@ -25,6 +25,7 @@ def require(module: str, feature: str, extra: str) -> ModuleType:
 
 
 def postgres() -> ModuleType:
+    require("psycopg_pool", "store.url is PostgreSQL", "scale")
     return require("psycopg", "store.url is PostgreSQL", "scale")
 
 

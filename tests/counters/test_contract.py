@@ -16,7 +16,50 @@ from jackstop.counters.memory import MemoryCounters
 T0 = 1_700_000_000.0  # a fixed point in time, before any test process started
 
 
-@pytest.fixture(params=["memory", "redis"])
+class Bridged:
+    """`serve --workers`' counters: a SharedCounters client and the AdmissionServer it asks over a
+    unix socket, both on one background loop, callable from the per-call loops of these tests."""
+
+    def __init__(self, seed=None):
+        import os
+        import tempfile
+        import threading
+
+        from jackstop.counters.shared import SCHEME, AdmissionServer, SharedCounters
+
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+        path = os.path.join(tempfile.mkdtemp(), "admission.sock")
+        self.server = AdmissionServer(path, seed=seed)
+        self.client = SharedCounters(SCHEME + path)
+        self._sync(self.server.start())
+        self._sync(self.client.start())
+
+    def _sync(self, coro):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
+
+    async def _call(self, coro):
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
+
+    async def start(self):  # started in __init__
+        pass
+
+    async def admit(self, r):
+        return await self._call(self.client.admit(r))
+
+    async def settle(self, ticket, cost, tokens, now):
+        return await self._call(self.client.settle(ticket, cost, tokens, now))
+
+    async def spent(self, checks, now):
+        return await self._call(self.client.spent(checks, now))
+
+    def close(self):
+        self._sync(self.client.close())
+        self._sync(self.server.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+@pytest.fixture(params=["memory", "redis", "shared"])
 def make(request):
     made = []
     # Resolved at setup, so a missing Redis skips the test once (a skip in teardown counts twice)
@@ -26,6 +69,8 @@ def make(request):
     def factory(seed=None):
         if request.param == "memory":
             c = MemoryCounters(seed=seed)
+        elif request.param == "shared":
+            c = Bridged(seed=seed)
         else:
             from jackstop.counters.redis import RedisCounters
 
@@ -34,6 +79,9 @@ def make(request):
         return c
 
     yield factory
+    if request.param == "shared":
+        for c in made:
+            c.close()
     if request.param == "redis":
         import redis
 

@@ -93,7 +93,8 @@ class GatewayProc:
 
 
 def start_gateway(tmp: pathlib.Path, *, extra_env: dict[str, str] | None = None,
-                  config_text: str | None = None) -> GatewayProc:
+                  config_text: str | None = None, serve_args: tuple[str, ...] = (),
+                  ready_timeout: float = 60.0) -> GatewayProc:  # a loaded machine (parallel workers) is slow
     home = tmp / "home"
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("JACKSTOP_")}
@@ -115,9 +116,10 @@ def start_gateway(tmp: pathlib.Path, *, extra_env: dict[str, str] | None = None,
     settings = config.load(environ=env)
     g.control = Control.open(settings, Home.from_env(env))
     with open(log_path, "wb") as log:
-        g.proc = subprocess.Popen([sys.executable, "-m", "jackstop", "serve", "--port", str(port)], env=env,
+        g.proc = subprocess.Popen([sys.executable, "-m", "jackstop", "serve", "--port", str(port), *serve_args],
+                                  env=env,
                                   stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60  # bounds a stuck start; a loaded machine (parallel workers) can be slow
+    deadline = time.monotonic() + ready_timeout
     while time.monotonic() < deadline:
         if g.proc.poll() is not None:
             raise AssertionError(f"gateway exited early ({g.proc.returncode}):\n{g.logs()}")

@@ -29,6 +29,10 @@ def open_counters(url: str, *, seed=None, prefix: str = "jackstop:") -> Counters
         from jackstop.counters.redis import RedisCounters
 
         return RedisCounters(url, seed=seed, prefix=prefix)
+    if url.startswith("admission+unix://"):  # a worker of `jackstop serve --workers N` (counters/shared.py)
+        from jackstop.counters.shared import SharedCounters
+
+        return SharedCounters(url)
     from jackstop.counters.memory import MemoryCounters
 
     return MemoryCounters(seed=seed)

@@ -22,6 +22,7 @@ from jackstop.durations import parse_since
 from jackstop.gateway.control import Control, ControlError
 from jackstop.gateway.http import BodyTooLarge, ClientGone, read_body, send_json
 from jackstop.gateway.state import State
+from jackstop.providers import KINDS
 
 log = logging.getLogger("jackstop.admin")
 
@@ -89,7 +90,7 @@ ROUTES = (
     AdminRoute("POST", "/panic/lift", "lift_panic", "Resume exactly the keys the last panic suspended", _obj({})),
     AdminRoute("GET", "/providers", "list_providers", "List providers (never their secrets)", roles=("admin", "read")),
     AdminRoute("POST", "/providers", "add_provider", "Register a provider credential",
-               _obj({"name": _S, "kind": {"enum": ["openai", "anthropic", "gemini", "openai-compatible"]},
+               _obj({"name": _S, "kind": {"enum": list(KINDS)},
                      "secret": _S, "base_url": _S}, ("name", "kind", "secret"))),
     AdminRoute("PATCH", "/providers/{name}", "update_provider",
                "Change a provider's base URL (to a host the gateway's config approves) or its budgets and limits",

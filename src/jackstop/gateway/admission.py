@@ -28,7 +28,7 @@ from jackstop.counters import (
     Ticket,
 )
 from jackstop.gateway.bounds import Bound, BoundError, UnboundedInput, bound_request
-from jackstop.gateway.spellings import AmbiguousParameter
+from jackstop.providers.spellings import AmbiguousParameter
 from jackstop.gateway.policy import EMPTY, Policy, PolicyError, parse_policy
 from jackstop.gateway.windows import window
 from jackstop.pricing import PriceError, Usage, UsageError, cost_nusd, worst_case_nusd
@@ -116,6 +116,7 @@ class Admission:
         self.monitor = monitor
         self.tz = ZoneInfo(settings.limits.timezone)
         self._parsed: dict[tuple[str, str, int], Policy] = {}
+        self._plans: dict[tuple, tuple[float, tuple[Policy, ...], tuple[BudgetCheck, ...], tuple[RateCheck, ...]]] = {}
 
     # -- policies -----------------------------------------------------------------------------
     def _policy(self, kind: str, name: str, seq: int, raw: dict[str, Any]) -> Policy:
@@ -244,21 +245,7 @@ class Admission:
                                  f"--unbounded-reserve USD)")
                 worst += reserve
             tokens = bound.input_tokens + bound.output_tokens
-        budgets: list[BudgetCheck] = []
-        rates: list[RateCheck] = []
-        for s in scopes:
-            p = s.policy
-            if route.billable:
-                for b in p.budgets:
-                    w = window(b.window, now, self.tz)
-                    budgets.append(BudgetCheck(f"{s.counter}:{w.id}", b.amount_nusd, w.rolling, w.start, w.end,
-                                               s.kind, s.name, b.window, b.alerts))
-            if p.rpm is not None:
-                rates.append(RateCheck(s.counter, "rpm", p.rpm, s.kind, s.name))
-            if p.tpm is not None:
-                rates.append(RateCheck(s.counter, "tpm", p.tpm, s.kind, s.name))
-            if p.concurrency is not None:
-                rates.append(RateCheck(s.counter, "concurrency", p.concurrency, s.kind, s.name))
+        budgets, rates = self._plan(scopes, route.billable, now)
         if self.monitor is not None:
             # A throttle the monitor imposed: a fraction of the key's usual request rate.
             key_scope = next((s for s in scopes if s.kind in ("key", "token")), None)
@@ -291,6 +278,39 @@ class Admission:
             self._refused(result, worst, now)
         assert isinstance(result, Admitted)
         return Grant(result.ticket, worst, tokens, price, bound, _rate_headers(result.rates))
+
+    def _plan(self, scopes: list[Scope], billable: bool, now: float) -> tuple[list[BudgetCheck], list[RateCheck]]:
+        """The budget and rate checks of these scopes, built once per policy version and calendar window
+        (the window math and the check objects were a measurable share of each request; see
+        bench/profiles/NOTES.md). Returns fresh lists: the caller may append to them."""
+        key = (billable, *[(s.kind, s.name, s.counter, id(s.policy)) for s in scopes])
+        plan = self._plans.get(key)
+        if plan is not None and now < plan[0] and all(a is b.policy for a, b in zip(plan[1], scopes, strict=True)):
+            return list(plan[2]), list(plan[3])
+        budgets: list[BudgetCheck] = []
+        rates: list[RateCheck] = []
+        until = float("inf")
+        for s in scopes:
+            p = s.policy
+            if billable:
+                for b in p.budgets:
+                    w = window(b.window, now, self.tz)
+                    if w.end is not None:
+                        until = min(until, w.end)
+                    # A rolling window's start only informs reports; counters and seeding use `rolling`.
+                    budgets.append(BudgetCheck(f"{s.counter}:{w.id}", b.amount_nusd, w.rolling, w.start, w.end,
+                                               s.kind, s.name, b.window, b.alerts))
+            if p.rpm is not None:
+                rates.append(RateCheck(s.counter, "rpm", p.rpm, s.kind, s.name))
+            if p.tpm is not None:
+                rates.append(RateCheck(s.counter, "tpm", p.tpm, s.kind, s.name))
+            if p.concurrency is not None:
+                rates.append(RateCheck(s.counter, "concurrency", p.concurrency, s.kind, s.name))
+        if len(self._plans) > 50_000:
+            self._plans.clear()
+        # The policies are held so that their ids, part of the key, cannot be reused by new objects.
+        self._plans[key] = (until, tuple(s.policy for s in scopes), tuple(budgets), tuple(rates))
+        return budgets, rates
 
     def _refused(self, r: Refused, worst: int, now: float) -> None:
         headers = _rate_headers(r.rates) + _retry_headers(r.retry_after)

@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from jackstop.cli import UsageError
+from jackstop.providers import KINDS
 
 
 def _json(obj: Any) -> None:
@@ -150,6 +151,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             first = exc.errors()[0]
             raise UsageError(f"--{first['loc'][0]} {first.get('input')!s}: "
                              f"{first['msg'].removeprefix('Value error, ')}") from None
+    if args.workers < 1:
+        raise UsageError(f"--workers {args.workers}: give 1 or more gateway processes (e.g. one per core)")
     sock = _bind(settings.server.host, settings.server.port)
     port = sock.getsockname()[1]
     logs.setup(settings.log.level, settings.log.file)
@@ -161,6 +164,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     control.store.close()
     if steps:
         print(steps, flush=True)
+    if args.workers > 1:
+        from jackstop.gateway.workers import serve_workers
+
+        print(f"jackstop gateway listening on http://{settings.server.host}:{port} ({args.workers} workers)",
+              flush=True)
+        return serve_workers(settings, control.home, sock, args.workers)
     server, _app = make_server(settings, control.home)
     print(f"jackstop gateway listening on http://{settings.server.host}:{port}", flush=True)
     server.run(sockets=[sock])
@@ -208,9 +217,26 @@ def _provider_row(control: Any, p: Any) -> dict[str, Any]:
             "secret_last4": control.provider_secret_last4(p)}
 
 
+def _deployments(args: argparse.Namespace) -> dict[str, str]:
+    """--deployment DEPLOYMENT=MODEL (repeatable): the model each Azure deployment runs."""
+    out = {}
+    for item in args.deployment or []:
+        name, sep, model = item.partition("=")
+        if not sep or not name.strip() or not model.strip():
+            raise UsageError(f"--deployment {item!r}: write DEPLOYMENT=MODEL, e.g. --deployment gpt4prod=gpt-4o")
+        out[name.strip()] = model.strip()
+    return out
+
+
 def cmd_providers_add(args: argparse.Namespace) -> int:
+    from jackstop.gateway.policy import validate
+
     control = _control(args)
+    if deployments := _deployments(args):
+        validate({"deployments": deployments})  # before the provider exists: all or nothing
     p = control.add_provider(args.name, args.kind, args.secret, args.base_url, "cli")
+    if deployments:
+        p = control.update_provider_policy(p.name, {"deployments": deployments}, [], "cli")
     if args.json:
         _json(_provider_row(control, p))
     else:
@@ -433,7 +459,11 @@ def cmd_prices(args: argparse.Namespace) -> int:
         catalog = Catalog.load(settings.prices)
     except PriceError as exc:
         raise UsageError(f"[prices] in the configuration: {exc}") from None
-    rows = [r for r in catalog.rows() if not args.provider or r.provider_kind == args.provider]
+    from jackstop.providers import price_kind
+
+    # A kind priced as another (azure-openai: OpenAI's list prices) shows that one's prices.
+    wanted = price_kind(args.provider) if args.provider in KINDS else args.provider
+    rows = [r for r in catalog.rows() if not args.provider or r.provider_kind == wanted]
     if args.provider and not rows:
         kinds = sorted({r.provider_kind for r in catalog.rows()})
         raise UsageError(f"no prices for provider kind {args.provider!r}; known kinds: {', '.join(kinds)}")
@@ -515,6 +545,9 @@ def cmd_providers_update(args: argparse.Namespace) -> int:
 
     control = _control(args)
     changes, clear = policy_changes(args)
+    if deployments := _deployments(args):  # added to (or replacing) the provider's mapping
+        old = control.store.get_provider(args.name).policy.get("deployments") or {}
+        changes["deployments"] = {**old, **deployments}
     if args.base_url:
         # Obeys [providers] approved_hosts like the admin API: the CLI cannot approve a host either.
         rec = control.update_provider(args.name, "cli", base_url=args.base_url)
@@ -637,6 +670,8 @@ def register(sub: Any) -> None:
     p = common(sub.add_parser("serve", help="run the gateway"), json_flag=False)
     p.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 8787)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="gateway processes sharing the port, caps exact across them (default 1; e.g. one per core)")
     p.set_defaults(func=_guard(cmd_serve))
 
     sec = sub.add_parser("secrets", help="the local keystore of provider keys").add_subparsers(
@@ -654,10 +689,12 @@ def register(sub: Any) -> None:
         dest="providers_cmd", metavar="ACTION", required=True)
     p = common(prov.add_parser("add", help="register a provider"))
     p.add_argument("name")
-    p.add_argument("--kind", required=True, choices=["openai", "anthropic", "gemini", "openai-compatible"])
+    p.add_argument("--kind", required=True, choices=KINDS)
     p.add_argument("--secret", required=True, metavar="SECRETREF", help="env:VARIABLE, local:NAME, vault:MOUNT/data/PATH#FIELD, "
                    "aws-sm:SECRET_ID[#FIELD] or azure-kv:https://VAULT.vault.azure.net/secrets/NAME")
     p.add_argument("--base-url", help="what you would give the provider's SDK as base_url")
+    p.add_argument("--deployment", action="append", metavar="DEPLOYMENT=MODEL",
+                   help="azure-openai: the model a deployment runs, for its price (repeatable)")
     p.set_defaults(func=_guard(cmd_providers_add))
     p = common(prov.add_parser("list", help="list providers (never their secrets)"))
     p.set_defaults(func=_guard(cmd_providers_list))
@@ -667,6 +704,8 @@ def register(sub: Any) -> None:
     p = common(prov.add_parser("update", help="set a provider's base URL, budgets and limits"))
     p.add_argument("name")
     p.add_argument("--base-url", help="a new base URL (its host must be official or in [providers] approved_hosts)")
+    p.add_argument("--deployment", action="append", metavar="DEPLOYMENT=MODEL",
+                   help="azure-openai: map a deployment to the model it runs (repeatable; --clear deployments)")
     add_policy_args(p, expires=False, update=True)
     p.set_defaults(func=_guard(cmd_providers_update))
     p = common(prov.add_parser("rotate", help="point a provider at a new secret"), False)

@@ -6,7 +6,8 @@ JSON shape (every field optional):
      "rpm": 60, "tpm": 100000, "concurrency": 4,
      "allow_ips": ["10.0.0.0/8", "2001:db8::/32"],
      "providers": ["openai-*"], "models": ["gpt-4o*"], "endpoints": ["chat.completions"],
-     "max_body_bytes": 1048576, "max_tokens": 2048, "unbounded_reserve": "0.50"}
+     "max_body_bytes": 1048576, "max_tokens": 2048, "unbounded_reserve": "0.50",
+     "deployments": {"gpt4prod": "gpt-4o"}}      # a provider's: the model each (Azure) deployment runs
 """
 
 from __future__ import annotations
@@ -18,16 +19,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jackstop.pricing.money import format_usd, parse_usd
+from jackstop.providers import ENDPOINTS
 
 WINDOWS = ("total", "day", "week", "month", "24h", "7d")
 DEFAULT_ALERTS = (0.5, 0.8, 1.0)
-ENDPOINTS = (
-    "chat.completions", "responses", "completions", "embeddings", "images.generations", "models",
-    "messages", "messages.count_tokens",
-    "generateContent", "streamGenerateContent", "countTokens", "embedContent", "batchEmbedContents",
-)
+# ENDPOINTS: every endpoint any provider family routes (jackstop.providers registry).
 _FIELDS = ("budgets", "rpm", "tpm", "concurrency", "allow_ips", "providers", "models", "endpoints",
-           "max_body_bytes", "max_tokens", "unbounded_reserve", "monitor")
+           "max_body_bytes", "max_tokens", "unbounded_reserve", "monitor", "deployments")
+_DEPLOYMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/~-]{0,255}$")
 
 
 class PolicyError(ValueError):
@@ -61,6 +61,7 @@ class Policy:
     max_tokens: int | None = None
     unbounded_reserve_nusd: int | None = None
     monitor: dict[str, Any] = field(default_factory=dict)  # the monitor's response policy (its own schema)
+    deployments: tuple[tuple[str, str], ...] = ()  # (deployment, model): what prices an Azure deployment
     _model_res: tuple[re.Pattern[str], ...] = ()
     _provider_res: tuple[re.Pattern[str], ...] = ()
 
@@ -172,6 +173,12 @@ def parse_policy(raw: dict[str, Any] | None) -> Policy:
         raise PolicyError("monitor must be an object")
     models = _globs(raw, "models")
     providers = _globs(raw, "providers")
+    deployments = raw.get("deployments") or {}
+    if not isinstance(deployments, dict) or not all(
+            isinstance(d, str) and _DEPLOYMENT.match(d) and isinstance(m, str) and _MODEL_NAME.match(m)
+            for d, m in deployments.items()):
+        raise PolicyError("deployments must map deployment names (letters, digits, - _ .) to model names, "
+                          "e.g. {\"gpt4prod\": \"gpt-4o\"} (CLI: --deployment gpt4prod=gpt-4o)")
     return Policy(
         budgets=budgets,
         rpm=_int(raw, "rpm", 1, 10_000_000),
@@ -185,6 +192,7 @@ def parse_policy(raw: dict[str, Any] | None) -> Policy:
         max_tokens=_int(raw, "max_tokens", 1, 10_000_000),
         unbounded_reserve_nusd=reserve_nusd,
         monitor=monitor,
+        deployments=tuple(sorted(deployments.items())),
         _model_res=tuple(re.compile(fnmatch.translate(g)) for g in models),
         _provider_res=tuple(re.compile(fnmatch.translate(g)) for g in providers),
     )
@@ -208,6 +216,8 @@ def validate(raw: dict[str, Any] | None) -> dict[str, Any]:
         out["unbounded_reserve"] = format_usd(p.unbounded_reserve_nusd)
     if p.monitor:
         out["monitor"] = _valid_monitor(p.monitor)
+    if p.deployments:
+        out["deployments"] = dict(p.deployments)
     return out
 
 
@@ -334,6 +344,7 @@ NARROWING: dict[str, Any] = {
     "max_tokens": _number("max_tokens"),
     "unbounded_reserve": _unbounded_reserve,
     "monitor": _monitor,
+    "deployments": lambda c, p: "deployments: only a provider maps deployments to models" if c.deployments else None,
 }
 
 

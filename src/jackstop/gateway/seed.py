@@ -9,17 +9,9 @@ from jackstop.counters import BudgetCheck
 from jackstop.store import Store
 
 
-def ledger_spend(store: Store, since: float, where: str = "1 = 1", params: list[Any] | None = None) -> int:
-    """Nano-USD the ledger holds since `since` for the rows matching `where`."""
-    rows = store.query(f"SELECT COALESCE(SUM(cost_nusd), 0) FROM ledger WHERE ts >= ? AND {where}",
-                       [since, *(params or [])], ledger=True)
-    return int(rows[0][0] or 0)
-
-
 def key_spend(store: Store, key_id: str, child_ids: list[str], since: float) -> int:
     """A key's spend since `since`, its client tokens' included (they count against it)."""
-    ids = [key_id, *child_ids]
-    return ledger_spend(store, since, f"key_id IN ({', '.join('?' for _ in ids)})", ids)
+    return store.ledger_repo.spend(since, key_ids=[key_id, *child_ids])
 
 
 class LedgerSeed:
@@ -38,9 +30,9 @@ class LedgerSeed:
             return key_spend(self.store, key_id,
                              [k.id for k in self.state.keys.values() if k.parent_id == key_id], start)
         if scope == "project":
-            return ledger_spend(self.store, start, "project = ?", [check.name])
+            return self.store.ledger_repo.spend(start, project=check.name)
         if scope == "provider":
-            return ledger_spend(self.store, start, "provider = ?", [check.name])
+            return self.store.ledger_repo.spend(start, provider=check.name)
         if scope == "global":
-            return ledger_spend(self.store, start)
+            return self.store.ledger_repo.spend(start)
         return 0
