@@ -131,8 +131,8 @@ def test_configuration_and_setup_errors_are_one_line(home, tmp_path, capsys, mon
 def test_admin_api_route_lists_alerts(sqlite_store, receiver, managers):
     import asyncio
 
-    from jackstop.alerts.admin import register_admin
-    from jackstop.gateway.admin import Request
+    from jackstop.api.alerts import register_admin
+    from jackstop.api.admin import Request
 
     class FakeAdminAPI:
         def __init__(self) -> None:

@@ -42,7 +42,7 @@ def _catalog(settings: Any) -> Any:
 
 
 def _store(args: argparse.Namespace) -> Any:
-    from jackstop.gateway.control import Control, ControlError
+    from jackstop.control import Control, ControlError
     from jackstop.home import Home, HomeError
 
     try:

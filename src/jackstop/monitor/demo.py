@@ -60,8 +60,8 @@ def run_demo(fast: bool = False) -> int:
     import openai
 
     from jackstop import config
-    from jackstop.gateway.control import Control
-    from jackstop.gateway.server import make_server
+    from jackstop.control import Control
+    from jackstop.server import make_server
     from jackstop.home import Home
     from jackstop.mockprovider import MockProvider, UsagePolicy, generate_key
     from jackstop.monitor import load_monitor_settings

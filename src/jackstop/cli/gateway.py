@@ -28,7 +28,7 @@ def _settings(args: argparse.Namespace) -> Any:
 
 
 def _control(args: argparse.Namespace, *, create: bool = False, settings: Any = None) -> Any:
-    from jackstop.gateway.control import Control, ControlError
+    from jackstop.control import Control, ControlError
     from jackstop.home import Home, HomeError
 
     try:
@@ -43,7 +43,7 @@ def _guard(fn: Any) -> Any:
     def run(args: argparse.Namespace) -> int:
         from jackstop.config import ConfigError
         from jackstop.counters import CountersError
-        from jackstop.gateway.control import ControlError
+        from jackstop.control import ControlError
         from jackstop.home import HomeError
         from jackstop.secrets import SecretError
         from jackstop.store import StoreError
@@ -123,8 +123,7 @@ def _bind(host: str, port: int) -> Any:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from jackstop.gateway import logs
-    from jackstop.gateway.server import make_server
+    from jackstop.server import make_server, setup_logging
 
     settings = _settings(args)
     server_over: dict[str, Any] = {}
@@ -148,7 +147,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                              f"{first['msg'].removeprefix('Value error, ')}") from None
     sock = _bind(settings.server.host, settings.server.port)
     port = sock.getsockname()[1]
-    logs.setup(settings.log.level, settings.log.file)
+    setup_logging(settings.log.level, settings.log.file)
     control = _control(args, create=True)
     token = _first_token(control)
     if token:
@@ -259,7 +258,7 @@ def _print_keys(views: list[dict[str, Any]]) -> None:
 
 
 def cmd_keys_create(args: argparse.Namespace) -> int:
-    from jackstop.gateway.policy_cli import expiry, policy_changes
+    from jackstop.cli.policy_args import expiry, policy_changes
 
     control = _control(args)
     policy, _ = policy_changes(args)
@@ -290,7 +289,7 @@ def _print_policy(policy: dict[str, Any]) -> None:
 
 
 def cmd_keys_update(args: argparse.Namespace) -> int:
-    from jackstop.gateway.policy_cli import expiry, policy_changes
+    from jackstop.cli.policy_args import expiry, policy_changes
 
     control = _control(args)
     changes, clear = policy_changes(args)
@@ -361,9 +360,9 @@ def _spend(control: Any, view: dict[str, Any], timezone: str) -> list[dict[str, 
     import time
     from zoneinfo import ZoneInfo
 
-    from jackstop.gateway.policy import parse_policy
-    from jackstop.gateway.seed import key_spend
-    from jackstop.gateway.windows import window
+    from jackstop.control.policy import parse_policy
+    from jackstop.control.spend import key_spend
+    from jackstop.windows import window
     from jackstop.pricing.money import format_usd
 
     out = []
@@ -451,7 +450,7 @@ def cmd_prices(args: argparse.Namespace) -> int:
 
 def _project_cmd(create: bool) -> Any:
     def run(args: argparse.Namespace) -> int:
-        from jackstop.gateway.policy_cli import policy_changes
+        from jackstop.cli.policy_args import policy_changes
 
         control = _control(args)
         changes, clear = policy_changes(args)
@@ -483,7 +482,7 @@ def cmd_projects_list(args: argparse.Namespace) -> int:
 
 
 def cmd_global_update(args: argparse.Namespace) -> int:
-    from jackstop.gateway.policy_cli import policy_changes
+    from jackstop.cli.policy_args import policy_changes
 
     control = _control(args)
     changes, clear = policy_changes(args)
@@ -507,7 +506,7 @@ def cmd_global_show(args: argparse.Namespace) -> int:
 
 
 def cmd_providers_update(args: argparse.Namespace) -> int:
-    from jackstop.gateway.policy_cli import policy_changes
+    from jackstop.cli.policy_args import policy_changes
 
     control = _control(args)
     changes, clear = policy_changes(args)
@@ -565,7 +564,7 @@ def cmd_audit_log(args: argparse.Namespace) -> int:
 
 def cmd_tokens_mint(args: argparse.Namespace) -> int:
     from jackstop.durations import iso, parse_duration
-    from jackstop.gateway.policy_cli import policy_changes
+    from jackstop.cli.policy_args import policy_changes
 
     control = _control(args)
     changes, _ = policy_changes(args)
@@ -619,7 +618,7 @@ def cmd_admin_tokens_revoke(args: argparse.Namespace) -> int:
 # -- registration -------------------------------------------------------------------------------
 
 def register(sub: Any) -> None:
-    from jackstop.gateway.policy_cli import add_policy_args
+    from jackstop.cli.policy_args import add_policy_args
 
     def common(p: argparse.ArgumentParser, json_flag: bool = True) -> argparse.ArgumentParser:
         p.add_argument("--config", metavar="FILE", help="jackstop.toml (default: $JACKSTOP_CONFIG)")

@@ -25,7 +25,7 @@ def summary(settings: Any, store: Any, now: float) -> dict[str, Any]:
 
 
 def register_admin(api: Any, settings: Any, store: Any) -> None:
-    from jackstop.gateway.admin import AdminRoute
+    from jackstop.api.admin import AdminRoute
 
     async def posture_gateway(req: Any) -> tuple[int, Any]:
         return 200, await asyncio.to_thread(summary, settings, store, time.time())

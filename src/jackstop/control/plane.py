@@ -16,7 +16,7 @@ from typing import Any
 
 from jackstop import keys as tokens
 from jackstop.config import Settings
-from jackstop.gateway.custody import Custody, CustodyError
+from jackstop.secrets.custody import Custody, CustodyError
 from jackstop.home import Home
 from jackstop.providers import DEFAULT_BASE_URLS, KINDS
 from jackstop.secrets import Keystore, SecretError, parse_ref
@@ -272,7 +272,7 @@ class Control:
     # -- policies ---------------------------------------------------------------------------
     @staticmethod
     def _policy(raw: dict[str, Any] | None) -> dict[str, Any]:
-        from jackstop.gateway.policy import PolicyError, validate
+        from jackstop.control.policy import PolicyError, validate
 
         try:
             return validate(raw or {})
@@ -417,10 +417,10 @@ class Control:
                                f"outlive it: give a ttl of at most {left}s", 400, "token_outlives_key")
 
     def _check_within(self, parent: KeyRecord, policy: dict[str, Any]) -> None:
-        """Refuse a client-token policy wider than its key's in any field (jackstop.gateway.policy.NARROWING)."""
+        """Refuse a client-token policy wider than its key's in any field (jackstop.control.policy.NARROWING)."""
         import dataclasses
 
-        from jackstop.gateway.policy import parse_policy, widenings
+        from jackstop.control.policy import parse_policy, widenings
 
         mine = parse_policy(policy)
         theirs = parse_policy(parent.policy)

@@ -1,7 +1,7 @@
 """Admin API under /admin/v1/: JSON over HTTP, admin tokens only, with an OpenAPI document.
 
 Each route is declared once (method, path, handler, request schema); the router and the
-OpenAPI document both come from that table. Handlers call jackstop.gateway.control, the same
+OpenAPI document both come from that table. Handlers call jackstop.control, the same
 code the CLI uses, in a worker thread (the store is synchronous).
 """
 
@@ -19,9 +19,8 @@ import orjson
 from jackstop import __version__
 from jackstop import keys as tokens
 from jackstop.durations import parse_since
-from jackstop.gateway.control import Control, ControlError
-from jackstop.gateway.http import BodyTooLarge, ClientGone, read_body, send_json
-from jackstop.gateway.state import State
+from jackstop.control import Control, ControlError
+from jackstop.gateway.http import BodyTooLarge, ClientGone, read_body, send_json  # replaced by Starlette
 
 log = logging.getLogger("jackstop.admin")
 
@@ -113,7 +112,7 @@ def _compile(path: str) -> re.Pattern[str]:
 
 
 class AdminAPI:
-    def __init__(self, control: Control, state: State, catalog: Any) -> None:
+    def __init__(self, control: Control, state: Any, catalog: Any) -> None:
         self.control = control
         self.state = state
         self.catalog = catalog

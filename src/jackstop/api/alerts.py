@@ -15,7 +15,7 @@ MAX_LIMIT = 1000
 
 
 def register_admin(api: Any, manager: Any) -> None:
-    from jackstop.gateway.admin import AdminRoute
+    from jackstop.api.admin import AdminRoute
 
     async def list_alerts(req: Any) -> tuple[int, Any]:
         since = parse_since(req.query.get("since", "7d"))  # ValueError: a 400 naming the problem

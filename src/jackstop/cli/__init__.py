@@ -15,7 +15,7 @@ from jackstop import __version__
 
 # Modules that define `register(subparsers)`. Order is the order of `jackstop --help`.
 GROUPS = (
-    "jackstop.gateway.cli",
+    "jackstop.cli.gateway",
     "jackstop.alerts.cli",
     "jackstop.monitor.cli",
     "jackstop.scan.cli",

@@ -1,0 +1,69 @@
+"""The server entry point: the gateway's request path and the admin API in one ASGI app, run with
+uvicorn (httptools parser with jackstop's connection limits, uvloop event loop).
+
+This is the only module that imports `jackstop.gateway`; everything else reaches keys, policies
+and tokens through `jackstop.control`.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from jackstop.api.admin import PREFIX, AdminAPI
+from jackstop.config import Settings
+from jackstop.gateway.app import Gateway
+from jackstop.gateway.logs import setup as setup_logging
+from jackstop.home import Home
+
+__all__ = ["Server", "make_app", "make_server", "setup_logging"]
+
+
+class Server:
+    """ASGI: admin routes to the admin API, everything else (provider routes, health, lifespan) to the gateway."""
+
+    def __init__(self, gateway: Gateway, admin: Any) -> None:
+        self.gateway = gateway
+        self.admin = admin
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(PREFIX):
+            await self.admin(scope, receive, send)
+        else:
+            await self.gateway(scope, receive, send)
+
+
+def make_app(settings: Settings, home: Home) -> tuple[Server, Gateway]:
+    gateway = Gateway(settings, home)
+    admin = AdminAPI(gateway.control, gateway.state, gateway.catalog)
+    from jackstop.api.alerts import register_admin
+
+    register_admin(admin, gateway.alerts)
+    from jackstop.api.posture import register_admin as register_posture
+
+    register_posture(admin, settings, gateway.store)
+    return Server(gateway, admin), gateway
+
+
+def make_server(settings: Settings, home: Home, *, sock: socket.socket | None = None) -> tuple[Any, Gateway]:
+    import uvicorn
+
+    from jackstop.gateway.guard import ConnectionLimits, guarded_protocol
+    from jackstop.gateway.proxy import connection_error_body
+
+    app, gateway = make_app(settings, home)
+    s = settings.server
+    protocol = guarded_protocol(ConnectionLimits(max_header_bytes=s.max_header_bytes, header_timeout=s.header_timeout,
+                                                 body_timeout=s.body_timeout, error_body=connection_error_body))
+    try:
+        import uvloop  # noqa: F401
+
+        loop = "uvloop"
+    except ImportError:  # pragma: no cover - platforms without uvloop
+        loop = "asyncio"
+    config = uvicorn.Config(app, host=settings.server.host, port=settings.server.port, loop=loop,
+                            http=protocol, lifespan="on", access_log=False, log_config=None,
+                            server_header=False, date_header=False, timeout_keep_alive=s.keepalive_timeout,
+                            proxy_headers=False,  # jackstop decides whom to believe (server.trusted_proxies)
+                            backlog=2048)
+    return uvicorn.Server(config), gateway
