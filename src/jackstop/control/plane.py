@@ -433,7 +433,7 @@ class Control:
 
     def effective_monitor(self, key: KeyRecord) -> dict[str, Any]:
         """The monitor response and throttle factor that apply to a key, from the config and the Store."""
-        from jackstop.monitor import load_monitor_settings
+        from jackstop.control.policy import MonitorLayers
 
         proj_pol = None
         if key.project:
@@ -441,7 +441,7 @@ class Control:
                 proj_pol = self.store.get_project(key.project).policy.get("monitor")
             except NotFound:
                 pass
-        response, factor = load_monitor_settings(self.settings.monitor).policy_for(
+        response, factor = MonitorLayers.model_validate(self.settings.monitor or {}).policy_for(
             key.name, key.project, (proj_pol, key.policy.get("monitor")))
         return {"response": response, "throttle_factor": factor}
 

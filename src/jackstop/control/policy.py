@@ -1,12 +1,15 @@
 """Policies: the budgets, limits and access rules of a key, a project, a provider or the whole
-gateway. Stored as JSON, parsed and validated here once per change (never per request).
+gateway. Stored as JSON, validated by the `PolicySpec` model once per change (never per request),
+and compiled into a `Policy` the request path checks.
 
-JSON shape (every field optional):
+`PolicySpec` is the single definition: the CLI, the admin API (bodies and OpenAPI document) and
+the Store all take and give this shape. JSON (every field optional):
     {"budgets": [{"amount": "10.00", "window": "day", "alerts": [0.5, 0.8, 1.0]}],
      "rpm": 60, "tpm": 100000, "concurrency": 4,
      "allow_ips": ["10.0.0.0/8", "2001:db8::/32"],
      "providers": ["openai-*"], "models": ["gpt-4o*"], "endpoints": ["chat.completions"],
-     "max_body_bytes": 1048576, "max_tokens": 2048, "unbounded_reserve": "0.50"}
+     "max_body_bytes": 1048576, "max_tokens": 2048, "unbounded_reserve": "0.50",
+     "monitor": {"response": "throttle", "throttle_factor": 0.2}}
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ import fnmatch
 import ipaddress
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from jackstop.pricing.money import format_usd, parse_usd
 
@@ -28,6 +33,15 @@ ENDPOINTS = (
 )
 _FIELDS = ("budgets", "rpm", "tpm", "concurrency", "allow_ips", "providers", "models", "endpoints",
            "max_body_bytes", "max_tokens", "unbounded_reserve", "monitor")
+CLEARABLE = _FIELDS  # every field can be removed (`--clear FIELD`, `"clear": [...]`)
+# Whole-number fields and their bounds (the messages and the OpenAPI document both use them).
+_BOUNDS = {"rpm": (1, 10_000_000), "tpm": (1, 10_000_000_000), "concurrency": (1, 100_000),
+           "max_body_bytes": (64, 1024**3), "max_tokens": (1, 10_000_000)}
+_USD = r"^\$?\d{1,18}(\.\d{1,9})?$"
+
+Window = Literal["total", "day", "week", "month", "24h", "7d"]
+Endpoint = Literal[ENDPOINTS]  # type: ignore[valid-type]
+MonitorAction = Literal["alert", "throttle", "suspend"]
 
 
 class PolicyError(ValueError):
@@ -90,139 +104,268 @@ class Policy:
 EMPTY = Policy()
 
 
-def _int(raw: dict[str, Any], name: str, lo: int, hi: int) -> int | None:
-    v = raw.get(name)
-    if v is None:
+def _first_problem(exc: ValidationError) -> str:
+    """One line naming the field and the fix, in the style of config.py's messages."""
+    e = exc.errors()[0]
+    loc = ".".join(str(x) for x in e["loc"])
+    msg = e["msg"].removeprefix("Value error, ")
+    if e["type"] == "value_error":
+        return msg  # our own validators already name the field and the fix
+    if e["type"] == "extra_forbidden":
+        return f"unknown field {loc}"
+    return f"{loc} = {e.get('input')!r}: {msg}"
+
+
+class MonitorResponse(BaseModel):
+    """What the monitor does to a key when a detector fires critical (the key's and project's own
+    layer over the config's [monitor] response)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    response: MonitorAction | None = Field(None, description='"alert", "throttle" or "suspend"')
+    throttle_factor: float | None = Field(None, gt=0, lt=1, description="a fraction between 0 and 1, e.g. 0.1")
+
+
+class BudgetSpec(BaseModel):
+    """A spend cap in USD per window; alerts fire as spend crosses each fraction of it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    amount: Annotated[str, Field(pattern=_USD)] = Field(
+        description='USD as a decimal string, e.g. "10.00" (more than zero; floats are refused so money stays exact)')
+    window: Window = Field(description="total, day, week, month (calendar, in limits.timezone) or 24h, 7d (rolling)")
+    alerts: list[Annotated[float, Field(gt=0, le=1)]] = Field(
+        default_factory=lambda: list(DEFAULT_ALERTS), description="fractions in (0, 1] of the amount, e.g. [0.5, 0.8, 1.0]")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _check(cls, raw: Any) -> Any:
+        if isinstance(raw, str):
+            amount, sep, window = raw.strip().partition("/")
+            if not sep:
+                raise ValueError(f"budget {raw!r}: write AMOUNT/WINDOW, e.g. 10/day, 50/month, 5/24h, 100/total")
+            raw = {"amount": amount.strip().lstrip("$"), "window": window.strip()}
+        if not isinstance(raw, dict):
+            raise ValueError("a budget is an object with amount (USD) and window")
+        unknown = set(raw) - {"amount", "window", "alerts"}
+        if unknown:
+            raise ValueError(f"unknown budget field(s) {', '.join(sorted(unknown))}; use amount, window, alerts")
+        window = raw.get("window")
+        if window not in WINDOWS:
+            raise ValueError(f"budget window {window!r} is not one of {', '.join(WINDOWS)}")
+        amount = raw.get("amount")
+        try:
+            nusd = parse_usd(str(amount) if isinstance(amount, (int, str)) and not isinstance(amount, bool)
+                             else amount, "budget amount")
+        except ValueError as exc:
+            raise ValueError(f"budget amount {amount!r}: {exc}") from None
+        if nusd <= 0:
+            raise ValueError(f"budget amount {amount!r} must be more than zero (revoke or suspend the key instead)")
+        alerts = raw.get("alerts", list(DEFAULT_ALERTS))
+        if not isinstance(alerts, list) or not all(
+                isinstance(a, (int, float)) and not isinstance(a, bool) and 0 < a <= 1 for a in alerts):
+            raise ValueError(f"budget alerts {alerts!r}: a list of fractions in (0, 1], e.g. [0.5, 0.8, 1.0]")
+        return {"amount": format_usd(nusd), "window": window, "alerts": sorted({float(a) for a in alerts})}
+
+    @property
+    def amount_nusd(self) -> int:
+        return parse_usd(self.amount, "budget amount")
+
+
+DEFAULT_MONITOR_RESPONSE: MonitorAction = "suspend"
+DEFAULT_THROTTLE_FACTOR = 0.1
+
+
+class MonitorLayers(BaseModel):
+    """The part of the config's [monitor] table that decides a key's response (the monitor validates
+    the whole table at start-up; this reads only what the control plane needs)."""
+
+    model_config = ConfigDict(extra="ignore")
+    response: MonitorAction = DEFAULT_MONITOR_RESPONSE
+    throttle_factor: float = DEFAULT_THROTTLE_FACTOR
+    keys: dict[str, MonitorResponse] = Field(default_factory=dict)
+    projects: dict[str, MonitorResponse] = Field(default_factory=dict)
+
+    def policy_for(self, key: str | None, project: str | None,
+                   stored: tuple[dict[str, Any] | None, dict[str, Any] | None] = (None, None)) -> tuple[str, float]:
+        """The response and throttle factor for a key: its own policy, else its project's, else the default.
+        `stored` is the `monitor` object of the project's and the key's policy in the Store, which wins
+        over the config's [monitor.keys]/[monitor.projects]."""
+        return layered_response(self.response, self.throttle_factor,
+                                [self.projects.get(project or ""), _stored_response(stored[0]),
+                                 self.keys.get(key or ""), _stored_response(stored[1])])
+
+
+def layered_response(response: str, factor: float, layers: list[MonitorResponse | None]) -> tuple[str, float]:
+    for pol in layers:
+        if pol is not None:
+            response = pol.response or response
+            factor = pol.throttle_factor or factor
+    return response, factor
+
+
+def _stored_response(raw: dict[str, Any] | None) -> MonitorResponse | None:
+    if not raw:
         return None
-    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-        raise PolicyError(f"{name} = {v!r}: must be a whole number between {lo} and {hi}")
-    return v
+    try:
+        return MonitorResponse.model_validate(raw)
+    except ValidationError:
+        return None  # a bad stored policy must not stop a response; the default applies
 
 
-def _globs(raw: dict[str, Any], name: str) -> tuple[str, ...]:
-    v = raw.get(name) or []
-    if isinstance(v, str):
-        v = [v]
-    if not isinstance(v, list) or not all(isinstance(g, str) and g.strip() for g in v):
-        raise PolicyError(f"{name} must be a list of glob patterns such as \"gpt-4o*\"")
-    return tuple(g.strip() for g in v)
+def _bounded(name: str) -> Any:
+    lo, hi = _BOUNDS[name]
+    return Field(None, ge=lo, le=hi, description=f"a whole number between {lo} and {hi}")
+
+
+Glob = Annotated[str, Field(min_length=1, description="a glob pattern such as gpt-4o*")]
+
+
+class PolicySpec(BaseModel):
+    """Budgets, limits and rules; every field is optional, and an unset field does not limit."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    budgets: list[BudgetSpec] = Field(default_factory=list, description="spend caps, at most one per window")
+    rpm: int | None = _bounded("rpm")
+    tpm: int | None = _bounded("tpm")
+    concurrency: int | None = _bounded("concurrency")
+    allow_ips: list[str] = Field(default_factory=list, description="allowed source addresses or CIDRs (IPv4, IPv6)")
+    providers: list[Glob] = Field(default_factory=list, description="allowed provider names (glob patterns)")
+    models: list[Glob] = Field(default_factory=list, description="allowed models (glob patterns)")
+    endpoints: list[Endpoint] = Field(default_factory=list, description="allowed endpoints")
+    max_body_bytes: int | None = _bounded("max_body_bytes")
+    max_tokens: int | None = _bounded("max_tokens")
+    unbounded_reserve: Annotated[str, Field(pattern=_USD)] | None = Field(
+        None, description="allow requests whose cost cannot be bounded by reserving this much more (USD)")
+    monitor: MonitorResponse | None = Field(None, description="the monitor's response for this key or project")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known(cls, raw: Any) -> Any:
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            raise ValueError("a policy is an object, e.g. {\"budgets\": [{\"amount\": \"10\", \"window\": \"day\"}]}")
+        unknown = set(raw) - set(_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown policy field(s) {', '.join(sorted(unknown))}; known: {', '.join(_FIELDS)}")
+        return {k: v for k, v in raw.items() if v is not None}
+
+    @field_validator("budgets", mode="before")
+    @classmethod
+    def _budget_list(cls, v: Any) -> Any:
+        if not isinstance(v, list):
+            raise ValueError("budgets must be a list")
+        return v
+
+    @field_validator("budgets")
+    @classmethod
+    def _one_per_window(cls, v: list[BudgetSpec]) -> list[BudgetSpec]:
+        seen = [b.window for b in v]
+        if len(set(seen)) != len(seen):
+            raise ValueError("two budgets with the same window; keep one per window")
+        return v
+
+    @field_validator(*_BOUNDS, mode="before")
+    @classmethod
+    def _whole(cls, v: Any, info: Any) -> Any:
+        lo, hi = _BOUNDS[info.field_name]
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+            raise ValueError(f"{info.field_name} = {v!r}: must be a whole number between {lo} and {hi}")
+        return v
+
+    @field_validator("allow_ips", "providers", "models", "endpoints", mode="before")
+    @classmethod
+    def _globs(cls, v: Any, info: Any) -> Any:
+        name = info.field_name
+        if isinstance(v, str):
+            v = [v]
+        if not isinstance(v, list) or not all(isinstance(g, str) and g.strip() for g in v):
+            raise ValueError(f"{name} must be a list of glob patterns such as \"gpt-4o*\"")
+        v = [g.strip() for g in v]
+        if name == "allow_ips":
+            nets = []
+            for cidr in v:
+                try:
+                    nets.append(str(ipaddress.ip_network(cidr, strict=False)))
+                except ValueError:
+                    raise ValueError(f"allow_ips: {cidr!r} is not an IPv4/IPv6 address or CIDR") from None
+            return nets
+        if name == "endpoints":
+            for e in v:
+                if e not in ENDPOINTS:
+                    raise ValueError(f"endpoints: {e!r} is not one of {', '.join(ENDPOINTS)}")
+        return v
+
+    @field_validator("unbounded_reserve", mode="before")
+    @classmethod
+    def _reserve(cls, v: Any) -> Any:
+        try:
+            return format_usd(parse_usd(str(v), "unbounded_reserve"))
+        except ValueError as exc:
+            raise ValueError(f"unbounded_reserve {v!r}: {exc}") from None
+
+    @field_validator("monitor", mode="before")
+    @classmethod
+    def _monitor(cls, v: Any) -> Any:
+        if not isinstance(v, dict):
+            raise ValueError("monitor must be an object")
+        try:
+            return MonitorResponse.model_validate(v)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first["loc"])
+            raise ValueError(f"monitor.{where}: {first['msg']} (monitor takes response = \"alert\", \"throttle\" or "
+                             f"\"suspend\", and throttle_factor between 0 and 1)") from None
+
+    def canonical(self) -> dict[str, Any]:
+        """The JSON the Store keeps: only the fields set, in canonical form."""
+        out = self.model_dump(mode="json", exclude_none=True)
+        for name in ("budgets", "allow_ips", "providers", "models", "endpoints"):
+            if not out.get(name):
+                out.pop(name, None)
+        if out.get("monitor") == {}:
+            out.pop("monitor")
+        return out
+
+
+def check(raw: dict[str, Any] | None) -> PolicySpec:
+    """The policy as a model; PolicyError names the first problem and its fix."""
+    try:
+        return PolicySpec.model_validate(raw or {})
+    except ValidationError as exc:
+        raise PolicyError(_first_problem(exc)) from None
 
 
 def parse_budget(raw: Any) -> Budget:
     """A budget from JSON ({"amount", "window", "alerts"}) or CLI text ("10/day", "$50/month")."""
-    if isinstance(raw, str):
-        amount, sep, window = raw.strip().partition("/")
-        if not sep:
-            raise PolicyError(f"budget {raw!r}: write AMOUNT/WINDOW, e.g. 10/day, 50/month, 5/24h, 100/total")
-        raw = {"amount": amount.strip().lstrip("$"), "window": window.strip()}
-    if not isinstance(raw, dict):
-        raise PolicyError("a budget is an object with amount (USD) and window")
-    unknown = set(raw) - {"amount", "window", "alerts"}
-    if unknown:
-        raise PolicyError(f"unknown budget field(s) {', '.join(sorted(unknown))}; use amount, window, alerts")
-    window = raw.get("window")
-    if window not in WINDOWS:
-        raise PolicyError(f"budget window {window!r} is not one of {', '.join(WINDOWS)}")
-    amount = raw.get("amount")
     try:
-        nusd = parse_usd(str(amount) if isinstance(amount, (int, str)) else amount, "budget amount")
-    except ValueError as exc:
-        raise PolicyError(f"budget amount {amount!r}: {exc}") from None
-    if nusd <= 0:
-        raise PolicyError(f"budget amount {amount!r} must be more than zero (revoke or suspend the key instead)")
-    alerts = raw.get("alerts", list(DEFAULT_ALERTS))
-    if not isinstance(alerts, list) or not all(
-            isinstance(a, (int, float)) and not isinstance(a, bool) and 0 < a <= 1 for a in alerts):
-        raise PolicyError(f"budget alerts {alerts!r}: a list of fractions in (0, 1], e.g. [0.5, 0.8, 1.0]")
-    return Budget(nusd, window, tuple(sorted({float(a) for a in alerts})))
+        spec = BudgetSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise PolicyError(_first_problem(exc)) from None
+    return Budget(spec.amount_nusd, spec.window, tuple(spec.alerts))
 
 
-def parse_policy(raw: dict[str, Any] | None) -> Policy:
+def parse_policy(raw: dict[str, Any] | PolicySpec | None) -> Policy:
+    """Compile a policy for the request path (globs to patterns, CIDRs to networks, USD to nano-USD)."""
     if not raw:
         return EMPTY
-    unknown = set(raw) - set(_FIELDS)
-    if unknown:
-        raise PolicyError(f"unknown policy field(s) {', '.join(sorted(unknown))}; known: {', '.join(_FIELDS)}")
-    budgets_raw = raw.get("budgets") or []
-    if not isinstance(budgets_raw, list):
-        raise PolicyError("budgets must be a list")
-    budgets = tuple(parse_budget(b) for b in budgets_raw)
-    seen = [b.window for b in budgets]
-    if len(set(seen)) != len(seen):
-        raise PolicyError("two budgets with the same window; keep one per window")
-    nets = []
-    for cidr in _globs(raw, "allow_ips"):
-        try:
-            nets.append(ipaddress.ip_network(cidr, strict=False))
-        except ValueError:
-            raise PolicyError(f"allow_ips: {cidr!r} is not an IPv4/IPv6 address or CIDR") from None
-    endpoints = _globs(raw, "endpoints")
-    for e in endpoints:
-        if e not in ENDPOINTS:
-            raise PolicyError(f"endpoints: {e!r} is not one of {', '.join(ENDPOINTS)}")
-    reserve = raw.get("unbounded_reserve")
-    reserve_nusd = None
-    if reserve is not None:
-        try:
-            reserve_nusd = parse_usd(str(reserve), "unbounded_reserve")
-        except ValueError as exc:
-            raise PolicyError(f"unbounded_reserve {reserve!r}: {exc}") from None
-    monitor = raw.get("monitor") or {}
-    if not isinstance(monitor, dict):
-        raise PolicyError("monitor must be an object")
-    models = _globs(raw, "models")
-    providers = _globs(raw, "providers")
+    spec = raw if isinstance(raw, PolicySpec) else check(raw)
     return Policy(
-        budgets=budgets,
-        rpm=_int(raw, "rpm", 1, 10_000_000),
-        tpm=_int(raw, "tpm", 1, 10_000_000_000),
-        concurrency=_int(raw, "concurrency", 1, 100_000),
-        allow_ips=tuple(nets),
-        providers=providers,
-        models=models,
-        endpoints=endpoints,
-        max_body_bytes=_int(raw, "max_body_bytes", 64, 1024**3),
-        max_tokens=_int(raw, "max_tokens", 1, 10_000_000),
-        unbounded_reserve_nusd=reserve_nusd,
-        monitor=monitor,
-        _model_res=tuple(re.compile(fnmatch.translate(g)) for g in models),
-        _provider_res=tuple(re.compile(fnmatch.translate(g)) for g in providers),
+        budgets=tuple(Budget(b.amount_nusd, b.window, tuple(b.alerts)) for b in spec.budgets),
+        rpm=spec.rpm, tpm=spec.tpm, concurrency=spec.concurrency,
+        allow_ips=tuple(ipaddress.ip_network(c, strict=False) for c in spec.allow_ips),
+        providers=tuple(spec.providers), models=tuple(spec.models), endpoints=tuple(spec.endpoints),
+        max_body_bytes=spec.max_body_bytes, max_tokens=spec.max_tokens,
+        unbounded_reserve_nusd=parse_usd(spec.unbounded_reserve, "unbounded_reserve")
+        if spec.unbounded_reserve is not None else None,
+        monitor=spec.monitor.model_dump(exclude_none=True) if spec.monitor else {},
+        _model_res=tuple(re.compile(fnmatch.translate(g)) for g in spec.models),
+        _provider_res=tuple(re.compile(fnmatch.translate(g)) for g in spec.providers),
     )
 
 
 def validate(raw: dict[str, Any] | None) -> dict[str, Any]:
     """Check a policy and return it in canonical JSON form (what the store keeps)."""
-    p = parse_policy(raw)
-    out: dict[str, Any] = {}
-    if p.budgets:
-        out["budgets"] = [b.to_json() for b in p.budgets]
-    for name in ("rpm", "tpm", "concurrency", "max_body_bytes", "max_tokens"):
-        if getattr(p, name) is not None:
-            out[name] = getattr(p, name)
-    for name in ("providers", "models", "endpoints"):
-        if getattr(p, name):
-            out[name] = list(getattr(p, name))
-    if p.allow_ips:
-        out["allow_ips"] = [str(n) for n in p.allow_ips]
-    if p.unbounded_reserve_nusd is not None:
-        out["unbounded_reserve"] = format_usd(p.unbounded_reserve_nusd)
-    if p.monitor:
-        out["monitor"] = _valid_monitor(p.monitor)
-    return out
-
-
-def _valid_monitor(raw: dict[str, Any]) -> dict[str, Any]:
-    from pydantic import ValidationError
-
-    from jackstop.monitor.settings import Policy as MonitorPolicy
-
-    try:
-        return MonitorPolicy.model_validate(raw).model_dump(exclude_none=True)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first["loc"])
-        raise PolicyError(f"monitor.{where}: {first['msg']} (monitor takes response = \"alert\", \"throttle\" or "
-                          f"\"suspend\", and throttle_factor between 0 and 1)") from None
+    return check(raw).canonical()
 
 
 # -- narrowing: a client token's policy inside its key's -------------------------------------------
