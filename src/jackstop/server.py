@@ -10,7 +10,7 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from jackstop.api.admin import PREFIX, AdminAPI
+from jackstop.api.operation import PREFIX
 from jackstop.config import Settings
 from jackstop.gateway.app import Gateway
 from jackstop.gateway.logs import setup as setup_logging
@@ -35,13 +35,12 @@ class Server:
 
 def make_app(settings: Settings, home: Home) -> tuple[Server, Gateway]:
     gateway = Gateway(settings, home)
-    admin = AdminAPI(gateway.control, gateway.state, gateway.catalog)
-    from jackstop.api.alerts import register_admin
+    from jackstop.api import alerts, posture, routes
+    from jackstop.api.app import make_admin_app
 
-    register_admin(admin, gateway.alerts)
-    from jackstop.api.posture import register_admin as register_posture
-
-    register_posture(admin, settings, gateway.store)
+    admin = make_admin_app(gateway.state, [*routes.operations(gateway.control, gateway.catalog),
+                                           *alerts.operations(gateway.alerts),
+                                           *posture.operations(settings, gateway.store)])
     return Server(gateway, admin), gateway
 
 

@@ -20,7 +20,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from jackstop.pricing.money import format_usd, parse_usd
 
@@ -123,6 +132,11 @@ class MonitorResponse(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     response: MonitorAction | None = Field(None, description='"alert", "throttle" or "suspend"')
     throttle_factor: float | None = Field(None, gt=0, lt=1, description="a fraction between 0 and 1, e.g. 0.1")
+
+    @model_serializer(mode="wrap")
+    def _only_set(self, handler: SerializerFunctionWrapHandler) -> Any:
+        out = handler(self)
+        return {k: v for k, v in out.items() if v is not None} if isinstance(out, dict) else out
 
 
 class BudgetSpec(BaseModel):
@@ -316,14 +330,15 @@ class PolicySpec(BaseModel):
             raise ValueError(f"monitor.{where}: {first['msg']} (monitor takes response = \"alert\", \"throttle\" or "
                              f"\"suspend\", and throttle_factor between 0 and 1)") from None
 
+    @model_serializer(mode="wrap")
+    def _only_set(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Serialised (Store, API, `--json`) with only the fields that limit something."""
+        out = handler(self)
+        return {k: v for k, v in out.items() if v not in (None, [], {})} if isinstance(out, dict) else out
+
     def canonical(self) -> dict[str, Any]:
         """The JSON the Store keeps: only the fields set, in canonical form."""
-        out = self.model_dump(mode="json", exclude_none=True)
-        for name in ("budgets", "allow_ips", "providers", "models", "endpoints"):
-            if not out.get(name):
-                out.pop(name, None)
-        if out.get("monitor") == {}:
-            out.pop("monitor")
+        out: dict[str, Any] = self.model_dump(mode="json")
         return out
 
 
