@@ -24,8 +24,7 @@ GROUPS = (
 )
 
 
-class UsageError(Exception):
-    """A mistake of the caller's: printed as one line, exit code 2."""
+from jackstop.errors import UsageError  # noqa: F401  (re-exported for `from jackstop.cli import UsageError`)
 
 
 class Parser(argparse.ArgumentParser):

@@ -11,7 +11,7 @@ import json
 import sys
 from typing import Any
 
-from jackstop.cli import UsageError
+from jackstop.errors import UsageError
 
 
 def _json(obj: Any) -> None:
