@@ -16,7 +16,7 @@ from jackstop.gateway.app import Gateway
 from jackstop.gateway.logs import setup as setup_logging
 from jackstop.home import Home
 
-__all__ = ["Server", "make_app", "make_server", "setup_logging"]
+__all__ = ["Server", "admin_operations", "make_app", "make_server", "setup_logging"]
 
 
 class Server:
@@ -35,13 +35,19 @@ class Server:
 
 def make_app(settings: Settings, home: Home) -> tuple[Server, Gateway]:
     gateway = Gateway(settings, home)
-    from jackstop.api import alerts, posture, routes
     from jackstop.api.app import make_admin_app
 
-    admin = make_admin_app(gateway.state, [*routes.operations(gateway.control, gateway.catalog),
-                                           *alerts.operations(gateway.alerts),
-                                           *posture.operations(settings, gateway.store)])
+    admin = make_admin_app(gateway.state, admin_operations(gateway.control, gateway.catalog, gateway.alerts,
+                                                           settings, gateway.store))
     return Server(gateway, admin), gateway
+
+
+def admin_operations(control: Any, catalog: Any, alerts_manager: Any, settings: Any, store: Any) -> list[Any]:
+    """Every admin-API operation (the OpenAPI document lists exactly these)."""
+    from jackstop.api import alerts, monitor, posture, routes
+
+    return [*routes.operations(control, catalog), *alerts.operations(alerts_manager),
+            *monitor.operations(control, catalog), *posture.operations(settings, store)]
 
 
 def make_server(settings: Settings, home: Home, *, sock: socket.socket | None = None) -> tuple[Any, Gateway]:

@@ -179,19 +179,19 @@ def cmd_secrets_set(args: argparse.Namespace) -> int:
 
 def cmd_secrets_list(args: argparse.Namespace) -> int:
     control = _control(args)
-    recs = control.store.list_secrets()
+    recs = control.secrets()  # the admin API's GET /secrets
     if args.json:
-        _json([{"name": s.name, "ref": f"local:{s.name}", "last4": s.last4} for s in recs])
+        _json([s.model_dump(mode="json") for s in recs])
         return 0
     from jackstop.table import render
 
-    print(render(["name", "ref", "last4"], [[s.name, f"local:{s.name}", s.last4] for s in recs]))
+    print(render(["name", "ref", "last4"], [[s.name, s.ref, s.last4] for s in recs]))
     return 0
 
 
 def cmd_secrets_remove(args: argparse.Namespace) -> int:
     control = _control(args)
-    control.store.delete_secret(args.name, "cli")
+    control.remove_secret(args.name, "cli")
     print(f"removed secret local:{args.name}")
     return 0
 
@@ -199,8 +199,7 @@ def cmd_secrets_remove(args: argparse.Namespace) -> int:
 # -- providers ----------------------------------------------------------------------------------
 
 def _provider_row(control: Any, p: Any) -> dict[str, Any]:
-    return {"name": p.name, "kind": p.kind, "base_url": p.base_url, "secret": p.secret_ref,
-            "secret_last4": control.provider_secret_last4(p)}
+    return dict(control.provider_model(p).model_dump(mode="json", exclude={"policy"}))
 
 
 def cmd_providers_add(args: argparse.Namespace) -> int:
@@ -335,15 +334,8 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_show(args: argparse.Namespace) -> int:
-    from jackstop.store import NotFound
-
-    settings = _settings(args)
-    control = _control(args, settings=settings)
-    try:
-        view = control.key_view(control.store.get_key(args.name))
-    except NotFound as exc:
-        raise UsageError(str(exc)) from None
-    view["spend"] = _spend(control, view, settings.limits.timezone)
+    control = _control(args)
+    view = control.key_view(control.get_key(args.name), spend=True)  # the admin API's GET /keys/{name}
     if args.json:
         _json(view)
     else:
@@ -353,28 +345,6 @@ def cmd_keys_show(args: argparse.Namespace) -> int:
         for s in view["spend"]:
             print(f"spent in this {s['window']} window: ${s['spent_usd']} of ${s['cap_usd']}")
     return 0
-
-
-def _spend(control: Any, view: dict[str, Any], timezone: str) -> list[dict[str, Any]]:
-    """What the ledger says each of the key's budgets has spent in its current window."""
-    import time
-    from zoneinfo import ZoneInfo
-
-    from jackstop.control.policy import parse_policy
-    from jackstop.control.spend import key_spend
-    from jackstop.windows import window
-    from jackstop.pricing.money import format_usd
-
-    out = []
-    now = time.time()
-    tz = ZoneInfo(timezone)
-    children = [k.id for k in control.store.list_keys() if k.parent_id == view["id"]]
-    for b in parse_policy(view["policy"]).budgets:
-        w = window(b.window, now, tz)
-        spent = key_spend(control.store, view["id"], children, now - w.rolling if w.rolling else w.start)
-        out.append({"window": b.window, "window_id": w.id, "spent_usd": format_usd(spent),
-                    "cap_usd": format_usd(b.amount_nusd)})
-    return out
 
 
 def _status_cmd(status: str, verb: str) -> Any:
@@ -404,10 +374,8 @@ def cmd_usage(args: argparse.Namespace) -> int:
     from jackstop.table import render, usd
 
     control = _control(args)
-    if args.key:
-        control.store.get_key(args.key)  # an unknown name is an error, not an empty table
     since = parse_since(args.since)
-    rows = control.store.usage(since=since, key_name=args.key)
+    rows = [r.model_dump(mode="json") for r in control.usage(since, args.key)]  # the admin API's GET /usage
     if args.json:
         _json({"since": since, "usage": rows,
                "total_cost_usd": sum(r["cost_nusd"] for r in rows) / 1e9})
@@ -469,10 +437,7 @@ def cmd_projects_list(args: argparse.Namespace) -> int:
     from jackstop.table import render
 
     control = _control(args)
-    recs = [p for p in control.store.list_projects() if p.name != "*"]
-    keys = control.store.list_keys()
-    rows = [{"name": p.name, "policy": p.policy, "keys": sum(1 for k in keys if k.project == p.name and k.kind == "virtual")}
-            for p in recs]
+    rows = [p.model_dump(mode="json") for p in control.projects()]  # the admin API's GET /projects
     if args.json:
         _json(rows)
     else:
@@ -551,10 +516,9 @@ def cmd_audit_log(args: argparse.Namespace) -> int:
     from jackstop.table import render
 
     control = _control(args)
-    entries = control.store.audit_log(since=parse_since(args.since), limit=args.limit)
+    entries = control.audit_entries(parse_since(args.since), args.limit)  # the admin API's GET /audit-log
     if args.json:
-        _json([{"ts": iso(e.ts), "actor": e.actor, "action": e.action, "target": e.target, "detail": e.detail}
-               for e in entries])
+        _json([dict(e.model_dump(mode="json"), time=iso(e.ts)) for e in entries])
     else:
         print(render(["time", "actor", "action", "target", "detail"],
                      [[iso(e.ts), e.actor, e.action, e.target, json.dumps(e.detail, sort_keys=True)[:100]]
@@ -581,9 +545,12 @@ def cmd_admin_tokens_create(args: argparse.Namespace) -> int:
     keys = tuple(k.strip() for k in (args.keys or "").split(",") if k.strip())
     issued = control.create_admin_token(args.name, args.role, "cli", keys=keys, project=args.project)
     limit = control.mint_scope(issued.record.hash)
-    if args.json:
-        _json({"token": issued.token, "name": args.name, "role": args.role,
-               "limited_to": {"keys": list(limit.keys), "project": limit.project} if limit else None})
+    if args.json:  # what the admin API's POST /admin-tokens returns
+        from jackstop.control.models import AdminTokenIssued, MintLimit
+
+        _json(AdminTokenIssued(token=issued.token, name=args.name, role=args.role,
+                               limited_to=MintLimit(keys=list(limit.keys), project=limit.project) if limit else None
+                               ).model_dump(mode="json"))
     else:
         print(f"admin token {args.name} (role {args.role}"
               + (f", mints only from {limit.describe()}" if limit else "") + f"; shown once):\n\n  {issued.token}\n")
@@ -595,22 +562,27 @@ def cmd_admin_tokens_list(args: argparse.Namespace) -> int:
     from jackstop.table import render
 
     control = _control(args)
-    recs = control.store.list_admin_tokens()
-    rows = []
-    for r in recs:
-        limit = control.mint_scope(r.hash)
-        rows.append({"name": r.name, "role": r.role, "limited_to": limit.describe() if limit else "",
-                     "token": r.display + "…", "created": iso(r.created_at), "revoked": iso(r.revoked_at)})
+    tokens = control.admin_tokens()  # the admin API's GET /admin-tokens
     if args.json:
-        _json(rows)
+        _json([t.model_dump(mode="json") for t in tokens])
     else:
-        print(render(["name", "role", "limited to", "token", "created", "revoked"], [list(r.values()) for r in rows]))
+        print(render(["name", "role", "limited to", "token", "created", "revoked"],
+                     [[t.name, t.role, _limit_text(t.limited_to), t.token, iso(t.created_at), iso(t.revoked_at)]
+                      for t in tokens]))
     return 0
+
+
+def _limit_text(limit: Any) -> str:
+    if limit is None:
+        return ""
+    from jackstop.control import MintScope
+
+    return MintScope(tuple(limit.keys), limit.project).describe()
 
 
 def cmd_admin_tokens_revoke(args: argparse.Namespace) -> int:
     control = _control(args)
-    control.store.revoke_admin_token(args.name, "cli")
+    control.revoke_admin_token(args.name, "cli")
     print(f"revoked admin token {args.name}")
     return 0
 
