@@ -5,7 +5,6 @@ ledger as replay rows (`ledger export`). The same monitor functions the CLI call
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 from typing import Any
@@ -82,13 +81,11 @@ def operations(control: Control, catalog: Any) -> list[Operation]:
 
     async def expect(c: Call) -> tuple[int, BaseModel]:
         from jackstop.monitor import expectations as exp
-        from jackstop.monitor.cli import expectations_from_args
 
         b: ExpectationCreate = c.body
-        args = argparse.Namespace(key=b.key, network=b.network, model=b.model, agent=b.agent, surge=b.surge,
-                                  start=b.start, until=b.until, note=b.note)
         try:
-            items = expectations_from_args(args)
+            items = exp.announced(b.key, network=b.network, model=b.model, agent=b.agent, surge=b.surge,
+                                  start_text=b.start, until=b.until, note=b.note)
         except exp.ExpectationError as exc:
             raise ControlError(str(exc)) from None
         ids = await run(exp.add, control.store, items, c.actor)

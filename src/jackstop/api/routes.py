@@ -51,11 +51,7 @@ def operations(control: Control, catalog: Any) -> list[Operation]:
     async def list_keys(c: Call) -> tuple[int, BaseModel]:
         q: KeyListQuery = c.query
 
-        def read() -> m.KeyList:
-            recs = control.store.list_keys(provider=q.provider, project=q.project)
-            return m.KeyList(keys=[control.key_model(r) for r in recs if q.tokens or r.kind != "client"])
-
-        return 200, await run(read)
+        return 200, m.KeyList(keys=await run(control.keys, provider=q.provider, project=q.project, tokens=q.tokens))
 
     async def create_key(c: Call) -> tuple[int, BaseModel]:
         b: m.KeyCreate = c.body
@@ -131,8 +127,7 @@ def operations(control: Control, catalog: Any) -> list[Operation]:
         return 200, m.PanicRecord(**await run(control.lift_panic, c.actor))
 
     async def list_providers(c: Call) -> tuple[int, BaseModel]:
-        recs = await run(control.store.list_providers)
-        return 200, m.ProviderList(providers=[await run(control.provider_model, p) for p in recs])
+        return 200, m.ProviderList(providers=await run(control.providers))
 
     async def add_provider(c: Call) -> tuple[int, BaseModel]:
         b: m.ProviderAdd = c.body

@@ -214,7 +214,7 @@ def cmd_providers_add(args: argparse.Namespace) -> int:
 
 def cmd_providers_list(args: argparse.Namespace) -> int:
     control = _control(args)
-    rows = [_provider_row(control, p) for p in control.store.list_providers()]
+    rows = [p.model_dump(mode="json", exclude={"policy"}) for p in control.providers()]  # GET /providers
     if args.json:
         _json(rows)
         return 0
@@ -240,10 +240,6 @@ def cmd_providers_rotate(args: argparse.Namespace) -> int:
 
 
 # -- keys -------------------------------------------------------------------------------------
-
-def _key_rows(control: Any, recs: list[Any]) -> list[dict[str, Any]]:
-    return [control.key_view(r) for r in recs]
-
 
 def _print_keys(views: list[dict[str, Any]]) -> None:
     from jackstop.durations import iso
@@ -322,10 +318,8 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
 
 def cmd_keys_list(args: argparse.Namespace) -> int:
     control = _control(args)
-    recs = control.store.list_keys(provider=args.provider, project=args.project)
-    if not args.tokens:
-        recs = [r for r in recs if r.kind != "client"]
-    views = _key_rows(control, recs)
+    views = [v.model_dump(mode="json", exclude={"spend"})  # the admin API's GET /keys
+             for v in control.keys(provider=args.provider, project=args.project, tokens=args.tokens)]
     if args.json:
         _json(views)
     else:
@@ -350,7 +344,7 @@ def cmd_keys_show(args: argparse.Namespace) -> int:
 def _status_cmd(status: str, verb: str) -> Any:
     def run(args: argparse.Namespace) -> int:
         control = _control(args)
-        current = control.store.get_key(args.name)
+        current = control.get_key(args.name)
         if current.status == status:  # nothing changes, so nothing is logged either
             if args.json:
                 _json(control.key_view(current))

@@ -495,6 +495,10 @@ class Control:
         return record
 
     def set_key_status(self, name: str, status: str, reason: str, actor: str) -> KeyRecord:
+        """Change a key's status; a key already in that status is left as it is (and nothing is logged)."""
+        current = self.get_key(name)
+        if current.status == status:
+            return current
         only_if = {"active": ("suspended",), "suspended": ("active",), "revoked": ()}[status]
         try:
             return self.store.set_key_status(name, status, reason, actor, only_if=only_if)
@@ -566,6 +570,14 @@ class Control:
             out.append(WindowSpend(window=b.window, window_id=w.id, spent_usd=format_usd(spent),
                                    cap_usd=format_usd(b.amount_nusd)))
         return out
+
+    def keys(self, *, provider: str | None = None, project: str | None = None,
+             tokens: bool = True) -> list[KeyView]:
+        return [self.key_model(r) for r in self.store.list_keys(provider=provider, project=project)
+                if tokens or r.kind != "client"]
+
+    def providers(self) -> list[ProviderView]:
+        return [self.provider_model(p) for p in self.store.list_providers()]
 
     def provider_model(self, p: ProviderRecord, *, policy: bool = False) -> ProviderView:
         return ProviderView(name=p.name, kind=p.kind, base_url=p.base_url, secret=p.secret_ref,

@@ -100,43 +100,10 @@ def _expect_args(p: argparse.ArgumentParser) -> None:
 
 
 def expectations_from_args(args: argparse.Namespace, now: float | None = None) -> list[Any]:
-    import time
+    from jackstop.monitor.expectations import announced
 
-    from jackstop.durations import parse_duration, parse_since
-    from jackstop.monitor.expectations import Expectation, ExpectationError, check
-
-    now = time.time() if now is None else now
-    if not args.key:
-        raise ExpectationError("name the key (or project:NAME, or *)")
-    try:
-        start = parse_since(args.start, now) if args.start and not args.start[:1].isdigit() else None
-    except ValueError:
-        start = None
-    if args.start:
-        try:
-            from datetime import datetime, timezone
-
-            dt = datetime.fromisoformat(args.start.replace("Z", "+00:00"))
-            start = (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp()
-        except ValueError:
-            raise ExpectationError(f"--from {args.start!r} is not an ISO-8601 time") from None
-    start = now if start is None else start
-    try:
-        end = start + parse_duration(args.until) if args.until[-1:] in "smhdw" and args.until[:1].isdigit() \
-            and "-" not in args.until else parse_since(args.until, now)
-    except ValueError as exc:
-        raise ExpectationError(f"--until: {exc}") from None
-    if end <= start:
-        raise ExpectationError("--until must be after the start (--from, default now)")
-    items = []
-    for kind in ("network", "model", "agent"):
-        for value in getattr(args, kind):
-            items.append(Expectation(args.key, kind, check(kind, value), start, end, args.note))
-    if args.surge:
-        items.append(Expectation(args.key, "surge", check("surge", args.surge), start, end, args.note))
-    if not items:
-        raise ExpectationError("announce something: --network, --model, --agent or --surge")
-    return items
+    return announced(args.key, network=args.network, model=args.model, agent=args.agent, surge=args.surge,
+                     start_text=args.start, until=args.until, note=args.note, now=now)
 
 
 def cmd_expect(args: argparse.Namespace) -> int:
