@@ -18,6 +18,7 @@ GROUPS = (
     "jackstop.cli.gateway",
     "jackstop.alerts.cli",
     "jackstop.monitor.cli",
+    "jackstop.cli.demo",
     "jackstop.scan.cli",
     "jackstop.audit.cli",
     "jackstop.posture.cli",

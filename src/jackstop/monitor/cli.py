@@ -1,4 +1,4 @@
-"""`jackstop monitor ...`, `jackstop incident`, `jackstop ledger export` and `jackstop demo`.
+"""`jackstop monitor ...`, `jackstop incident` and `jackstop ledger export` (`jackstop demo` is jackstop.cli.demo).
 
 Module-level imports stay in the standard library so `jackstop --help` is instant.
 """
@@ -278,7 +278,7 @@ def cmd_events(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- ledger export / incident / demo --------------------------------------------------------------
+# -- ledger export / incident --------------------------------------------------------------------
 
 def cmd_ledger_export(args: argparse.Namespace) -> int:
     from jackstop.monitor.export import export_lines
@@ -328,11 +328,6 @@ def cmd_incident(args: argparse.Namespace) -> int:
         print(f"wrote the incident report for {args.key} to {args.output}", file=sys.stderr)
     return 0
 
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from jackstop.monitor.demo import run_demo
-
-    return run_demo(fast=args.fast)
 
 
 # -- registration ---------------------------------------------------------------------------------
@@ -401,7 +396,3 @@ def register(sub: Any) -> None:
     p.add_argument("--since", default="30d", help="a duration (7d) or an ISO date (default 30d)")
     p.add_argument("--output", "-o", metavar="FILE")
     p.set_defaults(func=cmd_ledger_export)
-
-    p = sub.add_parser("demo", help="watch jackstop catch an LLMjacking attack (simulated, under a minute)")
-    p.add_argument("--fast", action="store_true", help="fewer simulated days (for tests)")
-    p.set_defaults(func=cmd_demo)
