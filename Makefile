@@ -34,11 +34,16 @@ lock:
 	$(BIN)/uv lock --python $(BIN)/python
 	$(BIN)/python tools/uv_bootstrap.py
 
-# Browser tests use Debian's Chromium; install it where apt is available.
+# Browser tests use Debian's Chromium, the alert-rule tests Debian's promtool; install them where apt is available.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
 	  (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)) \
 	  || echo "note: chromium not installed; browser tests will be skipped"; }
+	@# promtool (Debian package prometheus) checks and unit-tests docs/prometheus/alerts.yml.
+	@command -v promtool >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	  (apt-get install -y -q --no-install-recommends prometheus >/dev/null 2>&1 || (apt-get update -q >/dev/null && \
+	  apt-get install -y -q --no-install-recommends prometheus >/dev/null)) \
+	  || echo "note: promtool not installed; the alert-rule tests will be skipped"; }
 
 clean:
 	rm -rf $(VENV)

@@ -116,6 +116,8 @@ class StoreSettings(_Section):
             raise ValueError("must start with sqlite:///, postgresql:// or postgres://")
         return value
 
+    pool_size: int = Field(8, ge=1, le=200, description="PostgreSQL: the most connections one process holds")
+
 
 class CountersSettings(_Section):
     url: str = Field("memory://", description='"memory://" (single node) or redis://HOST:PORT/DB')
@@ -153,7 +155,7 @@ class LimitSettings(_Section):
         None, ge=1, description="the most input tokens one file/document/video attachment can cost when the "
                                 "model's context window is unknown")
     # 10,000 is above gpt-image's dearest fixed size (6,240 tokens, 1536x1024 high); an explicit
-    # custom size is scaled by its area on top (gateway/bounds.py).
+    # custom size is scaled by its area on top (providers/bounding.py).
     image_output_tokens: int = Field(
         10_000, ge=1, description="the most output tokens one generated image can cost (token-billed image models)")
     stored_context_tokens: int | None = Field(
@@ -267,9 +269,11 @@ class Settings(_Section):
     secrets: SecretsSettings = SecretsSettings()
     # Operator price entries; validated by jackstop.pricing when the catalog loads.
     prices: dict[str, Any] = Field(default_factory=dict, description="see README: Prices")
-    # Sections owned and validated by their subsystems (jackstop.alerts, jackstop.monitor).
+    # Sections owned and validated by their subsystems (jackstop.alerts, jackstop.monitor, jackstop.metrics).
     alerts: dict[str, Any] = Field(default_factory=dict, description="see README: Alerts")
     monitor: dict[str, Any] = Field(default_factory=dict, description="see README: Monitoring")
+    metrics: dict[str, Any] = Field(default_factory=dict, description="see README: Metrics")
+    dashboard: dict[str, Any] = Field(default_factory=dict, description="see README: Dashboard")
 
 
 # Environment variables that override a config key: (variable, section, key, type).
@@ -277,6 +281,7 @@ ENV_OVERRIDES = (
     ("JACKSTOP_HOST", "server", "host", str),
     ("JACKSTOP_PORT", "server", "port", int),
     ("JACKSTOP_STORE_URL", "store", "url", str),
+    ("JACKSTOP_STORE_POOL_SIZE", "store", "pool_size", int),
     ("JACKSTOP_COUNTERS_URL", "counters", "url", str),
     ("JACKSTOP_COUNTERS_PREFIX", "counters", "prefix", str),
     ("JACKSTOP_LOG_LEVEL", "log", "level", str),

@@ -22,13 +22,17 @@ __all__ = ["Server", "admin_operations", "make_app", "make_server", "setup_loggi
 class Server:
     """ASGI: admin routes to the admin API, everything else (provider routes, health, lifespan) to the gateway."""
 
-    def __init__(self, gateway: Gateway, admin: Any) -> None:
+    def __init__(self, gateway: Gateway, admin: Any, dashboard: Any = None) -> None:
         self.gateway = gateway
         self.admin = admin
+        self.dashboard = dashboard  # None when [dashboard] enabled = false
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(PREFIX):
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path.startswith(PREFIX):
             await self.admin(scope, receive, send)
+        elif scope["type"] == "http" and self.dashboard is not None and (path == "/ui" or path.startswith("/ui/")):
+            await self.dashboard(scope, receive, send)
         else:
             await self.gateway(scope, receive, send)
 
@@ -39,7 +43,10 @@ def make_app(settings: Settings, home: Home) -> tuple[Server, Gateway]:
 
     admin = make_admin_app(gateway.state, admin_operations(gateway.control, gateway.catalog, gateway.alerts,
                                                            settings, gateway.store))
-    return Server(gateway, admin), gateway
+    from jackstop.dashboard import make_dashboard
+
+    gateway.dashboard = make_dashboard(gateway)  # None when [dashboard] enabled = false
+    return Server(gateway, admin, gateway.dashboard), gateway
 
 
 def admin_operations(control: Any, catalog: Any, alerts_manager: Any, settings: Any, store: Any) -> list[Any]:

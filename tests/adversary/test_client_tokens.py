@@ -56,6 +56,8 @@ CASES: dict[str, list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]] = 
                 ({}, {"monitor": {"response": "throttle"}}, {"monitor": {"response": "suspend"}}),  # default: suspend
                 ({"monitor": {"response": "throttle", "throttle_factor": 0.1}}, {"monitor": {"throttle_factor": 0.5}},
                  {"monitor": {"throttle_factor": 0.05}})],
+    # A provider's deployment-to-model map (Azure): a token can never set one.
+    "deployments": [({}, {"deployments": {"gpt4prod": "gpt-4o"}}, {})],
 }
 # The options `jackstop tokens mint` has for each field (providers and monitor have none: API only).
 CLI_FLAGS = {"budgets": "--budget", "rpm": "--rpm", "tpm": "--tpm", "concurrency": "--concurrency",

@@ -13,7 +13,7 @@ MESSAGES = [
     ({"rpm": 0}, "rpm = 0: must be a whole number between 1 and 10000000"),
     ({"rpm": True}, "rpm = True: must be a whole number between 1 and 10000000"),
     ({"colour": 1}, "unknown policy field(s) colour; known: budgets, rpm, tpm, concurrency, allow_ips, providers, "
-                    "models, endpoints, max_body_bytes, max_tokens, unbounded_reserve, monitor"),
+                    "models, endpoints, max_body_bytes, max_tokens, unbounded_reserve, monitor, deployments"),
     ({"budgets": ["5"]}, "budget '5': write AMOUNT/WINDOW, e.g. 10/day, 50/month, 5/24h, 100/total"),
     ({"budgets": ["5/fortnight"]}, "budget window 'fortnight' is not one of total, day, week, month, 24h, 7d"),
     ({"budgets": ["0/day"]}, "budget amount '0' must be more than zero (revoke or suspend the key instead)"),
@@ -54,6 +54,6 @@ def test_request_messages_in_config_style() -> None:
     assert _problem(m.KeyCreate, {"name": "x", "provider": "p", "policy": {"rpm": 0}}) == (
         "rpm = 0: must be a whole number between 1 and 10000000")
     assert _problem(m.ProviderAdd, {"name": "p", "kind": "nosuch", "secret": "env:X"}).startswith(
-        "kind = 'nosuch': Input should be 'openai', 'anthropic'")
+        "kind = 'nosuch': Input should be 'openai'")
     assert _problem(m.KeyCreate, {"name": "a b", "provider": "p"}).endswith(
         "Fix: set name to 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit")

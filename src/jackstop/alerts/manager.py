@@ -26,6 +26,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from jackstop.alerts.backoff import retry_delay
@@ -61,6 +62,7 @@ class AlertManager:
         self._closed = False
         self._stop_at: float | None = None
         self._store_error = ""
+        self.on_delivery: list[Callable[[str, str], None]] = []  # (channel, delivered|retrying|failed), for metrics
 
     # -- the interface the gateway and the monitor call --------------------------------------
     def start(self) -> None:
@@ -237,6 +239,12 @@ class AlertManager:
                                "dedupe_key": d.alert.dedupe_key, "attempts": attempts, "final": final,
                                "retry_in_s": None if final else round(next_at - now, 3)})
             self.outbox.record(d, self.owner, status=status, next_at=next_at, error=text, now=now)
+            outcome = "delivered" if status == DELIVERED else "failed" if status == FAILED else "retrying"
+            for fn in self.on_delivery:
+                try:
+                    fn(d.channel, outcome)
+                except Exception:
+                    log.exception("alert delivery callback failed")
             self._results.popleft()
             self._busy.pop(d.channel, None)
             self._notify()

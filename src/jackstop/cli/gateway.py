@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from jackstop.errors import UsageError
+from jackstop.providers import KINDS
 
 
 def _json(obj: Any) -> None:
@@ -202,9 +203,26 @@ def _provider_row(control: Any, p: Any) -> dict[str, Any]:
     return dict(control.provider_model(p).model_dump(mode="json", exclude={"policy"}))
 
 
+def _deployments(args: argparse.Namespace) -> dict[str, str]:
+    """--deployment DEPLOYMENT=MODEL (repeatable): the model each Azure deployment runs."""
+    out = {}
+    for item in args.deployment or []:
+        name, sep, model = item.partition("=")
+        if not sep or not name.strip() or not model.strip():
+            raise UsageError(f"--deployment {item!r}: write DEPLOYMENT=MODEL, e.g. --deployment gpt4prod=gpt-4o")
+        out[name.strip()] = model.strip()
+    return out
+
+
 def cmd_providers_add(args: argparse.Namespace) -> int:
+    from jackstop.control.policy import validate
+
     control = _control(args)
+    if deployments := _deployments(args):
+        validate({"deployments": deployments})  # before the provider exists: all or nothing
     p = control.add_provider(args.name, args.kind, args.secret, args.base_url, "cli")
+    if deployments:
+        p = control.update_provider_policy(p.name, {"deployments": deployments}, [], "cli")
     if args.json:
         _json(_provider_row(control, p))
     else:
@@ -390,7 +408,11 @@ def cmd_prices(args: argparse.Namespace) -> int:
         catalog = Catalog.load(settings.prices)
     except PriceError as exc:
         raise UsageError(f"[prices] in the configuration: {exc}") from None
-    rows = [r for r in catalog.rows() if not args.provider or r.provider_kind == args.provider]
+    from jackstop.providers import price_kind
+
+    # A kind priced as another (azure-openai: OpenAI's list prices) shows that one's prices.
+    wanted = price_kind(args.provider) if args.provider in KINDS else args.provider
+    rows = [r for r in catalog.rows() if not args.provider or r.provider_kind == wanted]
     if args.provider and not rows:
         kinds = sorted({r.provider_kind for r in catalog.rows()})
         raise UsageError(f"no prices for provider kind {args.provider!r}; known kinds: {', '.join(kinds)}")
@@ -469,6 +491,9 @@ def cmd_providers_update(args: argparse.Namespace) -> int:
 
     control = _control(args)
     changes, clear = policy_changes(args)
+    if deployments := _deployments(args):  # added to (or replacing) the provider's mapping
+        old = control.store.get_provider(args.name).policy.get("deployments") or {}
+        changes["deployments"] = {**old, **deployments}
     if args.base_url:
         # Obeys [providers] approved_hosts like the admin API: the CLI cannot approve a host either.
         rec = control.update_provider(args.name, "cli", base_url=args.base_url)
@@ -615,10 +640,12 @@ def register(sub: Any) -> None:
         dest="providers_cmd", metavar="ACTION", required=True)
     p = common(prov.add_parser("add", help="register a provider"))
     p.add_argument("name")
-    p.add_argument("--kind", required=True, choices=["openai", "anthropic", "gemini", "openai-compatible"])
+    p.add_argument("--kind", required=True, choices=KINDS)
     p.add_argument("--secret", required=True, metavar="SECRETREF", help="env:VARIABLE, local:NAME, vault:MOUNT/data/PATH#FIELD, "
                    "aws-sm:SECRET_ID[#FIELD] or azure-kv:https://VAULT.vault.azure.net/secrets/NAME")
     p.add_argument("--base-url", help="what you would give the provider's SDK as base_url")
+    p.add_argument("--deployment", action="append", metavar="DEPLOYMENT=MODEL",
+                   help="azure-openai: the model a deployment runs, for its price (repeatable)")
     p.set_defaults(func=_guard(cmd_providers_add))
     p = common(prov.add_parser("list", help="list providers (never their secrets)"))
     p.set_defaults(func=_guard(cmd_providers_list))
@@ -628,6 +655,8 @@ def register(sub: Any) -> None:
     p = common(prov.add_parser("update", help="set a provider's base URL, budgets and limits"))
     p.add_argument("name")
     p.add_argument("--base-url", help="a new base URL (its host must be official or in [providers] approved_hosts)")
+    p.add_argument("--deployment", action="append", metavar="DEPLOYMENT=MODEL",
+                   help="azure-openai: map a deployment to the model it runs (repeatable; --clear deployments)")
     add_policy_args(p, expires=False, update=True)
     p.set_defaults(func=_guard(cmd_providers_update))
     p = common(prov.add_parser("rotate", help="point a provider at a new secret"), False)

@@ -13,7 +13,7 @@ from typing import Any
 from jackstop.control.policy import ENDPOINTS
 
 CLEARABLE = ("budgets", "rpm", "tpm", "concurrency", "allow_ips", "providers", "models", "endpoints",
-             "max_body_bytes", "max_tokens", "unbounded_reserve", "monitor")
+             "max_body_bytes", "max_tokens", "unbounded_reserve", "monitor", "deployments")
 
 
 def _names(choices: tuple[str, ...] | None = None) -> Any:

@@ -22,7 +22,7 @@ from jackstop.control.models import SecretView, UsageRow, WindowSpend
 from jackstop.control.policy import PolicySpec
 from jackstop.secrets.custody import Custody, CustodyError
 from jackstop.home import Home
-from jackstop.providers import DEFAULT_BASE_URLS, KINDS
+from jackstop.providers import DEFAULT_BASE_URLS, KINDS, kind_info
 from jackstop.secrets import Keystore, SecretError, parse_ref
 from jackstop.secrets.managers import require_extra
 from jackstop.secrets.refs import MANAGERS
@@ -107,7 +107,7 @@ class Control:
             raise ControlError(f"jackstop is not initialised in {home.path}; run `jackstop init` "
                                f"(or set JACKSTOP_HOME / JACKSTOP_MASTER_KEY)")
         try:
-            control = cls(open_store(settings.store.url, home), home, settings)
+            control = cls(open_store(settings.store.url, home, pool_size=settings.store.pool_size), home, settings)
         except StoreError as exc:
             raise ControlError(str(exc)) from None
         if settings.counters.url.startswith(("redis://", "rediss://", "unix://")):
@@ -116,7 +116,7 @@ class Control:
             from jackstop.counters import open_counters
 
             counters = open_counters(settings.counters.url, prefix=settings.counters.prefix)
-            control.store.change_hooks.append(counters.bump_epoch_sync)
+            control.store.announce_changes(counters.bump_epoch_sync)
         return control
 
     def hash(self, token: str) -> str:
@@ -142,8 +142,7 @@ class Control:
         token_hash = self.hash(token)
         if keys or project:
             # Written before the token exists, so the token is never usable without its limit.
-            self.store.execute("INSERT INTO admin_token_scopes (hash, keys, project) VALUES (?, ?, ?)",
-                               (token_hash, json.dumps(sorted(set(keys))), project))
+            self.store.set_admin_token_scope(token_hash, keys, project)
         rec = self.store.create_admin_token(name, token_hash, tokens.display_prefix(token), role, actor)
         if keys or project:
             self.store.audit(actor, "admin_token.scope", name, {"keys": sorted(set(keys)), "project": project})
@@ -151,10 +150,8 @@ class Control:
 
     def mint_scope(self, token_hash: str) -> MintScope | None:
         """The keys a mint-role admin token is limited to (None: not limited)."""
-        rows = self.store.query("SELECT keys, project FROM admin_token_scopes WHERE hash = ?", (token_hash,))
-        if not rows:
-            return None
-        return MintScope(tuple(json.loads(rows[0][0] or "[]")), rows[0][1])
+        scope = self.store.admin_token_scope(token_hash)
+        return MintScope(tuple(scope[0]), scope[1]) if scope else None
 
     # -- secrets ----------------------------------------------------------------------------
     def set_secret(self, name: str, value: str, actor: str) -> str:
@@ -190,8 +187,8 @@ class Control:
         if kind not in KINDS:
             raise ControlError(f"provider kind {kind!r} is not one of {', '.join(KINDS)}")
         if base_url is None:
-            if kind == "openai-compatible":
-                raise ControlError("an openai-compatible provider needs --base-url, e.g. https://api.groq.com/openai/v1")
+            if kind not in DEFAULT_BASE_URLS:
+                raise ControlError(f"an {kind} provider needs --base-url, {kind_info(kind).base_url_hint}")
             base_url = DEFAULT_BASE_URLS[kind]
         with self._audited_refusal(actor, "provider.add", name, {"kind": kind, "base_url": base_url,
                                                                    "secret": secret_ref}):

@@ -9,7 +9,8 @@ the Store all take and give this shape. JSON (every field optional):
      "allow_ips": ["10.0.0.0/8", "2001:db8::/32"],
      "providers": ["openai-*"], "models": ["gpt-4o*"], "endpoints": ["chat.completions"],
      "max_body_bytes": 1048576, "max_tokens": 2048, "unbounded_reserve": "0.50",
-     "monitor": {"response": "throttle", "throttle_factor": 0.2}}
+     "monitor": {"response": "throttle", "throttle_factor": 0.2},
+     "deployments": {"gpt4prod": "gpt-4o"}}      # a provider's: the model each (Azure) deployment runs
 """
 
 from __future__ import annotations
@@ -32,16 +33,14 @@ from pydantic import (
 )
 
 from jackstop.pricing.money import format_usd, parse_usd
+from jackstop.providers import ENDPOINTS  # every endpoint any provider family routes
 
 WINDOWS = ("total", "day", "week", "month", "24h", "7d")
 DEFAULT_ALERTS = (0.5, 0.8, 1.0)
-ENDPOINTS = (
-    "chat.completions", "responses", "completions", "embeddings", "images.generations", "models",
-    "messages", "messages.count_tokens",
-    "generateContent", "streamGenerateContent", "countTokens", "embedContent", "batchEmbedContents",
-)
 _FIELDS = ("budgets", "rpm", "tpm", "concurrency", "allow_ips", "providers", "models", "endpoints",
-           "max_body_bytes", "max_tokens", "unbounded_reserve", "monitor")
+           "max_body_bytes", "max_tokens", "unbounded_reserve", "monitor", "deployments")
+_DEPLOYMENT = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+_MODEL_NAME = r"^[A-Za-z0-9][A-Za-z0-9._:/~-]{0,255}$"
 CLEARABLE = _FIELDS  # every field can be removed (`--clear FIELD`, `"clear": [...]`)
 # Whole-number fields and their bounds (the messages and the OpenAPI document both use them).
 _BOUNDS = {"rpm": (1, 10_000_000), "tpm": (1, 10_000_000_000), "concurrency": (1, 100_000),
@@ -84,6 +83,7 @@ class Policy:
     max_tokens: int | None = None
     unbounded_reserve_nusd: int | None = None
     monitor: dict[str, Any] = field(default_factory=dict)  # the monitor's response policy (its own schema)
+    deployments: tuple[tuple[str, str], ...] = ()  # (deployment, model): what prices an Azure deployment
     _model_res: tuple[re.Pattern[str], ...] = ()
     _provider_res: tuple[re.Pattern[str], ...] = ()
 
@@ -250,6 +250,18 @@ class PolicySpec(BaseModel):
     unbounded_reserve: Annotated[str, Field(pattern=_USD)] | None = Field(
         None, description="allow requests whose cost cannot be bounded by reserving this much more (USD)")
     monitor: MonitorResponse | None = Field(None, description="the monitor's response for this key or project")
+    deployments: dict[Annotated[str, Field(pattern=_DEPLOYMENT)], Annotated[str, Field(pattern=_MODEL_NAME)]] = Field(
+        default_factory=dict, description="a provider's: the model each (Azure) deployment runs, for prices")
+
+    @field_validator("deployments", mode="before")
+    @classmethod
+    def _deployments(cls, v: Any) -> Any:
+        if not isinstance(v, dict) or not all(
+                isinstance(d, str) and re.match(_DEPLOYMENT, d) and isinstance(m, str) and re.match(_MODEL_NAME, m)
+                for d, m in v.items()):
+            raise ValueError("deployments must map deployment names (letters, digits, - _ .) to model names, "
+                             "e.g. {\"gpt4prod\": \"gpt-4o\"} (CLI: --deployment gpt4prod=gpt-4o)")
+        return v
 
     @model_validator(mode="before")
     @classmethod
@@ -373,6 +385,7 @@ def parse_policy(raw: dict[str, Any] | PolicySpec | None) -> Policy:
         unbounded_reserve_nusd=parse_usd(spec.unbounded_reserve, "unbounded_reserve")
         if spec.unbounded_reserve is not None else None,
         monitor=spec.monitor.model_dump(exclude_none=True) if spec.monitor else {},
+        deployments=tuple(sorted(spec.deployments.items())),
         _model_res=tuple(re.compile(fnmatch.translate(g)) for g in spec.models),
         _provider_res=tuple(re.compile(fnmatch.translate(g)) for g in spec.providers),
     )
@@ -492,6 +505,7 @@ NARROWING: dict[str, Any] = {
     "max_tokens": _number("max_tokens"),
     "unbounded_reserve": _unbounded_reserve,
     "monitor": _monitor,
+    "deployments": lambda c, p: "deployments: only a provider maps deployments to models" if c.deployments else None,
 }
 
 

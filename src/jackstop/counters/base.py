@@ -114,3 +114,13 @@ class Counters:
 
     def bump_epoch_sync(self) -> None:
         """Advance the shared change counter (called by administrative writers)."""
+
+    # -- holds: the monitor's source blocks and key throttles, enforced by every instance ------
+    def publish_hold(self, kind: str, name: str, until: float, value: str, now: float) -> None:
+        """Share a hold (`kind` "block" or "throttle") on `name` until `until` with every instance.
+        Holds ended at `now` are dropped. A single node has no one to tell: nothing to do."""
+
+    def holds_since(self, version: int | None) -> tuple[int, dict[str, dict[str, tuple[float, str]]]] | None:
+        """Every shared hold, {kind: {name: (until, value)}}, with the version read, when the holds
+        changed since `version`; None when they did not, or nothing is shared."""
+        return None

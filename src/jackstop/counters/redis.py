@@ -17,7 +17,8 @@ counts in a tokens-per-minute window are added as Lua doubles and are exact to 2
 
 Keys, under the prefix: `budget:{counter}` (hash: s spent, r reserved, h<hour> buckets of
 rolling windows), `lease:{counter}` (zset of unsettled reservations by deadline),
-`rpm:`/`tpm:`/`tpm-total:`/`inflight:{counter}` for the rate limits, and `epoch`. Run Redis
+`rpm:`/`tpm:`/`tpm-total:`/`inflight:{counter}` for the rate limits, `epoch`, and the monitor's
+holds (`holds:block`, `holds:throttle`, their version `holds:v`). Run Redis
 with `maxmemory-policy noeviction`: an evicted counter would forget spend. One request's keys
 may hash to different slots, so Redis Cluster is not supported; use one primary (with
 replicas or Sentinel for failover).
@@ -26,6 +27,7 @@ replicas or Sentinel for failover).
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import threading
 import uuid
@@ -313,15 +315,53 @@ class RedisCounters(Counters):
             raise self._unavailable(exc) from None
         return int(value) if value else 0
 
+    def _sync_client(self) -> redis_sync.Redis:
+        with self._sync_lock:
+            if self._sync is None:
+                self._sync = redis_sync.Redis.from_url(self._url, socket_connect_timeout=5, socket_timeout=10)
+            return self._sync
+
     def bump_epoch_sync(self) -> None:
         try:
-            with self._sync_lock:
-                if self._sync is None:
-                    self._sync = redis_sync.Redis.from_url(self._url, socket_connect_timeout=5, socket_timeout=10)
-                client = self._sync
-            client.incr(f"{self._prefix}epoch")
+            self._sync_client().incr(f"{self._prefix}epoch")
         except RedisError as exc:
             raise self._unavailable(exc) from None
+
+    # -- holds: `holds:{kind}` hashes of name -> [until, value], and their version `holds:v` ----
+    HOLD_KINDS = ("block", "throttle")
+
+    def publish_hold(self, kind: str, name: str, until: float, value: str, now: float) -> None:
+        key = f"{self._prefix}holds:{kind}"
+        try:
+            client = self._sync_client()
+            ended = [f for f, v in client.hgetall(key).items() if _hold(v)[0] <= now]
+            pipe = client.pipeline(transaction=True)
+            if ended:
+                pipe.hdel(key, *ended)
+            pipe.hset(key, name, json.dumps([until, value]))
+            pipe.incr(f"{self._prefix}holds:v")
+            pipe.execute()
+        except RedisError as exc:
+            raise self._unavailable(exc) from None
+
+    def holds_since(self, version: int | None) -> tuple[int, dict[str, dict[str, tuple[float, str]]]] | None:
+        try:
+            client = self._sync_client()
+            current = int(client.get(f"{self._prefix}holds:v") or 0)
+            if current == version:
+                return None
+            pipe = client.pipeline(transaction=True)
+            for kind in self.HOLD_KINDS:
+                pipe.hgetall(f"{self._prefix}holds:{kind}")
+            tables = pipe.execute()
+        except RedisError as exc:
+            raise self._unavailable(exc) from None
+        return current, {kind: {f.decode(): _hold(v) for f, v in t.items()} for kind, t in zip(self.HOLD_KINDS, tables)}
+
+
+def _hold(raw: bytes) -> tuple[float, str]:
+    until, value = json.loads(raw)
+    return float(until), str(value)
 
 
 def _rate_states(rates: list[RateCheck], flat: list[Any], now: float) -> tuple[RateState, ...]:

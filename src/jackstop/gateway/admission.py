@@ -28,7 +28,7 @@ from jackstop.counters import (
     Ticket,
 )
 from jackstop.gateway.bounds import Bound, BoundError, UnboundedInput, bound_request
-from jackstop.gateway.spellings import AmbiguousParameter
+from jackstop.providers.spellings import AmbiguousParameter
 from jackstop.control.policy import EMPTY, Policy, PolicyError, parse_policy
 from jackstop.windows import window
 from jackstop.pricing import PriceError, Usage, UsageError, cost_nusd, worst_case_nusd

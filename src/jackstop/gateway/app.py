@@ -46,6 +46,11 @@ class Gateway:
         self.upstream = make_upstream(s.upstream_client, s.upstream_connect_timeout, s.upstream_timeout)
         self.counters = open_counters(settings.counters.url, seed=LedgerSeed(self.store, self.state),
                                       prefix=settings.counters.prefix)
+        from jackstop.metrics import open_metrics
+
+        self.metrics = open_metrics(settings, self.ledger, self.state)  # None unless [metrics] configures them
+        if self.metrics is not None:
+            self.counters = self.metrics.timed(self.counters)
         from jackstop.alerts import AlertManager, load_alert_settings
         from jackstop.monitor import load_monitor_settings
 
@@ -53,15 +58,17 @@ class Gateway:
         alert_settings = load_alert_settings(settings.alerts)
         monitor_settings = load_monitor_settings(settings.monitor)
         if settings.counters.url != "memory://":
-            self.state.epoch_source = self.counters.epoch  # Control.open bumps it on each change
+            self.state.share_epoch(self.counters.epoch)  # Control.open bumps it on each change
         self.alerts = AlertManager(alert_settings, self.store, self.control.keystore)
         self.monitor = None
         if monitor_settings.enabled:
             from jackstop.monitor import Monitor
 
             self.monitor = Monitor(monitor_settings, store=self.store, control=self.control, alerts=self.alerts,
-                                   catalog=self.catalog, trusted_proxies=s.trusted_proxies)
+                                   catalog=self.catalog, trusted_proxies=s.trusted_proxies, shared=self.counters)
             self.ledger.subscribers.append(self.monitor.observe)
+        if self.metrics is not None:
+            self.metrics.watch(self.monitor, self.alerts)
         self.admission = Admission(settings, self.state, self.counters, self.catalog, self.alerts, self.monitor)
         self.proxy = Proxy(state=self.state, upstream=self.upstream, ledger=self.ledger, catalog=self.catalog,
                            admission=self.admission, max_body_bytes=s.max_body_bytes,
@@ -79,9 +86,13 @@ class Gateway:
         self.alerts.start()
         if self.monitor is not None:
             self.monitor.start()
+        if self.metrics is not None:
+            self.metrics.start()
         self.started = True
 
     async def shutdown(self) -> None:
+        if self.metrics is not None:
+            self.metrics.stop()
         await self.upstream.close()
         await self.counters.close()
         if self.monitor is not None:
@@ -103,6 +114,8 @@ class Gateway:
             elif path == "/readyz":
                 ok = self.started
                 await send_json(send, 200 if ok else 503, {"status": "ready" if ok else "starting"})
+            elif path == "/metrics" and self.metrics is not None and self.metrics.on_main_port:
+                await self.metrics.asgi(scope, receive, send)
             else:
                 await self.proxy(scope, receive, send)  # answers unknown routes in a provider dialect
         elif kind == "lifespan":

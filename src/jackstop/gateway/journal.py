@@ -211,13 +211,7 @@ def _read(path: pathlib.Path, reserved: dict[str, dict[str, Any]], done: set[str
 def _in_ledger(store: Store, ids: list[str], since: float) -> set[str]:
     """The ids that already have a ledger row (a row's ts is its reservation's ts: the index on ts
     keeps this to the rows written since the oldest open reservation)."""
-    found: set[str] = set()
-    for i in range(0, len(ids), 500):
-        part = ids[i:i + 500]
-        rows = store.query(f"SELECT request_id FROM ledger WHERE ts >= ? AND request_id IN "
-                           f"({', '.join('?' for _ in part)})", [since, *part], ledger=True)
-        found.update(r[0] for r in rows)
-    return found
+    return store.ledger_repo.settled(ids, since)
 
 
 def crashed_row(rec: dict[str, Any]) -> LedgerRow:

@@ -28,7 +28,7 @@ from jackstop.gateway.journal import JournalError, ReservationJournal
 from jackstop.gateway.ledger import BACKLOG_RULE, LedgerWriter
 from jackstop.gateway.state import State
 from jackstop.gateway.upstream import Upstream, UpstreamError
-from jackstop.providers import Family, family_of_kind, get_family
+from jackstop.providers import Family, FamilyRefusal, families, family_of_kind, price_kind
 from jackstop.providers.base import Prepared, Route
 from jackstop.providers.paths import PathError, split_path
 from jackstop.redact import redact
@@ -38,7 +38,10 @@ from jackstop.store import KeyRecord, LedgerRow, ProviderRecord
 
 log = logging.getLogger("jackstop.gateway")
 
-FAMILIES = {name: get_family(name) for name in ("openai", "anthropic", "gemini")}
+FAMILIES = {f.name: f for f in families()}  # in the order a dialect is guessed (Family.rank)
+# The families that can claim a request (bound methods, once: this runs on every request).
+_CLAIMS = tuple((f.claims, f) for f in FAMILIES.values() if type(f).claims is not Family.claims)
+_FALLBACK = FAMILIES["openai"]
 Refusal = Denied  # the one refusal exception, raised by any stage
 
 # Client headers are forwarded only when the family lists them (Family.forward_headers), so
@@ -57,11 +60,10 @@ _TOKEN_PREFIXES = (tokens.VIRTUAL_KEY, tokens.CLIENT_TOKEN)
 
 def _guess_family(path: str, headers: dict[bytes, bytes], query: str) -> Family:
     """The dialect to answer in when no route matched or credentials say otherwise."""
-    if b"x-goog-api-key" in headers or "key=" in query or "/models/" in path and ":" in path or path.startswith("/v1beta"):
-        return FAMILIES["gemini"]
-    if b"x-api-key" in headers or b"anthropic-version" in headers or path.startswith("/v1/messages"):
-        return FAMILIES["anthropic"]
-    return FAMILIES["openai"]
+    for claims, family in _CLAIMS:
+        if claims(path, headers, query):
+            return family
+    return _FALLBACK
 
 
 def connection_error_body(path: str, headers: list[tuple[bytes, bytes]], status: int, rule: str,
@@ -188,7 +190,7 @@ class Proxy:
             route, family = self.match(method, segments, query, family)
             if route is None:
                 raise Refusal(404, "unknown_route", f"jackstop has no route {method} {raw_path.decode('latin-1')[:200]}; see the README "
-                                                    f"for the supported OpenAI, Anthropic and Gemini routes")
+                                                    f"for the supported {', '.join(FAMILIES)} routes")
             row.endpoint = route.endpoint
             call = Call(row, route, family)
             await self._serve(scope, receive, send, call, headers, query, ip, segments)
@@ -208,6 +210,7 @@ class Proxy:
             if call is not None and call.grant is not None and not call.settled:
                 await self._settle(call)
             row.latency_ms = (time.perf_counter() - t0) * 1000.0
+            row.family = (call.family if call is not None else family).name
             self.ledger.put(row)
 
     async def _refuse(self, send: Any, family: Family, r: Refusal, row: LedgerRow) -> None:
@@ -228,10 +231,9 @@ class Proxy:
     async def _authenticate(self, call: Call, headers: dict[bytes, bytes], query: str) -> None:
         family, row = call.family, call.row
         token = family.credential(headers, query)
-        where = {"openai": "the Authorization: Bearer header", "anthropic": "the x-api-key header",
-                 "gemini": "the x-goog-api-key header"}[family.name]
         if not token:
-            raise Refusal(401, "auth_missing", f"no API key; send your jackstop virtual key (jsk_…) in {where}")
+            raise Refusal(401, "auth_missing", f"no API key; send your jackstop virtual key (jsk_…) in "
+                                               f"{family.credential_where}")
         await self.state.arefresh_if_changed()
         token_hash = self._hashes.get(token)
         if token_hash is None:
@@ -316,18 +318,22 @@ class Proxy:
             raw, call.body = await self._read_json(receive, headers)
         body = call.body
         try:
-            model = family.model(route, body)
+            # The model the provider bills: Azure maps a deployment name to it (Family.priced_model).
+            model = family.priced_model(family.model(route, body), provider)
         except PathError as exc:  # the body names another model than the route
             raise Refusal(400, exc.rule, exc.message) from None
+        except FamilyRefusal as exc:
+            raise Refusal(exc.status, exc.rule, exc.message) from None
         row.model = model
         price = None
         if route.billable:
             if not model:
                 raise Refusal(400, "missing_model", "the request names no model; add a \"model\" field")
-            price = self.price(provider.kind, model)
+            priced_as = price_kind(provider.kind)
+            price = self.price(priced_as, model)
             if price is None:
                 raise Refusal(403, "model_not_priced",
-                              f"model {model!r} has no price for provider kind {provider.kind}; jackstop refuses "
+                              f"model {model!r} has no price for provider kind {priced_as}; jackstop refuses "
                               f"what it cannot meter. Price it in jackstop.toml under [prices] (see README), "
                               f"or check the name with `jackstop prices`")
         call.scopes = self.admission.scopes(key, provider)
@@ -434,7 +440,7 @@ class Proxy:
                     out_headers = [h for h in out_headers if h[0] not in mine] + call.grant.rate_headers
                 out_headers.append((b"x-jackstop-request-id", row.request_id.encode()))
                 ctype = next((v for k, v in resp.headers if k == "content-type"), "")
-                if stream and 200 <= resp.status < 300 and ("event-stream" in ctype or route.family == "gemini"):
+                if stream and 200 <= resp.status < 300 and ("event-stream" in ctype or call.family.streams_any_type):
                     await self._relay_stream(send, receive, resp, call, out_headers)
                 else:
                     data = await resp.read()
@@ -489,7 +495,7 @@ class Proxy:
         await send({"type": "http.response.body", "body": data})
 
     def _model_filter(self, call: Call) -> Any:
-        kind = call.provider.kind if call.provider else ""
+        kind = price_kind(call.provider.kind) if call.provider else ""
         scopes = call.scopes
         return lambda model: self.price(kind, model) is not None and all(
             s.policy.model_allowed(model) for s in scopes)

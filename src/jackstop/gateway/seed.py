@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from jackstop.control.spend import key_spend, ledger_spend
+from jackstop.control.spend import key_spend
 from jackstop.counters import BudgetCheck
 from jackstop.store import Store
 
@@ -26,9 +26,9 @@ class LedgerSeed:
             return key_spend(self.store, key_id,
                              [k.id for k in self.state.keys.values() if k.parent_id == key_id], start)
         if scope == "project":
-            return ledger_spend(self.store, start, "project = ?", [check.name])
+            return self.store.ledger_repo.spend(start, project=check.name)
         if scope == "provider":
-            return ledger_spend(self.store, start, "provider = ?", [check.name])
+            return self.store.ledger_repo.spend(start, provider=check.name)
         if scope == "global":
-            return ledger_spend(self.store, start)
+            return self.store.ledger_repo.spend(start)
         return 0

@@ -1,19 +1,18 @@
 """The gateway's in-memory view of the Store, kept exact by a change feed.
 
 The hot path never queries the Store for a key: it looks up the key's hash here. Before each
-request the gateway asks the feed whether anything changed (for SQLite, `PRAGMA data_version`,
-about a microsecond); if so it fetches just the rows changed since the epoch it last saw. A
-revoke written by another process is therefore seen by the very next request.
+request the gateway asks the store's change feed (jackstop.store.feed) whether anything changed
+(for SQLite about a microsecond); if so it fetches just the rows changed since the epoch it last
+saw. A revoke written by another process is therefore seen by the very next request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from jackstop.config import SecretsSettings
 from jackstop.home import Home
@@ -30,6 +29,7 @@ from jackstop.store import (
     Store,
 )
 from jackstop.store.base import Changes
+from jackstop.store.feed import ChangeFeed, SharedCounterFeed
 
 log = logging.getLogger("jackstop.gateway")
 
@@ -38,60 +38,6 @@ log = logging.getLogger("jackstop.gateway")
 class Identity:
     key: KeyRecord
     credential: CredentialRecord
-
-
-class SqliteFeed:
-    """Changes by any other connection to the control file move its data_version."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self._version = store.data_version()
-
-    def changed(self) -> bool:
-        v = self._store.data_version()
-        if v != self._version:
-            self._version = v
-            return True
-        return False
-
-    def close(self) -> None:
-        pass
-
-
-class PostgresFeed:
-    """LISTEN for the NOTIFY each control transaction sends when it commits."""
-
-    def __init__(self, url: str) -> None:
-        import psycopg
-
-        self._dirty = threading.Event()
-        self._stop = threading.Event()
-        self._conn = psycopg.connect(url, autocommit=True)
-        self._conn.execute("LISTEN jackstop_epoch")
-        self._thread = threading.Thread(target=self._run, name="jackstop-pg-listen", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                for _ in self._conn.notifies(timeout=1.0):
-                    self._dirty.set()
-            except Exception:  # connection lost: mark dirty so the next request re-reads
-                self._dirty.set()
-                time.sleep(1.0)
-
-    def changed(self) -> bool:
-        if self._dirty.is_set():
-            self._dirty.clear()
-            return True
-        return False
-
-    def close(self) -> None:
-        self._stop.set()
-        try:
-            self._conn.close()
-        except Exception:
-            pass
 
 
 class State:
@@ -113,17 +59,18 @@ class State:
         self._resolved: dict[str, tuple[int, str]] = {}  # secret name -> (seq, value)
         self._refs: dict[str, SecretRef] = {}
         self.force = False
-        self.epoch_source: Any = None  # async () -> int, when counters are shared (Redis)
-        self._shared_epoch: int | None = None
         self._miss_window = 0.0
         self._miss_count = 0
         self._refreshing: asyncio.Future | None = None
         self._stale = False
-        if hasattr(store, "url") and str(getattr(store, "url", "")).startswith(("postgres", "postgresql")):
-            self.feed: SqliteFeed | PostgresFeed = PostgresFeed(store.url)  # type: ignore[attr-defined]
-        else:
-            self.feed = SqliteFeed(store)
+        self.feed: ChangeFeed = store.change_feed()
         self.apply(store.changes_since(0))
+
+    def share_epoch(self, read: Callable[[], Awaitable[int | None]]) -> None:
+        """Also watch a change counter every writer advances (Redis, on the scale-out tier): one
+        read of it per request makes a change written by any process visible to the very next
+        request on every instance."""
+        self.feed = SharedCounterFeed(self.feed, read)
 
     # -- refresh ------------------------------------------------------------------------------
     def apply(self, ch: Changes) -> None:
@@ -149,16 +96,9 @@ class State:
         self.epoch = max(self.epoch, ch.epoch)
 
     async def arefresh_if_changed(self) -> None:
-        if self.epoch_source is not None:
-            # Scale-out: one read of the shared change counter per request makes a change
-            # written by any process visible to the very next request on every instance.
-            shared = await self.epoch_source()
-            if shared != self._shared_epoch:
-                self._shared_epoch = shared
-                self.force = True
-        if self.feed.changed() or self.force:
+        if await self.feed.changed() or self.force:
             self.force = False
-            if isinstance(self.feed, SqliteFeed):
+            if self.feed.exact:
                 self.apply(self.store.changes_since(self.epoch))
             else:
                 await self._reread()
@@ -192,8 +132,8 @@ class State:
         Misses re-read at most `MISS_REFRESH_PER_S` times a second, so a flood of made-up keys
         cannot turn into a flood of database queries."""
         ident = self.identify(token_hash)
-        if ident is not None or isinstance(self.feed, SqliteFeed):
-            return ident  # SQLite's data_version is exact: a miss is a miss
+        if ident is not None or getattr(self.feed, "exact", False):
+            return ident  # an exact feed (SQLite's data_version): a miss is a miss
         now = time.monotonic()
         if now - self._miss_window >= 1.0:
             self._miss_window, self._miss_count = now, 0

@@ -1,5 +1,5 @@
-"""A mock AI provider: a real HTTP server on loopback speaking the OpenAI, Anthropic and
-Gemini wire formats, for jackstop's tests, benchmarks and `jackstop demo`.
+"""A mock AI provider: a real HTTP server on loopback speaking the OpenAI, Anthropic,
+Gemini and Azure OpenAI wire formats, for jackstop's tests, benchmarks and `jackstop demo`.
 
 Usage
 -----
@@ -28,6 +28,11 @@ Gemini   under /v1/ and /v1beta/: POST models/{m}:generateContent, :streamGenera
          (`?alt=sse` gives SSE, otherwise a streamed JSON array), :countTokens,
          :embedContent, :batchEmbedContents; GET models (pageSize/pageToken).
          Auth: `x-goog-api-key`, else `?key=`.
+Azure OpenAI  POST /openai/deployments/{d}/chat/completions, /completions, /embeddings,
+         /images/generations (?api-version=YYYY-MM-DD[-preview] required), /openai/responses,
+         /openai/v1/... (the deployment is the body's model). Auth: `api-key`. Deployments and
+         the model each runs: azure_openai_api.DEPLOYMENTS. See that module for its errors.
+Each dialect is a `*_api.py` module naming its FAMILY (routing.DIALECTS finds them).
 GET /v1/models is shared: x-goog-api-key/?key= -> Gemini, x-api-key or anthropic-version
 -> Anthropic, otherwise OpenAI.
 

@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         faults = parse_faults(args.fault, Faults())
     except ControlError as exc:
         parser.error(f"{exc} (fix the --usage/--fault value)")
-    keys = {f: getattr(args, f"{f}_key") for f in FAMILIES if getattr(args, f"{f}_key")}
+    keys = {f: getattr(args, f"{f.replace('-', '_')}_key") for f in FAMILIES if getattr(args, f"{f.replace('-', '_')}_key")}
     try:
         mock = MockProvider(keys, host=args.host, port=args.port, usage=usage, faults=faults)
         mock.start()

@@ -1,7 +1,7 @@
 """What the mock bills for a request's input, the way the real provider would read it.
 
 This is the provider's side of the bill, written apart from the gateway's bound on purpose
-(jackstop.gateway.media): a test that sends the same body to both catches either one's mistake.
+(jackstop.providers.media): a test that sends the same body to both catches either one's mistake.
 
 - Text: every string (UTF-8 bytes / 4) and integer (one token each) under the endpoint's prompt
   fields and tool definitions, wherever it sits, attachment-shaped or not.
@@ -23,7 +23,7 @@ from typing import Any
 from jackstop.mockprovider.wire import BadRequest
 
 BYTES_PER_TOKEN = 4
-# The most one image can bill, per family (see jackstop.gateway.media for the sources): OpenAI
+# The most one image can bill, per family (see jackstop.providers.media for the sources): OpenAI
 # gpt-4o-mini high detail 2,833 + 8 x 5,667; Anthropic ~3.75 MP / 750; Gemini 8192x8192 tiled at
 # 768 px, 121 x 258.
 IMAGE_MAX = {"openai": 48_169, "anthropic": 5_000, "gemini": 31_218}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import posixpath
 import re
 from dataclasses import dataclass
@@ -9,13 +11,26 @@ from urllib.parse import unquote
 from types import ModuleType
 from typing import Mapping
 
-from jackstop.mockprovider import anthropic_api, gemini_api, openai_api
+import jackstop.mockprovider as _package
+from jackstop.mockprovider import gemini_api
 
-DIALECTS: dict[str, ModuleType] = {
-    "openai": openai_api,
-    "anthropic": anthropic_api,
-    "gemini": gemini_api,
-}
+
+def _dialects() -> dict[str, ModuleType]:
+    """Every `*_api` module of this package that names its FAMILY: one per provider wire format,
+    so a new family's mock is one module here (optional hooks: resolve_path, check_request,
+    generate_key, DEFAULT_MODELS)."""
+    found = {}
+    for info in sorted(pkgutil.iter_modules(_package.__path__), key=lambda i: i.name):
+        if info.name.endswith("_api"):
+            module = importlib.import_module(f"{_package.__name__}.{info.name}")
+            if isinstance(getattr(module, "FAMILY", None), str):
+                found[module.FAMILY] = module
+    return found
+
+
+DIALECTS: dict[str, ModuleType] = _dialects()
+# Credential headers every dialect together reads (each dialect's pick_credential chooses).
+_KEY_HEADERS = ("x-api-key", "x-goog-api-key", "api-key")
 
 _GEMINI_METHOD = re.compile(r"^/(v1|v1beta)/models/([^/:]+):([A-Za-z]+)$")
 _GEMINI_LIST = re.compile(r"^/(v1|v1beta)/models/?$")
@@ -58,7 +73,7 @@ def collect_credentials(headers: Mapping[str, str], query: Mapping[str, str]) ->
     if auth:
         scheme, _, token = auth.partition(" ")
         found["authorization"] = token.strip() if scheme.lower() == "bearer" else auth
-    for name in ("x-api-key", "x-goog-api-key"):
+    for name in _KEY_HEADERS:
         if headers.get(name):
             found[name] = headers[name]
     if query.get("key"):
@@ -78,6 +93,11 @@ def _guess_family(path: str, headers: Mapping[str, str], credentials: Mapping[st
 
 def resolve(method: str, path: str, headers: Mapping[str, str],
             credentials: Mapping[str, str]) -> Route:
+    for name, dialect in DIALECTS.items():  # families whose paths are their own (Azure's /openai/…)
+        own = getattr(dialect, "resolve_path", None)
+        found = own(method, path) if own is not None else None
+        if found is not None:
+            return Route(name, found[0], found[1])
     match = _GEMINI_METHOD.match(path)
     if match:
         endpoint = gemini_api.METHODS.get(match.group(3)) if method == "POST" else None

@@ -34,7 +34,7 @@ from jackstop.mockprovider.routing import DIALECTS, Route, collect_credentials, 
 from jackstop.mockprovider.tokens import Usage
 from jackstop.mockprovider.wire import BadRequest, Call, Reply, new_id
 
-FAMILIES = ("openai", "anthropic", "gemini")
+FAMILIES = tuple(DIALECTS)
 
 DEFAULT_MODELS: dict[str, tuple[str, ...]] = {
     "openai": ("gpt-5.4", "gpt-5.4-mini", "gpt-5", "gpt-5-mini", "gpt-4o-mini", "o3",
@@ -43,6 +43,7 @@ DEFAULT_MODELS: dict[str, tuple[str, ...]] = {
     "anthropic": ("claude-opus-4-8", "claude-sonnet-5", "claude-haiku-4-5"),
     "gemini": ("gemini-3.5-flash", "gemini-3.1-pro-preview", "gemini-2.5-pro",
                "gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-embedding-001"),
+    **{f: tuple(d.DEFAULT_MODELS) for f, d in DIALECTS.items() if hasattr(d, "DEFAULT_MODELS")},
 }
 _RETRY_STATUSES = (429, 503, 529)
 MAX_BODY = 64 * 1024 * 1024
@@ -51,6 +52,9 @@ _ALNUM = string.ascii_letters + string.digits
 
 def generate_key(family: str) -> str:
     """A random key shaped like the provider's own (so redaction and scanners see it)."""
+    own = getattr(DIALECTS[family], "generate_key", None)
+    if own is not None:
+        return own()
     body = "".join(secrets.choice(_ALNUM) for _ in range(40))
     return {"openai": f"sk-proj-{body}", "anthropic": f"sk-ant-api03-{body}AA",
             "gemini": f"AIza{body[:35]}"}[family]
@@ -304,6 +308,9 @@ class MockProvider:
             return dialect.auth_error(presented, record.credential_header)
         if route.family == "anthropic" and "anthropic-version" not in record.headers:
             return _bad_request(dialect, dialect.missing_version())
+        check = getattr(dialect, "check_request", None)
+        if check is not None and (refused := check(record)) is not None:
+            return refused
         if faults.status is not None:
             retry = faults.retry_after if faults.status in _RETRY_STATUSES else None
             return dialect.error(faults.status, retry_after=retry)

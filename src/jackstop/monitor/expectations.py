@@ -15,16 +15,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from jackstop.monitor.agents import agent_family
+from jackstop.store.expectations import ExpectationRecord
 
 KINDS = ("network", "model", "agent", "surge")
-
-DDL = """
-CREATE TABLE IF NOT EXISTS monitor_expectations (
-    id {ID}, target TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL,
-    starts_at {REAL} NOT NULL, ends_at {REAL} NOT NULL, note TEXT NOT NULL DEFAULT '',
-    actor TEXT NOT NULL DEFAULT '', created_at {REAL} NOT NULL);
-CREATE INDEX IF NOT EXISTS monitor_expectations_end ON monitor_expectations (ends_at);
-"""
 
 
 class ExpectationError(ValueError):
@@ -137,46 +130,21 @@ class Expectations:
 
 # -- storage ------------------------------------------------------------------------------------
 
-def ensure_schema(store: Any) -> None:
-    store.ensure_schema(DDL)
-
-
 def add(store: Any, items: list[Expectation], actor: str) -> list[int]:
-    import time
-
-    ensure_schema(store)
-    ids = []
-    for e in items:
-        rows = store.execute_returning(
-            "INSERT INTO monitor_expectations (target, kind, value, starts_at, ends_at, note, actor, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (e.target, e.kind, e.value, e.starts_at, e.ends_at, e.note, actor, time.time()))
-        ids.append(int(rows[0][0]))
-        store.audit(actor, "monitor.expect", e.target, {"kind": e.kind, "value": e.value,
-                                                          "until": e.ends_at, "note": e.note})
-    return ids
+    return [store.expectations.add(ExpectationRecord(e.target, e.kind, e.value, e.starts_at, e.ends_at, e.note),
+                                   actor) for e in items]
 
 
 def load(store: Any, *, now: float | None = None, include_ended: bool = False) -> list[Expectation]:
     import time
 
-    ensure_schema(store)
     now = time.time() if now is None else now
-    sql = "SELECT id, target, kind, value, starts_at, ends_at, note FROM monitor_expectations"
-    params: tuple[Any, ...] = ()
-    if not include_ended:
-        sql += " WHERE ends_at > ?"
-        params = (now,)
-    rows = store.query(sql + " ORDER BY id", params)
-    return [Expectation(r[1], r[2], r[3], float(r[4]), float(r[5]), r[6], int(r[0])) for r in rows]
+    return [Expectation(r.target, r.kind, r.value, r.starts_at, r.ends_at, r.note, r.id)
+            for r in store.expectations.list(active_at=None if include_ended else now)]
 
 
 def remove(store: Any, ident: int, actor: str) -> bool:
-    ensure_schema(store)
-    n = store.execute("DELETE FROM monitor_expectations WHERE id = ?", (ident,))
-    if n:
-        store.audit(actor, "monitor.unexpect", str(ident), {})
-    return n > 0
+    return store.expectations.remove(ident, actor)
 
 
 # -- the announcement file of `monitor replay --expect` ----------------------------------------

@@ -9,44 +9,37 @@ from typing import Any
 import orjson
 
 from jackstop.durations import iso
+from jackstop.store import LedgerRow
 
-_COLS = ("id, ts, key_name, project, source_ip, user_agent, model, endpoint, status, rule, stream, input_tokens, "
-         "output_tokens, images, cost_nusd, latency_ms, provider_kind")
-
-
-def line_of(r: tuple[Any, ...]) -> str:
-    ts = float(r[1])
+def line_of(r: LedgerRow) -> str:
+    ts = float(r.ts)
     out: dict[str, Any] = {
-        "ts": iso(ts)[:-1] + f".{int(ts * 1000) % 1000:03d}Z", "key": r[2], "ip": r[4], "user_agent": r[5],
-        "model": r[6], "endpoint": r[7], "status": int(r[8]), "input_tokens": int(r[11] or 0),
-        "output_tokens": int(r[12] or 0), "cost_usd": int(r[14] or 0) / 1e9,
+        "ts": iso(ts)[:-1] + f".{int(ts * 1000) % 1000:03d}Z", "key": r.key_name, "ip": r.source_ip,
+        "user_agent": r.user_agent, "model": r.model, "endpoint": r.endpoint, "status": int(r.status),
+        "input_tokens": int(r.input_tokens or 0), "output_tokens": int(r.output_tokens or 0),
+        "cost_usd": int(r.cost_nusd or 0) / 1e9,
     }
-    if r[3]:
-        out["project"] = r[3]
-    if r[9]:
-        out["rule"] = r[9]
-    if r[10]:
+    if r.project:
+        out["project"] = r.project
+    if r.rule:
+        out["rule"] = r.rule
+    if r.stream:
         out["stream"] = True
-    if r[13]:
-        out["images"] = int(r[13])
-    if r[15] is not None:
-        out["latency_ms"] = round(float(r[15]), 3)
-    if r[16]:
-        out["provider"] = r[16]
+    if r.images:
+        out["images"] = int(r.images)
+    if r.latency_ms is not None:
+        out["latency_ms"] = round(float(r.latency_ms), 3)
+    if r.provider_kind:
+        out["provider"] = r.provider_kind
     return orjson.dumps(out).decode()
 
 
 def export_lines(store: Any, *, since: float = 0.0, key: str | None = None, page: int = 20000) -> Iterator[str]:
     last = 0
     while True:
-        sql = f"SELECT {_COLS} FROM ledger WHERE id > ? AND ts >= ?"
-        params: list[Any] = [last, since]
-        if key:
-            sql += " AND key_name = ?"
-            params.append(key)
-        rows = store.query(sql + f" ORDER BY id LIMIT {int(page)}", params, ledger=True)
+        rows = store.ledger_repo.page(after_id=last, since=since, key_name=key or None, limit=page)
         if not rows:
             return
         for r in rows:
             yield line_of(r)
-        last = int(rows[-1][0])
+        last = int(rows[-1].id or 0)

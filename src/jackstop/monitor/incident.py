@@ -79,10 +79,6 @@ class Incident:
         }
 
 
-ROW_COLS = ("ts, source_ip, user_agent, model, endpoint, status, rule, input_tokens, output_tokens, cost_nusd, "
-            "request_id")
-
-
 def build_incident(store: Any, key: str, *, since: float, until: float | None = None, catalog: Any = None,
                    networks: Networks | None = None) -> Incident:
     rec = store.get_key(key)
@@ -103,8 +99,9 @@ def build_incident(store: Any, key: str, *, since: float, until: float | None = 
             if a.action == "key.suspend" and inc.suspended_at is None and (inc.first_anomaly is None
                                                                             or a.ts >= inc.first_anomaly - 60):
                 inc.suspended_at = a.ts
-    rows = store.query(f"SELECT {ROW_COLS} FROM ledger WHERE key_name = ? AND ts >= ? AND ts <= ? "
-                       f"ORDER BY ts, id LIMIT {MAX_ROWS}", (key, since, until), ledger=True)
+    # (ts, source_ip, user_agent, model, endpoint, status, rule, input_tokens, output_tokens, cost_nusd, request_id)
+    rows = [(r.ts, r.source_ip, r.user_agent, r.model, r.endpoint, r.status, r.rule, r.input_tokens, r.output_tokens,
+             r.cost_nusd, r.request_id) for r in store.ledger_repo.of_key(key, since, until, MAX_ROWS)]
     inc.truncated = len(rows) >= MAX_ROWS
     inc.rows = rows
     hours: dict[int, dict[str, Any]] = {}

@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from jackstop.monitor import eventlog, expectations
@@ -33,6 +34,7 @@ log = logging.getLogger("jackstop.monitor")
 QUEUE_MAX = 1_000_000
 POLL = 0.05
 RELOAD_EVERY = 5.0
+HOLDS_EVERY = 0.25  # how often an instance reads the blocks and throttles others placed
 ACTOR = "monitor"
 
 
@@ -57,10 +59,12 @@ class LiveSink:
 
     def throttle(self, key: str, factor: float, until: float, event: Event) -> None:
         self.m._throttles[key] = (factor, until)
+        self.m._share("throttle", key, until, repr(factor))
         self._audit("key.throttle", key, {"factor": factor, "until": until, "reason": event.reason})
 
     def block(self, source: str, until: float, reason: str, event: Event) -> None:
         self.m._blocked[source] = (until, reason)
+        self.m._share("block", source, until, reason)
         self._audit("source.block", source, {"until": until, "reason": reason})
 
     def alert(self, event: Event) -> None:
@@ -99,8 +103,14 @@ class LiveSink:
 
 class Monitor:
     def __init__(self, settings: MonitorSettings, *, store: Any, control: Any = None, alerts: Any = None,
-                 catalog: Any = None, trusted_proxies: tuple[str, ...] = ()) -> None:
+                 catalog: Any = None, trusted_proxies: tuple[str, ...] = (), shared: Any = None) -> None:
         self.settings = settings
+        # The counters backend (jackstop.counters): on the scale-out tier it carries the blocks
+        # and throttles to every instance, which copy them into their own hot-path tables.
+        self.shared = shared
+        self._holds_version: int | None = None
+        self._holds_pulled = 0.0
+        self._holds_failing = False
         self.store = store
         self.control = control
         self.alerts = alerts
@@ -120,6 +130,7 @@ class Monitor:
         self._ready = threading.Event()
         self._last_reload = 0.0
         self.events: deque[Event] = deque(maxlen=1000)  # the most recent events, for status and tests
+        self.on_event: list[Callable[[Event], None]] = []  # called on the worker thread (metrics)
 
     # -- the hot path ------------------------------------------------------------------------
     def observe(self, row: Any) -> None:
@@ -143,8 +154,6 @@ class Monitor:
     def start(self) -> None:
         if self._thread is not None:
             return
-        eventlog.ensure_schema(self.store)
-        expectations.ensure_schema(self.store)
         self._thread = threading.Thread(target=self._run, name="jackstop-monitor", daemon=True)
         self._thread.start()
 
@@ -176,6 +185,8 @@ class Monitor:
             if not self._queue:
                 self._stop.wait(POLL)
             self.process_pending()
+            if self.shared is not None and time.monotonic() - self._holds_pulled > HOLDS_EVERY:
+                self.pull_holds()
             if time.monotonic() - self._last_reload > RELOAD_EVERY:
                 self._housekeeping()
         self.process_pending()
@@ -208,6 +219,11 @@ class Monitor:
         for ev in events:
             self.responder.respond(ev)
             self.events.append(ev)
+            for fn in self.on_event:
+                try:
+                    fn(ev)
+                except Exception:
+                    log.exception("monitor event callback failed")
             if ev.severity != "info":
                 log.info("monitor event", extra={"key": ev.key, "source": ev.source, "detector": ev.detector,
                                                  "severity": ev.severity, "action": ev.action, "reason": ev.reason})
@@ -226,19 +242,18 @@ class Monitor:
         now = time.time() if now is None else now
         since = now - days * 86400
         last_id, n = 0, 0
-        cols = ("id, ts, key_name, project, source_ip, user_agent, model, endpoint, status, rule, "
-                "input_tokens, output_tokens, cost_nusd, provider_kind")
         while not self._stop.is_set():
-            rows = self.store.query(f"SELECT {cols} FROM ledger WHERE id > ? AND ts >= ? AND ts < ? "
-                                    f"ORDER BY id LIMIT 20000", (last_id, since, now), ledger=True)
+            rows = self.store.ledger_repo.page(after_id=last_id, since=since, until=now, limit=20000)
             if not rows:
                 break
             for r in rows:
-                obs = Observation(float(r[1]), r[2], r[3], r[4], self.networks.of(r[4]), agent_family(r[5]), r[6],
-                                  r[7], int(r[8]), r[9], int(r[10] or 0) + int(r[11] or 0), int(r[12] or 0), r[13])
+                obs = Observation(float(r.ts), r.key_name, r.project, r.source_ip, self.networks.of(r.source_ip),
+                                  agent_family(r.user_agent), r.model, r.endpoint, int(r.status), r.rule,
+                                  int(r.input_tokens or 0) + int(r.output_tokens or 0), int(r.cost_nusd or 0),
+                                  r.provider_kind)
                 self.engine.process(obs, learn_only=True)
             n += len(rows)
-            last_id = int(rows[-1][0])
+            last_id = int(rows[-1].id or 0)
         if n:
             log.info("monitor learned from %d ledger rows of the last %g days", n, days)
         return n
@@ -246,6 +261,40 @@ class Monitor:
     def reload_expectations(self) -> None:
         self.engine.expectations.replace(expectations.load(self.store))
         self._last_reload = time.monotonic()
+
+    # -- holds shared with the other instances --------------------------------------------------
+    def _share(self, kind: str, name: str, until: float, value: str) -> None:
+        if self.shared is None:
+            return
+        try:
+            self.shared.publish_hold(kind, name, until, value, time.time())
+        except Exception as exc:  # held here still; the others learn nothing of it
+            log.error("the %s of %s holds on this instance only: it could not be shared (%s)", kind, name, exc)
+
+    def pull_holds(self) -> None:
+        """Copy the holds other instances placed into this instance's tables."""
+        self._holds_pulled = time.monotonic()
+        try:
+            got = self.shared.holds_since(self._holds_version)
+        except Exception as exc:
+            if not self._holds_failing:
+                log.warning("blocks and throttles of other instances cannot be read (%s); retrying", exc)
+            self._holds_failing = True
+            self._holds_pulled += 5.0  # do not stall the detectors on a server that is down
+            return
+        self._holds_failing = False
+        if got is None:
+            return
+        self._holds_version, tables = got
+        now = time.time()
+        for source, (until, reason) in tables.get("block", {}).items():
+            mine = self._blocked.get(source)
+            if until > now and (mine is None or mine[0] < until):
+                self._blocked[source] = (until, reason)
+        for key, (until, factor) in tables.get("throttle", {}).items():
+            mine_t = self._throttles.get(key)
+            if until > now and (mine_t is None or mine_t[1] < until):
+                self._throttles[key] = (float(factor), until)
 
     def _housekeeping(self) -> None:
         try:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-KIND_ORDER = ("openai", "anthropic", "gemini", "openai-compatible")
+from jackstop.providers import KINDS, price_kind
+
+KIND_ORDER = tuple(dict.fromkeys(price_kind(k) for k in KINDS))  # the catalog kinds, for a record naming none
 
 
 class ModelPrices:
@@ -21,7 +23,8 @@ class ModelPrices:
             pass
         price = None
         if self._catalog is not None:
-            for kd in ((kind,) if kind else KIND_ORDER):
+            # A provider kind priced as another (azure-openai: OpenAI's models) is looked up as that one.
+            for kd in ((price_kind(kind) if kind in KINDS else kind,) if kind else KIND_ORDER):
                 price = self._catalog.lookup(kd, model)
                 if price is not None:
                     break

@@ -15,7 +15,8 @@ from jackstop.pricing import Usage, usage_from_anthropic
 import re
 from urllib.parse import urlencode
 
-from jackstop.providers.base import COMMON_HEADERS, Family, Prepared, Route, StreamTracker, dumps, segments_of
+from jackstop.providers.base import COMMON_HEADERS, Family, Kind, Prepared, Route, StreamTracker, dumps, segments_of
+from jackstop.providers.bounding import Bound, clamp
 from jackstop.providers.paths import one_value, parse_query
 from jackstop.providers.sse import SSEFramer, split
 
@@ -23,6 +24,18 @@ from jackstop.providers.sse import SSEFramer, split
 _TRUE = re.compile(r"^true$")
 _LIST_PARAMS = (("limit", re.compile(r"^[0-9]{1,4}$")), ("after_id", re.compile(r"^[A-Za-z0-9._:-]{1,256}$")),
                 ("before_id", re.compile(r"^[A-Za-z0-9._:-]{1,256}$")))
+
+
+# advisor: a sub-inference on another (dearer) model over the whole transcript, inside the request.
+_SERVER_TOOLS = ("web_search", "web_fetch", "code_execution", "tool_search", "memory", "advisor")
+# Prompt tokens Anthropic adds when a request carries tools, which the body does not hold
+# (docs.claude.com, "Tool use pricing"): the tool-use system prompt, at most 530 tokens (Claude 3
+# Opus, tool_choice auto; Claude 4.x: 346), and each Anthropic-schema tool's own definition:
+# bash 245, text editor 700, computer use 735 plus its 499-token system prompt. A typed tool of a
+# kind not listed here is counted at the largest of them.
+_TOOL_PROMPT = 530
+_SCHEMA_TOOLS = {"bash_": 245, "text_editor_": 700, "computer_": 735 + 499}
+_UNKNOWN_TOOL = max(_SCHEMA_TOOLS.values())
 
 
 class AnthropicStream(StreamTracker):
@@ -67,6 +80,11 @@ class AnthropicStream(StreamTracker):
 
 class AnthropicFamily(Family):
     name = "anthropic"
+    kinds = (Kind("anthropic", "https://api.anthropic.com", ("api.anthropic.com",)),)
+    endpoints = ("messages", "messages.count_tokens", "models")
+    rank = 20
+    credential_where = "the x-api-key header"
+    one_prompt = frozenset({"messages"})
     forward_headers = COMMON_HEADERS | {b"anthropic-version", b"anthropic-beta",
                                         b"anthropic-dangerous-direct-browser-access"}
 
@@ -86,6 +104,9 @@ class AnthropicFamily(Family):
             return Route("anthropic", "models", "/v1/models", billable=False, query=urlencode(kept))
         return None
 
+    def claims(self, path: str, headers: dict[bytes, bytes], query: str) -> bool:
+        return b"x-api-key" in headers or b"anthropic-version" in headers or path.startswith("/v1/messages")
+
     def credential(self, headers: dict[bytes, bytes], query: str) -> str | None:
         key = headers.get(b"x-api-key")
         if key:
@@ -97,6 +118,45 @@ class AnthropicFamily(Family):
 
     def auth_headers(self, secret: str) -> list[tuple[str, str]]:
         return [("x-api-key", secret)]
+
+    def extra_input_tokens(self, route: Route, body: dict[str, Any]) -> int:
+        """The prompt tokens Anthropic adds for the request's tools, beyond the bytes of their definitions."""
+        tools = body.get("tools") if route.endpoint == "messages" else None
+        if not isinstance(tools, list) or not tools:
+            return 0
+        total = _TOOL_PROMPT
+        for tool in tools:
+            kind = tool.get("type") if isinstance(tool, dict) else None
+            if isinstance(kind, str) and kind != "custom":
+                total += next((n for prefix, n in _SCHEMA_TOOLS.items() if kind.startswith(prefix)), _UNKNOWN_TOOL)
+        return total
+
+    def bound(self, route: Route, kind: str, body: dict[str, Any], ceiling: int, limits: Any, b: Bound) -> None:
+        if route.endpoint != "messages":
+            return
+        b.output_param = "max_tokens"
+        b.output_tokens = clamp(body, "max_tokens", ceiling, b)
+        for t in body.get("tools") or []:
+            if isinstance(t, dict) and str(t.get("type", "")).startswith(_SERVER_TOOLS):
+                b.unbounded.append(f"server tool {t.get('type')}")
+        if body.get("mcp_servers"):
+            b.unbounded.append("mcp_servers (remote tool results)")
+        if body.get("container"):
+            b.unbounded.append("container (code execution)")
+        # Server-side compaction runs an extra summarising step inside the request, reading the
+        # whole prompt again and writing a summary that max_tokens does not bound.
+        cm = body.get("context_management")
+        edits = cm.get("edits") if isinstance(cm, dict) else None
+        if isinstance(edits, list) and any(isinstance(e, dict) and str(e.get("type", "")).startswith("compact")
+                                           for e in edits):
+            b.unbounded.append("context compaction (an extra summarising step)")
+        if body.get("speed") == "fast":
+            b.mode = "fast"
+        # US-only inference is billed at 1.1x on Opus/Sonnet 4.6 and later (support.claude.com,
+        # "Enable US-only inference"); any geo but the default is priced as that mode, or refused.
+        geo = body.get("inference_geo")
+        if geo is not None and geo != "global":
+            b.mode = "us_only" if b.mode is None else f"{b.mode}+us_only"
 
     def prepare(self, route: Route, body: dict[str, Any], raw: bytes, stream: bool) -> Prepared:
         return Prepared(raw)

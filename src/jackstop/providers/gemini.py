@@ -15,7 +15,9 @@ from urllib.parse import parse_qsl, urlencode
 import orjson
 
 from jackstop.pricing import Usage, usage_from_gemini
-from jackstop.providers.base import COMMON_HEADERS, Family, Prepared, Route, StreamTracker, dumps, segments_of
+from jackstop.providers.base import COMMON_HEADERS, Family, Kind, Prepared, Route, StreamTracker, dumps, segments_of
+from jackstop.providers.bounding import Bound, BoundError, clamp, count
+from jackstop.providers.spellings import normalise_gemini
 from jackstop.providers.paths import PathError, check_model, one_value, parse_query, quote_segment
 from jackstop.providers.sse import SSEFramer, split
 
@@ -30,6 +32,10 @@ _ACTIONS = {
     "batchEmbedContents": True,
 }
 _MAX_ARRAY = 64 * 1024 * 1024
+_HOSTED = ("googleSearch", "google_search", "googleSearchRetrieval", "google_search_retrieval",
+           "codeExecution", "code_execution", "urlContext", "url_context", "googleMaps", "google_maps",
+           "fileSearch", "file_search", "computerUse", "computer_use", "enterpriseWebSearch")
+_GENERATE = ("generateContent", "streamGenerateContent")
 
 
 class GeminiSSE(StreamTracker):
@@ -104,6 +110,37 @@ class GeminiFamily(Family):
     # Not x-goog-user-project (picks the billed project), x-goog-fieldmask (can hide usage)
     # or X-HTTP-Method-Override (runs another method).
     forward_headers = COMMON_HEADERS | {b"x-goog-api-client"}
+    kinds = (Kind("gemini", "https://generativelanguage.googleapis.com", ("generativelanguage.googleapis.com",)),)
+    endpoints = (*_ACTIONS, "models")
+    rank = 10
+    credential_where = "the x-goog-api-key header"
+    streams_any_type = True  # without alt=sse a stream is one JSON array
+    one_prompt = frozenset(_GENERATE)
+
+    def claims(self, path: str, headers: dict[bytes, bytes], query: str) -> bool:
+        return b"x-goog-api-key" in headers or "key=" in query or ("/models/" in path and ":" in path) \
+            or path.startswith("/v1beta")
+
+    def normalise(self, route: Route, body: dict[str, Any]) -> bool:
+        return route.endpoint in _GENERATE and normalise_gemini(body)
+
+    def bound(self, route: Route, kind: str, body: dict[str, Any], ceiling: int, limits: Any, b: Bound) -> None:
+        if route.endpoint not in _GENERATE:
+            return
+        b.output_param = "generationConfig.maxOutputTokens"
+        cfg = body.get("generationConfig")
+        if cfg is None:
+            cfg = body["generationConfig"] = {}
+            b.changed = True
+        if not isinstance(cfg, dict):
+            raise BoundError("generationConfig must be an object")
+        # Gemini bills thinking against maxOutputTokens; candidates multiply it.
+        b.output_tokens = clamp(cfg, "maxOutputTokens", ceiling, b) * count(cfg, "candidateCount", most=8)
+        for t in body.get("tools") or []:
+            if isinstance(t, dict):
+                for name in t:
+                    if name in _HOSTED:
+                        b.unbounded.append(f"hosted tool {name}")
 
     def match(self, method: str, path: str | tuple[str, ...], query: str) -> Route | None:
         segs = segments_of(path)

@@ -13,7 +13,8 @@ from typing import Any
 import orjson
 
 from jackstop.pricing import Usage, usage_from_openai_chat, usage_from_openai_images, usage_from_openai_responses
-from jackstop.providers.base import COMMON_HEADERS, Family, Prepared, Route, StreamTracker, dumps, segments_of
+from jackstop.providers.base import COMMON_HEADERS, Family, Kind, Prepared, Route, StreamTracker, dumps, segments_of
+from jackstop.providers.bounding import Bound, clamp, count, image_output_tokens, positive_int
 from jackstop.providers.sse import SSEFramer, split
 
 # Path segments after /v1 -> endpoint. These routes take no query parameters.
@@ -25,6 +26,72 @@ _POST = {
     ("images", "generations"): "images.generations",
 }
 _INCLUDE_USAGE = ("chat.completions", "completions")
+LEGACY_COMPLETIONS_DEFAULT = 16  # the OpenAI API's own default for /v1/completions
+_HOSTED = ("web_search", "file_search", "code_interpreter", "image_generation", "computer_use", "mcp",
+           "local_shell", "shell", "web_search_preview")
+# OpenAI service tiers billed at the standard rate or below; "priority" (and any tier a model
+# prices in its modes, e.g. "ultrafast") is a paid mode, and an unknown tier is refused rather
+# than reserved at the standard rate (mode_not_priced).
+_STANDARD_TIERS = frozenset({"auto", "default", "flex", "scale"})
+
+
+def _mode(body: dict[str, Any]) -> str | None:
+    tier = body.get("service_tier")
+    if tier is None or tier in _STANDARD_TIERS:
+        return None
+    return tier.strip().lower() if isinstance(tier, str) else str(tier)
+
+
+def bound_openai(route: Route, kind: str, body: dict[str, Any], ceiling: int, limits: Any, b: Bound,
+                 *, native_kinds: tuple[str, ...] = ("openai",)) -> None:
+    """OpenAI's max-tokens parameters, choices, images, hosted tools and service tiers. Kinds in
+    `native_kinds` get max_completion_tokens injected; other (compatible) servers max_tokens."""
+    ep = route.endpoint
+    if ep == "chat.completions":
+        b.output_param = "max_completion_tokens"
+        used = [f for f in ("max_completion_tokens", "max_tokens") if body.get(f) is not None]
+        if not used:
+            used = ["max_completion_tokens" if kind in native_kinds else "max_tokens"]
+        per_choice = max(clamp(body, f, ceiling, b) for f in used)
+        b.output_tokens = per_choice * count(body, "n")
+        if body.get("web_search_options") is not None:
+            b.unbounded.append("web_search_options (search fees)")
+        b.mode = _mode(body)
+    elif ep == "completions":
+        b.output_param = "max_tokens"
+        per_choice = clamp(body, "max_tokens", ceiling, b, default=LEGACY_COMPLETIONS_DEFAULT)
+        # prompt: a string, a token array, or an array of strings / token arrays (each its own
+        # prompt). Any array that is not all integers is counted as that many prompts.
+        prompts = body.get("prompt")
+        n_prompts = 1
+        if isinstance(prompts, list) and not all(isinstance(p, int) and not isinstance(p, bool) for p in prompts):
+            n_prompts = len(prompts)
+        b.output_tokens = per_choice * max(count(body, "n"), count(body, "best_of")) * n_prompts
+        b.mode = _mode(body)
+    elif ep == "responses":
+        b.output_param = "max_output_tokens"
+        b.output_tokens = clamp(body, "max_output_tokens", ceiling, b)
+        for t in body.get("tools") or []:
+            if isinstance(t, dict) and str(t.get("type", "")).startswith(_HOSTED):
+                b.unbounded.append(f"hosted tool {t.get('type')}")
+        if body.get("background"):
+            b.unbounded.append("background response")
+        # Server-side compaction (context_management [{"type": "compaction", ...}]) runs an extra
+        # summarising step over the whole context, whose output max_output_tokens does not bound.
+        cm = body.get("context_management")
+        if isinstance(cm, list) and any(isinstance(e, dict) and e.get("type") == "compaction" for e in cm):
+            b.unbounded.append("server-side compaction")
+        b.mode = _mode(body)
+    elif ep == "embeddings":
+        b.output_tokens = 0
+    elif ep == "images.generations":
+        n = count(body, "n", most=10)
+        b.images = n
+        b.image_size = body.get("size") if isinstance(body.get("size"), str) else None
+        b.image_quality = body.get("quality") if isinstance(body.get("quality"), str) else None
+        partial = positive_int(body, "partial_images") or 0
+        # partial images: 100 extra output tokens each (image-generation guide, streaming)
+        b.output_tokens = n * (image_output_tokens(body.get("size"), limits) + 100 * partial)
 
 
 class OpenAIStream(StreamTracker):
@@ -85,6 +152,13 @@ class OpenAIStream(StreamTracker):
 
 class OpenAIFamily(Family):
     name = "openai"
+    kinds = (Kind("openai", "https://api.openai.com/v1", ("api.openai.com",)),
+             # Every OpenAI-compatible service (Groq, Together, a local vLLM…) is a host the operator approves.
+             Kind("openai-compatible", None, (), base_url_hint="e.g. https://api.groq.com/openai/v1"))
+    endpoints = (*_POST.values(), "models")
+    rank = 100  # the dialect of last resort
+    credential_where = "the Authorization: Bearer header"
+    one_prompt = frozenset({"chat.completions", "responses"})
     # Not OpenAI-Organization / OpenAI-Project: they pick whose account is billed.
     forward_headers = COMMON_HEADERS | {b"openai-beta", b"x-client-request-id"}
 
@@ -107,6 +181,9 @@ class OpenAIFamily(Family):
 
     def auth_headers(self, secret: str) -> list[tuple[str, str]]:
         return [("authorization", f"Bearer {secret}")]
+
+    def bound(self, route: Route, kind: str, body: dict[str, Any], ceiling: int, limits: Any, b: Bound) -> None:
+        bound_openai(route, kind, body, ceiling, limits, b)
 
     def prepare(self, route: Route, body: dict[str, Any], raw: bytes, stream: bool) -> Prepared:
         if stream and route.endpoint in _INCLUDE_USAGE:

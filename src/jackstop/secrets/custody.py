@@ -22,16 +22,13 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from jackstop.providers import official_hosts
 from jackstop.secrets import SecretRef
 
-# The hosts each kind's official SDK talks to (https, port 443). openai-compatible has none: every
-# OpenAI-compatible service (Groq, Together, a local vLLM…) is a host the operator approves.
-OFFICIAL_HOSTS: dict[str, tuple[str, ...]] = {
-    "openai": ("api.openai.com",),
-    "anthropic": ("api.anthropic.com",),
-    "gemini": ("generativelanguage.googleapis.com",),
-    "openai-compatible": (),
-}
+# The hosts each kind's official SDK talks to (https, port 443), as each family declares them
+# (Kind.official_hosts). openai-compatible and azure-openai have none: every OpenAI-compatible
+# service, and every Azure resource, is a host the operator approves.
+OFFICIAL_HOSTS: dict[str, tuple[str, ...]] = official_hosts()
 DEFAULT_ENV_ALLOW = ("*_API_KEY",)
 _DEFAULT_PORT = {"http": 80, "https": 443}
 # RFC 3986 characters only: no whitespace, backslash, quotes, angle brackets or control characters.

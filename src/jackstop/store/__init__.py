@@ -22,12 +22,13 @@ from jackstop.store.base import (
 )
 
 
-def open_store(url: str, home=None) -> Store:  # noqa: ANN001 - Home, imported lazily
-    """Open (and migrate) the store at `url`; "" means SQLite in the data directory."""
+def open_store(url: str, home=None, *, pool_size: int | None = None) -> Store:  # noqa: ANN001 - Home, lazily
+    """Open (and migrate) the store at `url`; "" means SQLite in the data directory.
+    `pool_size` bounds PostgreSQL's connection pool (default: store.pool_size's)."""
     if url.startswith(("postgresql://", "postgres://")):
-        from jackstop.store.postgres import PostgresStore
+        from jackstop.store.postgres import DEFAULT_POOL_SIZE, PostgresStore
 
-        return PostgresStore(url)
+        return PostgresStore(url, pool_size or DEFAULT_POOL_SIZE)
     from jackstop.store.sqlite import SqliteStore
 
     if url:

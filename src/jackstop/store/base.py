@@ -9,16 +9,24 @@ change, in order, without re-reading everything.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jackstop.store import schema
+from jackstop.store import migrate as runner, schema
+from jackstop.store.feed import ChangeFeed, SharedCounterFeed
+
+if TYPE_CHECKING:
+    from jackstop.store.events import EventRepository
+    from jackstop.store.expectations import ExpectationRepository
+    from jackstop.store.ledger import LedgerRepository
+    from jackstop.store.outbox import OutboxRepository
 
 
 class StoreError(Exception):
@@ -145,6 +153,8 @@ class LedgerRow:
     latency_ms: float | None = None
     upstream_latency_ms: float | None = None
     error: str | None = None
+    family: str = field(default="", compare=False)  # the dialect answered in; not stored (for metrics)
+    id: int | None = None  # set on rows read back from the ledger
 
     COLUMNS = (
         "ts", "request_id", "key_id", "key_name", "project", "provider", "provider_kind", "endpoint",
@@ -228,20 +238,26 @@ class Store:
         cur.execute(self._sql(sql), tuple(params))
         return cur
 
-    def migrate(self) -> None:
-        with self._write() as cur:
-            for stmt in schema.render(schema.CONTROL, self.dialect):
-                cur.execute(stmt)
-            self._exec(cur, "INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO NOTHING",
-                       ("schema_version", str(schema.VERSION)))
-        with self._ledger_write() as cur:
-            for stmt in schema.render(schema.LEDGER, self.dialect):
-                cur.execute(stmt)
+    def _migration_targets(self) -> list[runner.Target]:
+        return [runner.Target("control", self._write, ("control",)),
+                runner.Target("ledger", self._ledger_write, ("ledger",))]
+
+    def migrate(self) -> list[int]:
+        """Bring every database of this store to schema.VERSION; returns the migrations applied."""
+        applied: list[int] = []
+        for target in self._migration_targets():
+            applied += runner.run(target, self.dialect, self.placeholder, self.url_for_display)
+        return applied
+
+    def schema_versions(self) -> dict[str, int]:
+        """The schema version each database of this store records."""
+        reads = {"control": self._read, "ledger": self._ledger_read}
+        return {t.name: runner.version(reads[t.name], self.placeholder) for t in self._migration_targets()}
 
     def __init__(self) -> None:
         # Callables run after a transaction that changed control data commits (e.g. to advance a
         # shared change counter in Redis, so every gateway instance sees the change at once).
-        self.change_hooks: list[Callable[[], None]] = []
+        self._announcers: list[Callable[[], None]] = []
         self._txn_changed = threading.local()  # did this thread's open transaction bump the epoch?
 
     def _bump(self, cur: Any) -> int:
@@ -252,13 +268,27 @@ class Store:
         if not getattr(self._txn_changed, "value", False):
             return
         self._txn_changed.value = False
-        for hook in self.change_hooks:
+        for hook in self._announcers:
             try:
                 hook()
             except Exception as exc:  # the change is saved; only its broadcast failed
                 logging.getLogger("jackstop.store").warning(
                     "change saved, but it could not be announced to other gateways (%s); they will see it "
                     "from the store's own notification", exc.__class__.__name__)
+
+    # -- change feed: writers announce, readers watch (see jackstop.store.feed) ------------------
+    def announce_changes(self, callback: Callable[[], None]) -> None:
+        """Call `callback` after each committed control change (e.g. advance Redis's shared counter)."""
+        self._announcers.append(callback)
+
+    def change_feed(self, shared_counter: Callable[[], Awaitable[int | None]] | None = None) -> ChangeFeed:
+        """A new feed of this store's control changes; `shared_counter` adds a counter that every
+        writer advances (see announce_changes), read on each call."""
+        own = self._own_feed()
+        return own if shared_counter is None else SharedCounterFeed(own, shared_counter)
+
+    def _own_feed(self) -> ChangeFeed:
+        raise NotImplementedError
 
     def _after_rollback(self) -> None:
         self._txn_changed.value = False
@@ -271,27 +301,30 @@ class Store:
         self._exec(cur, "INSERT INTO audit_log (ts, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
                    (time.time(), actor, action, target, json.dumps(detail or {}, sort_keys=True)))
 
-    # -- for subsystems that own their own tables (alerts, monitor) ----------------------
-    def ensure_schema(self, ddl: str, *, ledger: bool = False) -> None:
-        """Create a subsystem's tables: `ddl` uses {ID} and {REAL} like jackstop.store.schema."""
-        with (self._ledger_write() if ledger else self._write()) as cur:
-            for stmt in schema.render(ddl, self.dialect):
-                cur.execute(stmt)
+    # -- typed repositories of the other tables ---------------------------------------------
+    @functools.cached_property
+    def ledger_repo(self) -> LedgerRepository:
+        from jackstop.store.ledger import LedgerRepository
 
-    def query(self, sql: str, params: Sequence[Any] = (), *, ledger: bool = False) -> list[tuple[Any, ...]]:
-        """Run a read with `?` placeholders; returns all rows."""
-        with (self._ledger_read() if ledger else self._read()) as cur:
-            return [tuple(r) for r in self._exec(cur, sql, params).fetchall()]
+        return LedgerRepository(self)
 
-    def execute(self, sql: str, params: Sequence[Any] = (), *, ledger: bool = False) -> int:
-        """Run one write with `?` placeholders in its own transaction; returns the row count."""
-        with (self._ledger_write() if ledger else self._write()) as cur:
-            return self._exec(cur, sql, params).rowcount
+    @functools.cached_property
+    def events(self) -> EventRepository:
+        from jackstop.store.events import EventRepository
 
-    def execute_returning(self, sql: str, params: Sequence[Any] = (), *, ledger: bool = False) -> list[tuple[Any, ...]]:
-        """Run one write that has a RETURNING clause; returns its rows."""
-        with (self._ledger_write() if ledger else self._write()) as cur:
-            return [tuple(r) for r in self._exec(cur, sql, params).fetchall()]
+        return EventRepository(self)
+
+    @functools.cached_property
+    def expectations(self) -> ExpectationRepository:
+        from jackstop.store.expectations import ExpectationRepository
+
+        return ExpectationRepository(self)
+
+    @functools.cached_property
+    def outbox(self) -> OutboxRepository:
+        from jackstop.store.outbox import OutboxRepository
+
+        return OutboxRepository(self)
 
     # -- meta ------------------------------------------------------------------------------
     def get_meta(self, k: str) -> str | None:
@@ -568,6 +601,18 @@ class Store:
             self._audit(cur, actor, "admin_token.create", name, {"role": role, "display": display})
         return AdminTokenRecord(token_hash, name, role, display, now, None, seq)
 
+    def set_admin_token_scope(self, token_hash: str, keys: Sequence[str], project: str | None) -> None:
+        """Limit a mint-role token to `keys` / `project` (written before the token exists)."""
+        with self._write() as cur:
+            self._exec(cur, "INSERT INTO admin_token_scopes (hash, keys, project) VALUES (?, ?, ?)",
+                       (token_hash, json.dumps(sorted(set(keys))), project))
+
+    def admin_token_scope(self, token_hash: str) -> tuple[list[str], str | None] | None:
+        """The keys and project a mint-role token is limited to (None: not limited)."""
+        with self._read() as cur:
+            row = self._exec(cur, "SELECT keys, project FROM admin_token_scopes WHERE hash = ?", (token_hash,)).fetchone()
+        return (list(json.loads(row[0] or "[]")), row[1]) if row else None
+
     def list_admin_tokens(self) -> list[AdminTokenRecord]:
         with self._read() as cur:
             rows = self._exec(cur, "SELECT hash, name, role, display, created_at, revoked_at, seq FROM admin_tokens "
@@ -632,11 +677,12 @@ class Store:
         sql += " ORDER BY ts, id"
         if limit:
             sql += f" LIMIT {int(limit)}"
-        with self._ledger_read() as cur:
-            for r in self._exec(cur, sql, params).fetchall():
-                row = LedgerRow(**dict(zip(LedgerRow.COLUMNS, r)))
-                row.stream = bool(row.stream)
-                yield row
+        with self._ledger_read() as cur:  # released before the first row is handed out
+            rows = self._exec(cur, sql, params).fetchall()
+        for r in rows:
+            row = LedgerRow(**dict(zip(LedgerRow.COLUMNS, r)))
+            row.stream = bool(row.stream)
+            yield row
 
     def usage(self, *, since: float = 0.0, key_name: str | None = None) -> list[dict[str, Any]]:
         """Spend and tokens per key and model since `since`."""

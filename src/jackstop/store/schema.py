@@ -1,13 +1,20 @@
-"""Schema of the durable Store, one text for SQLite and PostgreSQL.
+"""Schema of the durable Store as numbered migrations, one text for SQLite and PostgreSQL.
 
 `{ID}` becomes the dialect's auto-increment primary key, `{REAL}` its double type.
 Timestamps are UNIX seconds; money is integer nano-USD; policies are JSON text.
 `seq` columns take the value of the `epoch` counter at each change, so a gateway can fetch
 exactly the rows changed since it last looked.
+
+Each migration has a part for the control database and a part for the ledger database (on
+SQLite two files, on PostgreSQL one database). A released migration is never edited: a change
+to the schema is a new migration at the end of MIGRATIONS (jackstop.store.migrate runs them).
 """
 
-VERSION = 1
+from __future__ import annotations
 
+from dataclasses import dataclass
+
+# -- release 1 (commit 24d5016): the store's own tables, verbatim --------------------------
 CONTROL = """
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS epoch (id INTEGER PRIMARY KEY CHECK (id = 1), n BIGINT NOT NULL);
@@ -59,6 +66,60 @@ CREATE INDEX IF NOT EXISTS ledger_keyid_ts ON ledger (key_id, ts);
 CREATE INDEX IF NOT EXISTS ledger_project_ts ON ledger (project, ts);
 CREATE INDEX IF NOT EXISTS ledger_provider_ts ON ledger (provider, ts);
 """
+
+# -- release 1: the tables the monitor and the alerts created on first use ------------------
+# (jackstop/monitor/eventlog.py, monitor/expectations.py, alerts/outbox.py at 24d5016, verbatim).
+# A release-1 database may or may not hold them, hence IF NOT EXISTS.
+MONITOR_EVENTS = """
+CREATE TABLE IF NOT EXISTS monitor_events (
+    id {ID}, ts {REAL} NOT NULL, key_name TEXT, project TEXT, source TEXT,
+    severity TEXT NOT NULL, detector TEXT NOT NULL, reason TEXT NOT NULL, action TEXT NOT NULL,
+    evidence TEXT NOT NULL DEFAULT '{}', baseline TEXT NOT NULL DEFAULT '{}');
+CREATE INDEX IF NOT EXISTS monitor_events_key_ts ON monitor_events (key_name, ts);
+CREATE INDEX IF NOT EXISTS monitor_events_ts ON monitor_events (ts);
+"""
+
+MONITOR_EXPECTATIONS = """
+CREATE TABLE IF NOT EXISTS monitor_expectations (
+    id {ID}, target TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL,
+    starts_at {REAL} NOT NULL, ends_at {REAL} NOT NULL, note TEXT NOT NULL DEFAULT '',
+    actor TEXT NOT NULL DEFAULT '', created_at {REAL} NOT NULL);
+CREATE INDEX IF NOT EXISTS monitor_expectations_end ON monitor_expectations (ends_at);
+"""
+
+ALERT_OUTBOX = """
+CREATE TABLE IF NOT EXISTS alerts (
+    id {ID}, dedupe_key TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, severity TEXT NOT NULL,
+    title TEXT NOT NULL, message TEXT NOT NULL, fields TEXT NOT NULL DEFAULT '{}',
+    ts {REAL} NOT NULL, created_at {REAL} NOT NULL, routed INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS alerts_ts ON alerts (ts);
+CREATE INDEX IF NOT EXISTS alerts_unrouted ON alerts (routed, created_at);
+CREATE TABLE IF NOT EXISTS alert_deliveries (
+    alert_id BIGINT NOT NULL, channel TEXT NOT NULL, status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, next_at {REAL} NOT NULL, last_error TEXT NOT NULL DEFAULT '',
+    last_attempt_at {REAL}, delivered_at {REAL}, lease_owner TEXT, lease_until {REAL},
+    PRIMARY KEY (alert_id, channel));
+CREATE INDEX IF NOT EXISTS alert_deliveries_due ON alert_deliveries (status, next_at);
+"""
+
+
+@dataclass(frozen=True)
+class Migration:
+    number: int
+    name: str
+    control: str = ""  # DDL for the control database
+    ledger: str = ""  # DDL for the ledger database (the same database on PostgreSQL)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    # Release 1 wrote schema_version 1 after exactly these statements (IF NOT EXISTS kept: a
+    # release-1 SQLite ledger file has no version of its own, so this runs again there, harmlessly).
+    Migration(1, "release 1: control tables and the ledger", CONTROL, LEDGER),
+    # Release 1 created these lazily; from here on every store has them from the start.
+    Migration(2, "monitor events, expectations and the alert outbox", MONITOR_EVENTS + MONITOR_EXPECTATIONS,
+              ALERT_OUTBOX),
+)
+VERSION = MIGRATIONS[-1].number
 
 SQLITE = {"ID": "INTEGER PRIMARY KEY AUTOINCREMENT", "REAL": "REAL"}
 POSTGRES = {"ID": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "REAL": "DOUBLE PRECISION"}

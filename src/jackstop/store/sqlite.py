@@ -15,8 +15,9 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from jackstop.store import schema
+from jackstop.store import migrate as runner, schema
 from jackstop.store.base import Store, StoreError
+from jackstop.store.feed import DataVersionFeed
 
 
 def _connect(path: pathlib.Path) -> sqlite3.Connection:
@@ -99,6 +100,13 @@ class SqliteStore(Store):
         # call from elsewhere without costing the hot path a contended acquire.
         with self._poll_lock:
             return self._poll_cur.execute("PRAGMA data_version").fetchone()[0]
+
+    def _migration_targets(self) -> list[runner.Target]:
+        return [runner.Target("control", self._write, ("control",), where=str(self.path)),
+                runner.Target("ledger", self._ledger_write, ("ledger",), where=str(self.ledger_path))]
+
+    def _own_feed(self) -> DataVersionFeed:
+        return DataVersionFeed(self.data_version)
 
     def close(self) -> None:
         with self._all_lock:

@@ -119,10 +119,10 @@ def settings_facts(settings: Any, store: Any, now: float) -> SettingsFacts:
     overrides.update({f"project:{k}": p.response for k, p in monitor.projects.items() if p.response})
     ever = active = 0
     try:
-        rows = store.query("SELECT starts_at, ends_at FROM monitor_expectations")
+        rows = store.expectations.list()
         ever = len(rows)
-        active = sum(1 for s, e in rows if s <= now < e)
-    except Exception:  # the table exists once the monitor has run or an announcement was made
+        active = sum(1 for r in rows if r.starts_at <= now < r.ends_at)
+    except Exception:  # a store without the monitor's tables (a snapshot, an old database read-only)
         pass
     return SettingsFacts(
         alert_channels=[{"name": n, "type": t} for n, t in zip(names, types)],

@@ -19,14 +19,11 @@ def read_alert_tests(store: Any) -> list[dict[str, Any]]:
     from jackstop.alerts.outbox import overall_status
 
     try:
-        alerts = store.query("SELECT id, ts FROM alerts WHERE kind = 'test' ORDER BY id DESC LIMIT 20", ledger=True)
+        alerts = store.outbox.list(0.0, 20, kind="test")
     except Exception:  # no alerts table: no alert has ever fired, so no test either
         return []
-    out = []
-    for alert_id, ts in alerts:
-        rows = store.query("SELECT status FROM alert_deliveries WHERE alert_id = ?", (alert_id,), ledger=True)
-        out.append({"ts": float(ts), "status": overall_status([{"status": r[0]} for r in rows])})
-    return out
+    return [{"ts": a.alert.ts, "status": overall_status([{"status": d.status} for d in a.deliveries])}
+            for a in alerts]
 
 
 def collect_store(store: Any, settings: Any, source: str, now: float) -> GatewayFacts:
