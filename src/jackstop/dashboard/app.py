@@ -61,9 +61,6 @@ class Dashboard:
         self.failures = LoginFailures()
         self.env = environment()
         self.views = Views(gateway)
-        from jackstop.monitor import eventlog
-
-        eventlog.ensure_schema(gateway.store)  # the live feed reads it even when the monitor is off
 
     # -- plumbing ------------------------------------------------------------------------------
     def render(self, request: Request, name: str, context: dict[str, Any], status: int = 200,

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from jackstop.dashboard import queries
 from jackstop.dashboard.sessions import Session
+from jackstop.store.insights import KeyActivity
 
 CAL_WINDOWS = ("day", "week", "month")
 STEPS = {"hour": (3600, 48 * 3600), "day": (86400, 30 * 86400)}
@@ -133,7 +134,7 @@ class Views:
         data = queries.series(self.store, now - span, step, key)
         events: list[list[Any]] = []
         if key is not None:
-            events = [[e["ts"], e["severity"], e["detector"]]
+            events = [[e.ts, e.severity, e.detector]
                       for e in queries.recent_events(self.store, key=key, since=now - span, limit=500)]
         return {"step": step_name, "x": data[0], "spend": data[1], "events": events}
 
@@ -158,13 +159,12 @@ class Views:
         month = self._window("month", now).start
         rows = []
         for r in recs:
-            act = activity.get(r.name, {})
-            last_ts, last_ip = act.get("last", (None, None))
-            n, refused = act.get("rate", (0, 0))
+            act = activity.get(r.name) or KeyActivity()
+            last_ts, last_ip, n, refused = act.last_ts, act.last_ip, act.requests_24h, act.refused_24h
             rows.append({
                 "name": r.name, "kind": r.kind, "provider": r.provider, "project": r.project, "status": r.status,
                 "status_reason": r.status_reason,
-                "bars": self._bars(parse_policy(r.policy).budgets, spent_of(r.name), now, act.get("hour_nusd", 0)),
+                "bars": self._bars(parse_policy(r.policy).budgets, spent_of(r.name), now, act.hour_nusd),
                 "month_nusd": spent_of(r.name)("month", month), "last_used": last_ts, "last_ip": last_ip,
                 "last_network": self.networks.of(last_ip) if last_ip else None,
                 "requests_24h": n, "refusal_rate": refused / n if n else 0.0,

@@ -25,6 +25,7 @@ from jackstop.store.feed import ChangeFeed, SharedCounterFeed
 if TYPE_CHECKING:
     from jackstop.store.events import EventRepository
     from jackstop.store.expectations import ExpectationRepository
+    from jackstop.store.insights import InsightRepository
     from jackstop.store.ledger import LedgerRepository
     from jackstop.store.outbox import OutboxRepository
 
@@ -325,6 +326,12 @@ class Store:
         from jackstop.store.outbox import OutboxRepository
 
         return OutboxRepository(self)
+
+    @functools.cached_property
+    def insights(self) -> InsightRepository:
+        from jackstop.store.insights import InsightRepository
+
+        return InsightRepository(self)
 
     # -- meta ------------------------------------------------------------------------------
     def get_meta(self, k: str) -> str | None:
