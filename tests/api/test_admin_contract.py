@@ -3,6 +3,7 @@ fuzzed by schemathesis over every admin route, answers no 5xx and nothing its sc
 
 from __future__ import annotations
 
+import pathlib
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -39,7 +40,7 @@ def test_the_openapi_document_is_valid_openapi_3_1(live: GatewayProc) -> None:
         validate(broken)  # the validator does refuse a broken document
 
 
-def _schemathesis(live: GatewayProc, token: str, *select: str) -> str:
+def _schemathesis(live: GatewayProc, token: str, *select: str, cwd: pathlib.Path) -> str:
     res = subprocess.run(
         [sys.executable, "-m", "schemathesis.cli", "run", live.url + "/admin/v1/openapi.json",
          "--url", live.url, "-H", f"Authorization: Bearer {token}",
@@ -47,22 +48,22 @@ def _schemathesis(live: GatewayProc, token: str, *select: str) -> str:
          "--mode", "positive", "--phases", "coverage,fuzzing", "--max-examples", "6",
          "--seed", "7", "--workers", "1", "--no-shrink", "--request-timeout", "20",
          "--suppress-health-check", "all", *select],
-        capture_output=True, text=True, timeout=240)
+        capture_output=True, text=True, timeout=240, cwd=cwd)  # its cache goes there, not into the checkout
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-6000:]
     return out
 
 
-def test_schemathesis_finds_no_5xx_and_no_response_off_schema(live: GatewayProc) -> None:
+def test_schemathesis_finds_no_5xx_and_no_response_off_schema(live: GatewayProc, tmp_path: pathlib.Path) -> None:
     """Every admin route, positive cases from the schema (a few per route): the checks fail on a 5xx,
     or on a status or a response body the document does not allow."""
     # Its own admin token, created here: the fuzzer learns names from listings, and revoking the
     # token it uses would turn the rest of the run into 401s, so that route runs last, on its own.
     token = live.control.create_admin_token("contract-fuzzer", "admin", "test").token
-    out = _schemathesis(live, token, "--exclude-operation-id", "revoke_admin_token")
+    out = _schemathesis(live, token, "--exclude-operation-id", "revoke_admin_token", cwd=tmp_path)
     doc = httpx.get(live.url + "/admin/v1/openapi.json").json()
     total = sum(op["operationId"] != "openapi" for ops in doc["paths"].values() for op in ops.values())
     assert f"{total - 1} selected / {total} total" in out, out[-3000:]  # every operation but the one below
     assert "401 Unauthorized" not in out, out[-3000:]  # every route was reached, not only refused
-    out = _schemathesis(live, token, "--include-operation-id", "revoke_admin_token")
+    out = _schemathesis(live, token, "--include-operation-id", "revoke_admin_token", cwd=tmp_path)
     assert "1 selected" in out, out[-3000:]
