@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from jackstop import config
-from jackstop.gateway.server import make_server
+from jackstop.server import make_server
 from jackstop.home import Home
 
 

@@ -81,7 +81,7 @@ def gateway_latency(requests: int) -> None:
             env = {k: v for k, v in os.environ.items() if not k.startswith("JACKSTOP_")}
             env.update({"JACKSTOP_HOME": str(tmp / "home"), "JACKSTOP_CONFIG": str(cfg), "JACKSTOP_PORT": str(port)})
             from jackstop import config
-            from jackstop.gateway.control import Control
+            from jackstop.control import Control
             from jackstop.home import Home
 
             control = Control.open(config.load(environ=env), Home.from_env(env), create=True)

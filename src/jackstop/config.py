@@ -177,7 +177,7 @@ class LimitSettings(_Section):
 
 
 class ProviderSettings(_Section):
-    """Secret custody: the hosts a provider secret may be sent to (see jackstop.gateway.custody)."""
+    """Secret custody: the hosts a provider secret may be sent to (see jackstop.secrets.custody)."""
 
     approved_hosts: tuple[str, ...] = Field(
         (), description='a list of hosts a provider secret may be sent to besides the official ones: "HOST" or '
@@ -187,7 +187,7 @@ class ProviderSettings(_Section):
     @field_validator("approved_hosts")
     @classmethod
     def _hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        from jackstop.gateway.custody import parse_host_rule
+        from jackstop.secrets.custody import parse_host_rule
 
         for entry in value:
             parse_host_rule(entry)
@@ -252,7 +252,7 @@ class SecretsSettings(_Section):
     @field_validator("env_allow")
     @classmethod
     def _patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        from jackstop.gateway.custody import check_env_pattern
+        from jackstop.secrets.custody import check_env_pattern
 
         for pattern in value:
             check_env_pattern(pattern)

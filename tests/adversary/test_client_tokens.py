@@ -20,7 +20,7 @@ import httpx2 as httpx
 import openai
 import pytest
 
-from jackstop.gateway import policy as policy_module
+from jackstop.control import policy as policy_module
 from jackstop.mockprovider import MockProvider, generate_key
 from tests.gateway.conftest import GatewayProc, module_postgres, start_gateway, tier_env  # noqa: F401 (fixture)
 

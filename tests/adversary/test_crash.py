@@ -18,7 +18,7 @@ import httpx2 as httpx
 import pytest
 
 from jackstop.gateway.journal import CRASHED
-from jackstop.gateway.policy import parse_budget
+from jackstop.control.policy import parse_budget
 from jackstop.mockprovider import MockProvider
 from tests.adversary.conftest_durability import billed_nusd, kill9, ledger, restart, wait_for
 from tests.gateway.conftest import mock, module_postgres, start_gateway, tier_env  # noqa: F401 (fixtures)

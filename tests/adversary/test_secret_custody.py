@@ -267,7 +267,7 @@ def test_custody_config_is_validated(tmp_path: pathlib.Path, text: str, fragment
 
 
 def test_defaults_approve_only_the_official_hosts() -> None:
-    from jackstop.gateway.custody import Custody, CustodyError
+    from jackstop.secrets.custody import Custody, CustodyError
 
     c = Custody.from_settings(config.load(environ={}))
     assert c.check_url("openai", "https://api.openai.com/v1") == "https://api.openai.com/v1"
@@ -281,7 +281,7 @@ def test_defaults_approve_only_the_official_hosts() -> None:
 
 
 def test_an_entry_without_a_scheme_approves_plain_http_only_on_loopback() -> None:
-    from jackstop.gateway.custody import Custody, CustodyError
+    from jackstop.secrets.custody import Custody, CustodyError
 
     c = Custody(("api.groq.com", "127.0.0.1:8080", "[::1]", "http://llm.internal:8000", "https://vllm.internal"))
     for url in ("https://api.groq.com/openai/v1", "https://api.groq.com:8443/openai/v1", "http://127.0.0.1:8080/v1",
@@ -327,7 +327,7 @@ def test_an_accepted_base_url_reaches_only_an_approved_host_in_every_client(url:
     from pyreqwest.http import Url
     import yarl
 
-    from jackstop.gateway.custody import Custody, CustodyError
+    from jackstop.secrets.custody import Custody, CustodyError
 
     custody = Custody(("127.0.0.1",))
     try:

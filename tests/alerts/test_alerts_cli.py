@@ -131,35 +131,49 @@ def test_configuration_and_setup_errors_are_one_line(home, tmp_path, capsys, mon
 def test_admin_api_route_lists_alerts(sqlite_store, receiver, managers):
     import asyncio
 
-    from jackstop.alerts.admin import register_admin
-    from jackstop.gateway.admin import Request
+    import httpx2
 
-    class FakeAdminAPI:
-        def __init__(self) -> None:
-            self.routes: list = []
+    from jackstop.api.alerts import operations
+    from jackstop.api.app import make_admin_app
 
-        def add(self, route, handler) -> None:
-            self.routes.append((route, handler))
+    class Directory:  # the gateway's view of admin tokens: one read-role token
+        hash_key = b"k" * 32
+        force = False
+
+        async def arefresh_if_changed(self) -> None:
+            return None
+
+        def admin(self, token_hash: str):
+            import types
+
+            return types.SimpleNamespace(name="t", role="read")
 
     manager = managers.start({"webhook": [{"name": "ops", "url": receiver.url}]}, sqlite_store)
     alert = budget_alerts()[0]
     manager.fire(alert)
     manager.wait(alert.dedupe_key, 15)
-    api = FakeAdminAPI()
-    register_admin(api, manager)
-    (route, handler), = api.routes
-    assert (route.method, route.path, route.roles) == ("GET", "/alerts", ("admin", "read"))
+    (op,) = operations(manager)
+    assert (op.method, op.path, op.roles) == ("GET", "/alerts", ("admin", "read"))
+    from jackstop import keys
 
-    def call(query: dict) -> tuple:
-        return asyncio.run(handler(Request("GET", "/admin/v1/alerts", {}, query, {}, "admin:t", "read")))
+    token = keys.generate(keys.ADMIN_TOKEN)
+    app = make_admin_app(Directory(), [op])
 
-    status, body = call({"since": "2026-11-01"})
-    assert status == 200 and [a["dedupe_key"] for a in body["alerts"]] == [alert.dedupe_key]
+    def call(query: dict) -> httpx2.Response:
+        async def go() -> httpx2.Response:
+            async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://t") as c:
+                return await c.get("/admin/v1/alerts", params=query, headers={"authorization": f"Bearer {token}"})
+        return asyncio.run(go())
+
+    r = call({"since": "2026-11-01"})
+    body = r.json()
+    assert r.status_code == 200 and [a["dedupe_key"] for a in body["alerts"]] == [alert.dedupe_key]
     assert body["alerts"][0]["status"] == "delivered" and body["alerts"][0]["time"] == "2026-11-28T02:30:00Z"
-    with pytest.raises(ValueError, match="limit must be"):
-        call({"limit": "0"})
-    with pytest.raises(ValueError, match="neither a duration"):
-        call({"since": "ages"})
+    r = call({"limit": "0"})
+    assert r.status_code == 400 and r.headers["x-jackstop-error"] == "invalid_request"
+    assert r.json()["error"]["message"] == "limit must be a whole number between 1 and 1000"
+    r = call({"since": "ages"})
+    assert r.status_code == 400 and "neither a duration" in r.json()["error"]["message"]
 
 
 def test_cli_module_stays_light():

@@ -20,7 +20,7 @@ import httpx2 as httpx
 import pytest
 
 from jackstop import config
-from jackstop.gateway.control import Control
+from jackstop.control import Control
 from jackstop.home import Home
 from jackstop.mockprovider import MockProvider, generate_key
 from tests.conftest import free_port

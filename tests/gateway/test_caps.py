@@ -13,7 +13,7 @@ import json
 import aiohttp
 import pytest
 
-from jackstop.gateway.policy import parse_budget
+from jackstop.control.policy import parse_budget
 from jackstop.pricing import Catalog, cost_nusd, usage_from_openai_chat
 from jackstop.pricing.money import format_usd
 from tests.gateway.util import ledger_rows

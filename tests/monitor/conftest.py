@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from jackstop import config
-from jackstop.gateway.control import Control
+from jackstop.control import Control
 from jackstop.home import Home
 
 

@@ -20,7 +20,7 @@ import httpx2
 import pytest
 
 from jackstop import config
-from jackstop.gateway.control import Control
+from jackstop.control import Control
 from jackstop.home import Home
 from jackstop.mockprovider import MockProvider, generate_key
 from jackstop.store import LedgerRow

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pytest
 
 from jackstop import config
-from jackstop.gateway.control import Control
+from jackstop.control import Control
 from jackstop.home import Home
 from jackstop.scan import samples
 from tests.scan.helpers import git, init_repo, plant, run_cli

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from jackstop import config
-from jackstop.gateway.control import Control
+from jackstop.control import Control
 from jackstop.home import Home
 from jackstop.posture.collect import remote as remote_collector
 

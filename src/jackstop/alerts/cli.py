@@ -10,7 +10,7 @@ import json
 import sys
 from typing import Any
 
-from jackstop.cli import UsageError
+from jackstop.errors import UsageError
 
 
 def register(subparsers: Any) -> None:

@@ -66,7 +66,7 @@ def handle(args: argparse.Namespace) -> int:
     from jackstop.audit.options import build_options
     from jackstop.audit.report import RENDERERS
     from jackstop.audit.runner import run_audit
-    from jackstop.cli import UsageError
+    from jackstop.errors import UsageError
 
     from jackstop.audit import localfeed
 
@@ -87,7 +87,7 @@ def handle(args: argparse.Namespace) -> int:
 def handle_feed(args: argparse.Namespace) -> int:
     from jackstop.audit import localfeed
     from jackstop.audit.osv import FeedError
-    from jackstop.cli import UsageError
+    from jackstop.errors import UsageError
 
     if args.feed_command == "update":
         try:

@@ -13,7 +13,7 @@ from jackstop.audit.lockfiles import detect
 from jackstop.audit.osv import FeedError
 from jackstop.audit.pyenv import EnvironmentError_, site_packages_of
 from jackstop.audit.runner import AuditOptions, Auditor, stderr_progress
-from jackstop.cli import UsageError
+from jackstop.errors import UsageError
 
 
 def build_options(args: argparse.Namespace) -> AuditOptions:

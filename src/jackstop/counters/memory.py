@@ -24,7 +24,7 @@ from jackstop.counters.base import (
     Settled,
     Ticket,
 )
-from jackstop.gateway.windows import BUCKET_SECONDS, bucket_of
+from jackstop.windows import BUCKET_SECONDS, bucket_of
 
 MINUTE = 60.0
 

@@ -266,7 +266,7 @@ class Dashboard:
 
     # -- actions ---------------------------------------------------------------------------------
     async def key_action(self, request: Request, s: Session, form: dict[str, str]) -> Response:
-        from jackstop.gateway.control import ControlError
+        from jackstop.control import ControlError
 
         name, _, verb = request.path_params["rest"].rpartition("/")
         if verb != "mint" and s.role != "admin":
@@ -278,7 +278,7 @@ class Dashboard:
         return self.render(request, "_result.html", {"error": None, **result})
 
     async def panic(self, request: Request, s: Session, form: dict[str, str]) -> Response:
-        from jackstop.gateway.control import ControlError
+        from jackstop.control import ControlError
 
         try:
             result = await self.run(self.views.panic, s, form)

@@ -34,7 +34,7 @@ class Views:
 
     # -- helpers ---------------------------------------------------------------------------------
     def _window(self, kind: str, now: float) -> Any:
-        from jackstop.gateway.windows import window
+        from jackstop.windows import window
 
         return window(kind, now, self.tz)
 
@@ -42,7 +42,7 @@ class Views:
         """What a mint-role session may see and mint from (None: everything)."""
         if s.role != "mint":
             return None
-        from jackstop.gateway.control import MintScope
+        from jackstop.control import MintScope
 
         return self.control.mint_scope(s.admin_hash) or MintScope()
 
@@ -83,7 +83,7 @@ class Views:
 
     # -- overview --------------------------------------------------------------------------------
     def overview(self) -> dict[str, Any]:
-        from jackstop.gateway.policy import parse_policy
+        from jackstop.control.policy import parse_policy
 
         now = time.time()
         store = self.store
@@ -140,7 +140,7 @@ class Views:
 
     # -- keys --------------------------------------------------------------------------------------
     def keys(self, s: Session, params: dict[str, str]) -> dict[str, Any]:
-        from jackstop.gateway.policy import parse_policy
+        from jackstop.control.policy import parse_policy
 
         now = time.time()
         scope = self._scope(s)
@@ -211,7 +211,7 @@ class Views:
 
     def key_action(self, s: Session, name: str, verb: str, form: dict[str, str]) -> dict[str, Any]:
         from jackstop.durations import parse_duration
-        from jackstop.gateway.control import ControlError
+        from jackstop.control import ControlError
 
         c = self.control
         reason = form.get("reason", "").strip()[:500]

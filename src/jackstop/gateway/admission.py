@@ -29,8 +29,8 @@ from jackstop.counters import (
 )
 from jackstop.gateway.bounds import Bound, BoundError, UnboundedInput, bound_request
 from jackstop.providers.spellings import AmbiguousParameter
-from jackstop.gateway.policy import EMPTY, Policy, PolicyError, parse_policy
-from jackstop.gateway.windows import window
+from jackstop.control.policy import EMPTY, Policy, PolicyError, parse_policy
+from jackstop.windows import window
 from jackstop.pricing import PriceError, Usage, UsageError, cost_nusd, worst_case_nusd
 from jackstop.pricing.money import format_usd
 from jackstop.providers.base import Route

@@ -1,4 +1,6 @@
-"""The gateway's ASGI application: provider routes, admin API, health and metrics.
+"""The gateway's ASGI application: the request path (provider routes), health and readiness.
+
+The admin API is composed next to it by jackstop.server, which is the only module importing this package.
 
 Built from settings (`Gateway(settings, home)`); the lifespan starts the upstream client and stops the
 ledger writer cleanly, so nothing queued is lost on a normal shutdown.
@@ -12,10 +14,9 @@ from typing import Any
 
 from jackstop.config import Settings
 from jackstop.counters import open_counters
-from jackstop.gateway.admin import PREFIX, AdminAPI
 from jackstop.gateway.admission import Admission
 from jackstop.gateway.seed import LedgerSeed
-from jackstop.gateway.control import Control
+from jackstop.control import Control
 from jackstop.gateway.http import send_json
 from jackstop.gateway.journal import ReservationJournal, recover
 from jackstop.gateway.ledger import LedgerWriter
@@ -75,16 +76,6 @@ class Gateway:
                            stream_drain_timeout=s.stream_drain_timeout, trusted_proxies=s.trusted_proxies,
                            monitor=self.monitor, forward_headers=s.forward_headers, journal=self.journal,
                            custody=self.control.custody)
-        self.admin = AdminAPI(self.control, self.state, self.catalog)
-        from jackstop.alerts.admin import register_admin
-
-        register_admin(self.admin, self.alerts)
-        from jackstop.posture.admin import register_admin as register_posture
-
-        register_posture(self.admin, settings, self.store)
-        from jackstop.dashboard import make_dashboard
-
-        self.dashboard = make_dashboard(self)  # None when [dashboard] enabled = false
         self.started = False
 
     async def startup(self) -> None:
@@ -123,10 +114,6 @@ class Gateway:
             path: str = scope["path"]
             if path.startswith("/v1"):
                 await self.proxy(scope, receive, send)
-            elif path.startswith(PREFIX):
-                await self.admin(scope, receive, send)
-            elif self.dashboard is not None and (path == "/ui" or path.startswith("/ui/")):
-                await self.dashboard(scope, receive, send)
             elif path == "/healthz":
                 await send_json(send, 200, {"status": "ok"})
             elif path == "/readyz":

@@ -5,13 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from jackstop.control.spend import key_spend
 from jackstop.counters import BudgetCheck
 from jackstop.store import Store
-
-
-def key_spend(store: Store, key_id: str, child_ids: list[str], since: float) -> int:
-    """A key's spend since `since`, its client tokens' included (they count against it)."""
-    return store.ledger_repo.spend(since, key_ids=[key_id, *child_ids])
 
 
 class LedgerSeed:

@@ -19,8 +19,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from jackstop.counters import BudgetCheck, Counters, CountersError
-from jackstop.gateway.policy import Policy, PolicyError, parse_policy
-from jackstop.gateway.windows import window
+from jackstop.control.policy import Policy, PolicyError, parse_policy
+from jackstop.windows import window
 from jackstop.metrics.families import Families
 
 log = logging.getLogger("jackstop.metrics")

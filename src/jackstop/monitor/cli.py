@@ -1,4 +1,4 @@
-"""`jackstop monitor ...`, `jackstop incident`, `jackstop ledger export` and `jackstop demo`.
+"""`jackstop monitor ...`, `jackstop incident` and `jackstop ledger export` (`jackstop demo` is jackstop.cli.demo).
 
 Module-level imports stay in the standard library so `jackstop --help` is instant.
 """
@@ -10,7 +10,7 @@ import json
 import sys
 from typing import Any
 
-from jackstop.cli import UsageError
+from jackstop.errors import UsageError
 
 
 def _settings(args: argparse.Namespace) -> Any:
@@ -46,7 +46,7 @@ def _catalog(settings: Any) -> Any:
 
 
 def _store(args: argparse.Namespace) -> Any:
-    from jackstop.gateway.control import Control, ControlError
+    from jackstop.control import Control, ControlError
     from jackstop.home import Home, HomeError
 
     try:
@@ -104,43 +104,10 @@ def _expect_args(p: argparse.ArgumentParser) -> None:
 
 
 def expectations_from_args(args: argparse.Namespace, now: float | None = None) -> list[Any]:
-    import time
+    from jackstop.monitor.expectations import announced
 
-    from jackstop.durations import parse_duration, parse_since
-    from jackstop.monitor.expectations import Expectation, ExpectationError, check
-
-    now = time.time() if now is None else now
-    if not args.key:
-        raise ExpectationError("name the key (or project:NAME, or *)")
-    try:
-        start = parse_since(args.start, now) if args.start and not args.start[:1].isdigit() else None
-    except ValueError:
-        start = None
-    if args.start:
-        try:
-            from datetime import datetime, timezone
-
-            dt = datetime.fromisoformat(args.start.replace("Z", "+00:00"))
-            start = (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp()
-        except ValueError:
-            raise ExpectationError(f"--from {args.start!r} is not an ISO-8601 time") from None
-    start = now if start is None else start
-    try:
-        end = start + parse_duration(args.until) if args.until[-1:] in "smhdw" and args.until[:1].isdigit() \
-            and "-" not in args.until else parse_since(args.until, now)
-    except ValueError as exc:
-        raise ExpectationError(f"--until: {exc}") from None
-    if end <= start:
-        raise ExpectationError("--until must be after the start (--from, default now)")
-    items = []
-    for kind in ("network", "model", "agent"):
-        for value in getattr(args, kind):
-            items.append(Expectation(args.key, kind, check(kind, value), start, end, args.note))
-    if args.surge:
-        items.append(Expectation(args.key, "surge", check("surge", args.surge), start, end, args.note))
-    if not items:
-        raise ExpectationError("announce something: --network, --model, --agent or --surge")
-    return items
+    return announced(args.key, network=args.network, model=args.model, agent=args.agent, surge=args.surge,
+                     start_text=args.start, until=args.until, note=args.note, now=now)
 
 
 def cmd_expect(args: argparse.Namespace) -> int:
@@ -315,7 +282,7 @@ def cmd_events(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- ledger export / incident / demo --------------------------------------------------------------
+# -- ledger export / incident --------------------------------------------------------------------
 
 def cmd_ledger_export(args: argparse.Namespace) -> int:
     from jackstop.monitor.export import export_lines
@@ -365,11 +332,6 @@ def cmd_incident(args: argparse.Namespace) -> int:
         print(f"wrote the incident report for {args.key} to {args.output}", file=sys.stderr)
     return 0
 
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from jackstop.monitor.demo import run_demo
-
-    return run_demo(fast=args.fast)
 
 
 # -- registration ---------------------------------------------------------------------------------
@@ -438,7 +400,3 @@ def register(sub: Any) -> None:
     p.add_argument("--since", default="30d", help="a duration (7d) or an ISO date (default 30d)")
     p.add_argument("--output", "-o", metavar="FILE")
     p.set_defaults(func=cmd_ledger_export)
-
-    p = sub.add_parser("demo", help="watch jackstop catch an LLMjacking attack (simulated, under a minute)")
-    p.add_argument("--fast", action="store_true", help="fewer simulated days (for tests)")
-    p.set_defaults(func=cmd_demo)

@@ -176,3 +176,44 @@ def parse_file(text: str, parse_args: Any) -> list[Expectation]:
         except (ExpectationError, ValueError, json.JSONDecodeError) as exc:
             raise ExpectationError(f"line {n}: {exc}") from None
     return out
+
+
+def announced(key: str, *, network: list[str], model: list[str], agent: list[str], surge: str | None,
+              start_text: str | None, until: str, note: str, now: float | None = None) -> list[Expectation]:
+    """The announcements one `monitor expect` (CLI or admin API) makes; ExpectationError names the problem."""
+    import time
+
+    from jackstop.durations import parse_duration, parse_since
+
+    now = time.time() if now is None else now
+    if not key:
+        raise ExpectationError("name the key (or project:NAME, or *)")
+    try:
+        start = parse_since(start_text, now) if start_text and not start_text[:1].isdigit() else None
+    except ValueError:
+        start = None
+    if start_text:
+        try:
+            from datetime import datetime, timezone
+
+            dt = datetime.fromisoformat(start_text.replace("Z", "+00:00"))
+            start = (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp()
+        except ValueError:
+            raise ExpectationError(f"--from {start_text!r} is not an ISO-8601 time") from None
+    start = now if start is None else start
+    try:
+        end = start + parse_duration(until) if until[-1:] in "smhdw" and until[:1].isdigit() \
+            and "-" not in until else parse_since(until, now)
+    except ValueError as exc:
+        raise ExpectationError(f"--until: {exc}") from None
+    if end <= start:
+        raise ExpectationError("--until must be after the start (--from, default now)")
+    items = []
+    for kind in ("network", "model", "agent"):
+        for value in {"network": network, "model": model, "agent": agent}[kind]:
+            items.append(Expectation(key, kind, check(kind, value), start, end, note))
+    if surge:
+        items.append(Expectation(key, "surge", check("surge", surge), start, end, note))
+    if not items:
+        raise ExpectationError("announce something: --network, --model, --agent or --surge")
+    return items

@@ -12,6 +12,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from jackstop.control.policy import (
+    DEFAULT_MONITOR_RESPONSE,
+    DEFAULT_THROTTLE_FACTOR,
+    MonitorLayers,
+)
+from jackstop.control.policy import MonitorResponse as Policy  # the response layer of a key or project
+
 Response = Literal["alert", "throttle", "suspend"]
 Severity = Literal["info", "warning", "critical"]
 
@@ -92,19 +99,14 @@ class CorrelationSettings(_Section):
     detectors: int = Field(4, ge=2, le=10, description="distinct detectors warning in the window that make it critical")
 
 
-class Policy(_Section):
-    response: Response | None = Field(None, description='"alert", "throttle" or "suspend"')
-    throttle_factor: float | None = Field(None, gt=0, lt=1, description="a fraction between 0 and 1, e.g. 0.1")
-
-
 class MonitorSettings(_Section):
     enabled: bool = Field(True, description="true or false")
     learning_days: float = Field(
         7.0, ge=0, le=90, description="days of a key's history before never-seen networks, models and agents page")
     warmup_days: float = Field(14.0, ge=0, le=90, description="days of ledger history replayed into the baselines at start")
-    response: Response = Field("suspend", description='"alert", "throttle" or "suspend" (what a critical event does)')
+    response: Response = Field(DEFAULT_MONITOR_RESPONSE, description='"alert", "throttle" or "suspend" (what a critical event does)')
     alert_severity: Severity = Field("warning", description='"info", "warning" or "critical" (lowest severity alerted)')
-    throttle_factor: float = Field(0.1, gt=0, lt=1, description="a fraction between 0 and 1 of the key's normal rate")
+    throttle_factor: float = Field(DEFAULT_THROTTLE_FACTOR, gt=0, lt=1, description="a fraction between 0 and 1 of the key's normal rate")
     throttle_minutes: float = Field(60.0, gt=0, le=10080, description="minutes a throttle response lasts")
     renotify_minutes: float = Field(
         60.0, ge=0, le=10080, description="minutes before the same detector repeats an event for the same key")
@@ -134,27 +136,10 @@ class MonitorSettings(_Section):
 
     def policy_for(self, key: str | None, project: str | None,
                    stored: tuple[dict[str, Any] | None, dict[str, Any] | None] = (None, None)) -> tuple[Response, float]:
-        """The response and throttle factor for a key: its own policy, else its project's, else the default.
-        `stored` is the `monitor` object of the project's and the key's policy in the Store (set with
-        `jackstop keys update NAME --policy`), which wins over this file's [monitor.keys]/[monitor.projects]."""
-        response: Response = self.response
-        factor = self.throttle_factor
-        layers: list[Policy | None] = [self.projects.get(project or ""), _stored(stored[0]),
-                                       self.keys.get(key or ""), _stored(stored[1])]
-        for pol in layers:
-            if pol is not None:
-                response = pol.response or response
-                factor = pol.throttle_factor or factor
-        return response, factor
-
-
-def _stored(raw: dict[str, Any] | None) -> Policy | None:
-    if not raw:
-        return None
-    try:
-        return Policy.model_validate(raw)
-    except ValidationError:
-        return None  # a bad stored policy must not stop a response; the default applies
+        """The response and throttle factor for a key (see jackstop.control.policy.MonitorLayers)."""
+        layers = MonitorLayers(response=self.response, throttle_factor=self.throttle_factor,
+                               keys=self.keys, projects=self.projects)
+        return layers.policy_for(key, project, stored)  # type: ignore[return-value]
 
 
 def _describe(error: dict[str, Any], raw: dict[str, Any]) -> str:

@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def handle(args: argparse.Namespace) -> int:
-    from jackstop.cli import UsageError
+    from jackstop.errors import UsageError
     from jackstop.durations import parse_duration
 
     if args.explain is not None:

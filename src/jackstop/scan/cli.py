@@ -65,7 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _hook_install(args: argparse.Namespace) -> int:
-    from jackstop.cli import UsageError
+    from jackstop.errors import UsageError
     from jackstop.scan import hook
 
     try:

@@ -2,7 +2,7 @@
 
 Through the admin API when JACKSTOP_URL and JACKSTOP_ADMIN_TOKEN are set
 (POST {JACKSTOP_URL}/admin/v1/keys/revoke-leaked), else in the local gateway store
-(jackstop.gateway.control.revoke_leaked_key). Uses only the standard library.
+(jackstop.control.revoke_leaked_key). Uses only the standard library.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def _via_http(base: str, admin_token: str, token: str, reason: str, timeout: flo
 
 def _local_revoker() -> Callable[[str, str], str | None] | None:
     try:
-        from jackstop.gateway.control import revoke_leaked_key
+        from jackstop.control import revoke_leaked_key
     except ImportError:
         return None
     return revoke_leaked_key

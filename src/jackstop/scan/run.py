@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from jackstop.cli import UsageError
+from jackstop.errors import UsageError
 from jackstop.redact import redact
 from jackstop.scan import archives, context, history, output, revoke, rules, suppress, tree, verify
 from jackstop.scan.findings import Finding, redact_secret

@@ -2,8 +2,7 @@
 other admin route gives: the alert channels by name and type (never their URLs), the monitor's
 settings, trusted proxies, provider policies, and a 7-day traffic summary per key.
 
-The gateway adds it with `register_admin(app.admin, settings, store)`; the reads run in a worker
-thread.
+The reads run in a worker thread.
 """
 
 from __future__ import annotations
@@ -12,6 +11,17 @@ import asyncio
 import dataclasses
 import time
 from typing import Any
+
+from pydantic import BaseModel
+
+from jackstop.api.operation import Call, Operation
+from jackstop.control.models import Response
+
+
+class PostureFacts(Response):
+    settings: dict[str, Any]
+    usage: dict[str, dict[str, Any]]
+    provider_policies: dict[str, dict[str, Any]]
 
 
 def summary(settings: Any, store: Any, now: float) -> dict[str, Any]:
@@ -24,12 +34,10 @@ def summary(settings: Any, store: Any, now: float) -> dict[str, Any]:
     }
 
 
-def register_admin(api: Any, settings: Any, store: Any) -> None:
-    from jackstop.gateway.admin import AdminRoute
+def operations(settings: Any, store: Any) -> list[Operation]:
+    async def posture_gateway(c: Call) -> tuple[int, BaseModel]:
+        return 200, PostureFacts(**await asyncio.to_thread(summary, settings, store, time.time()))
 
-    async def posture_gateway(req: Any) -> tuple[int, Any]:
-        return 200, await asyncio.to_thread(summary, settings, store, time.time())
-
-    api.add(AdminRoute("GET", "/posture/gateway", "posture_gateway",
-                       "Settings and a 7-day traffic summary per key, for `jackstop posture --admin-url`",
-                       roles=("admin", "read")), posture_gateway)
+    return [Operation("GET", "/posture/gateway", "posture_gateway",
+                      "Settings and a 7-day traffic summary per key, for `jackstop posture --admin-url`",
+                      posture_gateway, PostureFacts, roles=("admin", "read"))]

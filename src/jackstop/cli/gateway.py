@@ -11,7 +11,7 @@ import json
 import sys
 from typing import Any
 
-from jackstop.cli import UsageError
+from jackstop.errors import UsageError
 from jackstop.providers import KINDS
 
 
@@ -33,7 +33,7 @@ def _settings(args: argparse.Namespace) -> Any:
 
 
 def _control(args: argparse.Namespace, *, create: bool = False, settings: Any = None) -> Any:
-    from jackstop.gateway.control import Control, ControlError
+    from jackstop.control import Control, ControlError
     from jackstop.home import Home, HomeError
 
     try:
@@ -48,7 +48,7 @@ def _guard(fn: Any) -> Any:
     def run(args: argparse.Namespace) -> int:
         from jackstop.config import ConfigError
         from jackstop.counters import CountersError
-        from jackstop.gateway.control import ControlError
+        from jackstop.control import ControlError
         from jackstop.home import HomeError
         from jackstop.secrets import SecretError
         from jackstop.store import StoreError
@@ -128,8 +128,7 @@ def _bind(host: str, port: int) -> Any:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from jackstop.gateway import logs
-    from jackstop.gateway.server import make_server
+    from jackstop.server import make_server, setup_logging
 
     settings = _settings(args)
     server_over: dict[str, Any] = {}
@@ -155,7 +154,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UsageError(f"--workers {args.workers}: give 1 or more gateway processes (e.g. one per core)")
     sock = _bind(settings.server.host, settings.server.port)
     port = sock.getsockname()[1]
-    logs.setup(settings.log.level, settings.log.file)
+    setup_logging(settings.log.level, settings.log.file)
     control = _control(args, create=True)
     token = _first_token(control)
     if token:
@@ -193,19 +192,19 @@ def cmd_secrets_set(args: argparse.Namespace) -> int:
 
 def cmd_secrets_list(args: argparse.Namespace) -> int:
     control = _control(args)
-    recs = control.store.list_secrets()
+    recs = control.secrets()  # the admin API's GET /secrets
     if args.json:
-        _json([{"name": s.name, "ref": f"local:{s.name}", "last4": s.last4} for s in recs])
+        _json([s.model_dump(mode="json") for s in recs])
         return 0
     from jackstop.table import render
 
-    print(render(["name", "ref", "last4"], [[s.name, f"local:{s.name}", s.last4] for s in recs]))
+    print(render(["name", "ref", "last4"], [[s.name, s.ref, s.last4] for s in recs]))
     return 0
 
 
 def cmd_secrets_remove(args: argparse.Namespace) -> int:
     control = _control(args)
-    control.store.delete_secret(args.name, "cli")
+    control.remove_secret(args.name, "cli")
     print(f"removed secret local:{args.name}")
     return 0
 
@@ -213,8 +212,7 @@ def cmd_secrets_remove(args: argparse.Namespace) -> int:
 # -- providers ----------------------------------------------------------------------------------
 
 def _provider_row(control: Any, p: Any) -> dict[str, Any]:
-    return {"name": p.name, "kind": p.kind, "base_url": p.base_url, "secret": p.secret_ref,
-            "secret_last4": control.provider_secret_last4(p)}
+    return dict(control.provider_model(p).model_dump(mode="json", exclude={"policy"}))
 
 
 def _deployments(args: argparse.Namespace) -> dict[str, str]:
@@ -229,7 +227,7 @@ def _deployments(args: argparse.Namespace) -> dict[str, str]:
 
 
 def cmd_providers_add(args: argparse.Namespace) -> int:
-    from jackstop.gateway.policy import validate
+    from jackstop.control.policy import validate
 
     control = _control(args)
     if deployments := _deployments(args):
@@ -246,7 +244,7 @@ def cmd_providers_add(args: argparse.Namespace) -> int:
 
 def cmd_providers_list(args: argparse.Namespace) -> int:
     control = _control(args)
-    rows = [_provider_row(control, p) for p in control.store.list_providers()]
+    rows = [p.model_dump(mode="json", exclude={"policy"}) for p in control.providers()]  # GET /providers
     if args.json:
         _json(rows)
         return 0
@@ -273,10 +271,6 @@ def cmd_providers_rotate(args: argparse.Namespace) -> int:
 
 # -- keys -------------------------------------------------------------------------------------
 
-def _key_rows(control: Any, recs: list[Any]) -> list[dict[str, Any]]:
-    return [control.key_view(r) for r in recs]
-
-
 def _print_keys(views: list[dict[str, Any]]) -> None:
     from jackstop.durations import iso
     from jackstop.table import render
@@ -289,7 +283,7 @@ def _print_keys(views: list[dict[str, Any]]) -> None:
 
 
 def cmd_keys_create(args: argparse.Namespace) -> int:
-    from jackstop.gateway.policy_cli import expiry, policy_changes
+    from jackstop.cli.policy_args import expiry, policy_changes
 
     control = _control(args)
     policy, _ = policy_changes(args)
@@ -320,7 +314,7 @@ def _print_policy(policy: dict[str, Any]) -> None:
 
 
 def cmd_keys_update(args: argparse.Namespace) -> int:
-    from jackstop.gateway.policy_cli import expiry, policy_changes
+    from jackstop.cli.policy_args import expiry, policy_changes
 
     control = _control(args)
     changes, clear = policy_changes(args)
@@ -354,10 +348,8 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
 
 def cmd_keys_list(args: argparse.Namespace) -> int:
     control = _control(args)
-    recs = control.store.list_keys(provider=args.provider, project=args.project)
-    if not args.tokens:
-        recs = [r for r in recs if r.kind != "client"]
-    views = _key_rows(control, recs)
+    views = [v.model_dump(mode="json", exclude={"spend"})  # the admin API's GET /keys
+             for v in control.keys(provider=args.provider, project=args.project, tokens=args.tokens)]
     if args.json:
         _json(views)
     else:
@@ -366,15 +358,8 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_show(args: argparse.Namespace) -> int:
-    from jackstop.store import NotFound
-
-    settings = _settings(args)
-    control = _control(args, settings=settings)
-    try:
-        view = control.key_view(control.store.get_key(args.name))
-    except NotFound as exc:
-        raise UsageError(str(exc)) from None
-    view["spend"] = _spend(control, view, settings.limits.timezone)
+    control = _control(args)
+    view = control.key_view(control.get_key(args.name), spend=True)  # the admin API's GET /keys/{name}
     if args.json:
         _json(view)
     else:
@@ -386,32 +371,10 @@ def cmd_keys_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _spend(control: Any, view: dict[str, Any], timezone: str) -> list[dict[str, Any]]:
-    """What the ledger says each of the key's budgets has spent in its current window."""
-    import time
-    from zoneinfo import ZoneInfo
-
-    from jackstop.gateway.policy import parse_policy
-    from jackstop.gateway.seed import key_spend
-    from jackstop.gateway.windows import window
-    from jackstop.pricing.money import format_usd
-
-    out = []
-    now = time.time()
-    tz = ZoneInfo(timezone)
-    children = [k.id for k in control.store.list_keys() if k.parent_id == view["id"]]
-    for b in parse_policy(view["policy"]).budgets:
-        w = window(b.window, now, tz)
-        spent = key_spend(control.store, view["id"], children, now - w.rolling if w.rolling else w.start)
-        out.append({"window": b.window, "window_id": w.id, "spent_usd": format_usd(spent),
-                    "cap_usd": format_usd(b.amount_nusd)})
-    return out
-
-
 def _status_cmd(status: str, verb: str) -> Any:
     def run(args: argparse.Namespace) -> int:
         control = _control(args)
-        current = control.store.get_key(args.name)
+        current = control.get_key(args.name)
         if current.status == status:  # nothing changes, so nothing is logged either
             if args.json:
                 _json(control.key_view(current))
@@ -435,10 +398,8 @@ def cmd_usage(args: argparse.Namespace) -> int:
     from jackstop.table import render, usd
 
     control = _control(args)
-    if args.key:
-        control.store.get_key(args.key)  # an unknown name is an error, not an empty table
     since = parse_since(args.since)
-    rows = control.store.usage(since=since, key_name=args.key)
+    rows = [r.model_dump(mode="json") for r in control.usage(since, args.key)]  # the admin API's GET /usage
     if args.json:
         _json({"since": since, "usage": rows,
                "total_cost_usd": sum(r["cost_nusd"] for r in rows) / 1e9})
@@ -485,7 +446,7 @@ def cmd_prices(args: argparse.Namespace) -> int:
 
 def _project_cmd(create: bool) -> Any:
     def run(args: argparse.Namespace) -> int:
-        from jackstop.gateway.policy_cli import policy_changes
+        from jackstop.cli.policy_args import policy_changes
 
         control = _control(args)
         changes, clear = policy_changes(args)
@@ -504,10 +465,7 @@ def cmd_projects_list(args: argparse.Namespace) -> int:
     from jackstop.table import render
 
     control = _control(args)
-    recs = [p for p in control.store.list_projects() if p.name != "*"]
-    keys = control.store.list_keys()
-    rows = [{"name": p.name, "policy": p.policy, "keys": sum(1 for k in keys if k.project == p.name and k.kind == "virtual")}
-            for p in recs]
+    rows = [p.model_dump(mode="json") for p in control.projects()]  # the admin API's GET /projects
     if args.json:
         _json(rows)
     else:
@@ -517,7 +475,7 @@ def cmd_projects_list(args: argparse.Namespace) -> int:
 
 
 def cmd_global_update(args: argparse.Namespace) -> int:
-    from jackstop.gateway.policy_cli import policy_changes
+    from jackstop.cli.policy_args import policy_changes
 
     control = _control(args)
     changes, clear = policy_changes(args)
@@ -541,7 +499,7 @@ def cmd_global_show(args: argparse.Namespace) -> int:
 
 
 def cmd_providers_update(args: argparse.Namespace) -> int:
-    from jackstop.gateway.policy_cli import policy_changes
+    from jackstop.cli.policy_args import policy_changes
 
     control = _control(args)
     changes, clear = policy_changes(args)
@@ -589,10 +547,9 @@ def cmd_audit_log(args: argparse.Namespace) -> int:
     from jackstop.table import render
 
     control = _control(args)
-    entries = control.store.audit_log(since=parse_since(args.since), limit=args.limit)
+    entries = control.audit_entries(parse_since(args.since), args.limit)  # the admin API's GET /audit-log
     if args.json:
-        _json([{"ts": iso(e.ts), "actor": e.actor, "action": e.action, "target": e.target, "detail": e.detail}
-               for e in entries])
+        _json([dict(e.model_dump(mode="json"), time=iso(e.ts)) for e in entries])
     else:
         print(render(["time", "actor", "action", "target", "detail"],
                      [[iso(e.ts), e.actor, e.action, e.target, json.dumps(e.detail, sort_keys=True)[:100]]
@@ -602,7 +559,7 @@ def cmd_audit_log(args: argparse.Namespace) -> int:
 
 def cmd_tokens_mint(args: argparse.Namespace) -> int:
     from jackstop.durations import iso, parse_duration
-    from jackstop.gateway.policy_cli import policy_changes
+    from jackstop.cli.policy_args import policy_changes
 
     control = _control(args)
     changes, _ = policy_changes(args)
@@ -619,9 +576,12 @@ def cmd_admin_tokens_create(args: argparse.Namespace) -> int:
     keys = tuple(k.strip() for k in (args.keys or "").split(",") if k.strip())
     issued = control.create_admin_token(args.name, args.role, "cli", keys=keys, project=args.project)
     limit = control.mint_scope(issued.record.hash)
-    if args.json:
-        _json({"token": issued.token, "name": args.name, "role": args.role,
-               "limited_to": {"keys": list(limit.keys), "project": limit.project} if limit else None})
+    if args.json:  # what the admin API's POST /admin-tokens returns
+        from jackstop.control.models import AdminTokenIssued, MintLimit
+
+        _json(AdminTokenIssued(token=issued.token, name=args.name, role=args.role,
+                               limited_to=MintLimit(keys=list(limit.keys), project=limit.project) if limit else None
+                               ).model_dump(mode="json"))
     else:
         print(f"admin token {args.name} (role {args.role}"
               + (f", mints only from {limit.describe()}" if limit else "") + f"; shown once):\n\n  {issued.token}\n")
@@ -633,22 +593,27 @@ def cmd_admin_tokens_list(args: argparse.Namespace) -> int:
     from jackstop.table import render
 
     control = _control(args)
-    recs = control.store.list_admin_tokens()
-    rows = []
-    for r in recs:
-        limit = control.mint_scope(r.hash)
-        rows.append({"name": r.name, "role": r.role, "limited_to": limit.describe() if limit else "",
-                     "token": r.display + "…", "created": iso(r.created_at), "revoked": iso(r.revoked_at)})
+    tokens = control.admin_tokens()  # the admin API's GET /admin-tokens
     if args.json:
-        _json(rows)
+        _json([t.model_dump(mode="json") for t in tokens])
     else:
-        print(render(["name", "role", "limited to", "token", "created", "revoked"], [list(r.values()) for r in rows]))
+        print(render(["name", "role", "limited to", "token", "created", "revoked"],
+                     [[t.name, t.role, _limit_text(t.limited_to), t.token, iso(t.created_at), iso(t.revoked_at)]
+                      for t in tokens]))
     return 0
+
+
+def _limit_text(limit: Any) -> str:
+    if limit is None:
+        return ""
+    from jackstop.control import MintScope
+
+    return MintScope(tuple(limit.keys), limit.project).describe()
 
 
 def cmd_admin_tokens_revoke(args: argparse.Namespace) -> int:
     control = _control(args)
-    control.store.revoke_admin_token(args.name, "cli")
+    control.revoke_admin_token(args.name, "cli")
     print(f"revoked admin token {args.name}")
     return 0
 
@@ -656,7 +621,7 @@ def cmd_admin_tokens_revoke(args: argparse.Namespace) -> int:
 # -- registration -------------------------------------------------------------------------------
 
 def register(sub: Any) -> None:
-    from jackstop.gateway.policy_cli import add_policy_args
+    from jackstop.cli.policy_args import add_policy_args
 
     def common(p: argparse.ArgumentParser, json_flag: bool = True) -> argparse.ArgumentParser:
         p.add_argument("--config", metavar="FILE", help="jackstop.toml (default: $JACKSTOP_CONFIG)")

@@ -16,7 +16,11 @@ from typing import Any
 
 from jackstop import keys as tokens
 from jackstop.config import Settings
-from jackstop.gateway.custody import Custody, CustodyError
+from jackstop.control.models import AdminTokenView, Credential, KeyView, MintLimit, ProjectView, ProviderView
+from jackstop.control.models import AuditEntry as AuditEntryModel
+from jackstop.control.models import SecretView, UsageRow, WindowSpend
+from jackstop.control.policy import PolicySpec
+from jackstop.secrets.custody import Custody, CustodyError
 from jackstop.home import Home
 from jackstop.providers import DEFAULT_BASE_URLS, KINDS, kind_info
 from jackstop.secrets import Keystore, SecretError, parse_ref
@@ -269,7 +273,7 @@ class Control:
     # -- policies ---------------------------------------------------------------------------
     @staticmethod
     def _policy(raw: dict[str, Any] | None) -> dict[str, Any]:
-        from jackstop.gateway.policy import PolicyError, validate
+        from jackstop.control.policy import PolicyError, validate
 
         try:
             return validate(raw or {})
@@ -414,10 +418,10 @@ class Control:
                                f"outlive it: give a ttl of at most {left}s", 400, "token_outlives_key")
 
     def _check_within(self, parent: KeyRecord, policy: dict[str, Any]) -> None:
-        """Refuse a client-token policy wider than its key's in any field (jackstop.gateway.policy.NARROWING)."""
+        """Refuse a client-token policy wider than its key's in any field (jackstop.control.policy.NARROWING)."""
         import dataclasses
 
-        from jackstop.gateway.policy import parse_policy, widenings
+        from jackstop.control.policy import parse_policy, widenings
 
         mine = parse_policy(policy)
         theirs = parse_policy(parent.policy)
@@ -430,7 +434,7 @@ class Control:
 
     def effective_monitor(self, key: KeyRecord) -> dict[str, Any]:
         """The monitor response and throttle factor that apply to a key, from the config and the Store."""
-        from jackstop.monitor import load_monitor_settings
+        from jackstop.control.policy import MonitorLayers
 
         proj_pol = None
         if key.project:
@@ -438,7 +442,7 @@ class Control:
                 proj_pol = self.store.get_project(key.project).policy.get("monitor")
             except NotFound:
                 pass
-        response, factor = load_monitor_settings(self.settings.monitor).policy_for(
+        response, factor = MonitorLayers.model_validate(self.settings.monitor or {}).policy_for(
             key.name, key.project, (proj_pol, key.policy.get("monitor")))
         return {"response": response, "throttle_factor": factor}
 
@@ -488,6 +492,10 @@ class Control:
         return record
 
     def set_key_status(self, name: str, status: str, reason: str, actor: str) -> KeyRecord:
+        """Change a key's status; a key already in that status is left as it is (and nothing is logged)."""
+        current = self.get_key(name)
+        if current.status == status:
+            return current
         only_if = {"active": ("suspended",), "suspended": ("active",), "revoked": ()}[status]
         try:
             return self.store.set_key_status(name, status, reason, actor, only_if=only_if)
@@ -516,16 +524,111 @@ class Control:
             self.store.set_key_status(rec.name, "revoked", reason or "leaked", actor)
         return rec.name
 
-    def key_view(self, rec: KeyRecord) -> dict[str, Any]:
+    # -- views: the typed models every door shows (control.models) ---------------------------------
+    def key_model(self, rec: KeyRecord, *, spend: bool = False) -> KeyView:
         creds = self.store.credentials(rec.id)
         now = time.time()
-        return {
-            "name": rec.name, "id": rec.id, "kind": rec.kind, "provider": rec.provider, "project": rec.project,
-            "status": rec.status, "status_reason": rec.status_reason, "policy": rec.policy,
-            "expires_at": rec.expires_at, "created_at": rec.created_at, "updated_at": rec.updated_at,
-            "credentials": [{"display": c.display + "…", "created_at": c.created_at, "not_after": c.not_after,
-                             "active": c.not_after is None or c.not_after > now} for c in creds],
-        }
+        return KeyView(
+            name=rec.name, id=rec.id, kind=rec.kind, provider=rec.provider, project=rec.project,  # type: ignore[arg-type]
+            status=rec.status, status_reason=rec.status_reason, policy=PolicySpec.model_validate(rec.policy),  # type: ignore[arg-type]
+            expires_at=rec.expires_at, created_at=rec.created_at, updated_at=rec.updated_at,
+            credentials=[Credential(display=c.display + "…", created_at=c.created_at, not_after=c.not_after,
+                                    active=c.not_after is None or c.not_after > now) for c in creds],
+            spend=self.key_spend(rec) if spend else None)
+
+    def key_view(self, rec: KeyRecord, *, spend: bool = False) -> dict[str, Any]:
+        view = self.key_model(rec, spend=spend).model_dump(mode="json")
+        if not spend:
+            view.pop("spend")
+        return view
+
+    def get_key(self, name: str) -> KeyRecord:
+        try:
+            return self.store.get_key(name)
+        except NotFound as exc:
+            raise ControlError(str(exc), 404) from None
+
+    def key_spend(self, rec: KeyRecord) -> list[WindowSpend]:
+        """What the ledger says each of the key's budgets has spent in its current window."""
+        from zoneinfo import ZoneInfo
+
+        from jackstop.control.policy import parse_policy
+        from jackstop.control.spend import key_spend
+        from jackstop.pricing.money import format_usd
+        from jackstop.windows import window
+
+        now = time.time()
+        tz = ZoneInfo(self.settings.limits.timezone)
+        children = [k.id for k in self.store.list_keys() if k.parent_id == rec.id]
+        out = []
+        for b in parse_policy(rec.policy).budgets:
+            w = window(b.window, now, tz)
+            spent = key_spend(self.store, rec.id, children, now - w.rolling if w.rolling else w.start)
+            out.append(WindowSpend(window=b.window, window_id=w.id, spent_usd=format_usd(spent),
+                                   cap_usd=format_usd(b.amount_nusd)))
+        return out
+
+    def keys(self, *, provider: str | None = None, project: str | None = None,
+             tokens: bool = True) -> list[KeyView]:
+        return [self.key_model(r) for r in self.store.list_keys(provider=provider, project=project)
+                if tokens or r.kind != "client"]
+
+    def providers(self) -> list[ProviderView]:
+        return [self.provider_model(p) for p in self.store.list_providers()]
+
+    def provider_model(self, p: ProviderRecord, *, policy: bool = False) -> ProviderView:
+        return ProviderView(name=p.name, kind=p.kind, base_url=p.base_url, secret=p.secret_ref,
+                            secret_last4=self.provider_secret_last4(p), created_at=p.created_at,
+                            updated_at=p.updated_at, policy=PolicySpec.model_validate(p.policy) if policy else None)
+
+    def get_provider(self, name: str) -> ProviderRecord:
+        try:
+            return self.store.get_provider(name)
+        except NotFound as exc:
+            raise ControlError(str(exc), 404) from None
+
+    def projects(self) -> list[ProjectView]:
+        keys = self.store.list_keys()
+        return [ProjectView(name=p.name, policy=PolicySpec.model_validate(p.policy),
+                            keys=sum(1 for k in keys if k.project == p.name and k.kind == "virtual"))
+                for p in self.store.list_projects() if p.name != GLOBAL_PROJECT]
+
+    def secrets(self) -> list[SecretView]:
+        return [SecretView(name=s.name, ref=f"local:{s.name}", last4=s.last4, updated_at=s.updated_at)
+                for s in self.store.list_secrets()]
+
+    def remove_secret(self, name: str, actor: str) -> None:
+        try:
+            self.store.delete_secret(name, actor)
+        except NotFound as exc:
+            raise ControlError(str(exc), 404) from None
+
+    def usage(self, since: float, key: str | None = None) -> list[UsageRow]:
+        if key is not None:
+            self.get_key(key)  # an unknown name is an error, not an empty report
+        return [UsageRow(**r) for r in self.store.usage(since=since, key_name=key)]
+
+    def audit_entries(self, since: float, limit: int = 1000) -> list[AuditEntryModel]:
+        return [AuditEntryModel(id=e.id, ts=e.ts, actor=e.actor, action=e.action, target=e.target, detail=e.detail)
+                for e in self.store.audit_log(since=since, limit=limit)]
+
+    def admin_tokens(self) -> list[AdminTokenView]:
+        out = []
+        for r in self.store.list_admin_tokens():
+            limit = self.mint_scope(r.hash)
+            out.append(AdminTokenView(name=r.name, role=r.role, token=r.display + "…", created_at=r.created_at,
+                                      revoked_at=r.revoked_at,
+                                      limited_to=MintLimit(keys=list(limit.keys), project=limit.project)
+                                      if limit else None))
+        return out
+
+    def revoke_admin_token(self, name: str, actor: str) -> None:
+        try:
+            self.store.revoke_admin_token(name, actor)
+        except NotFound as exc:
+            raise ControlError(str(exc), 404) from None
+        except StoreError as exc:
+            raise ControlError(str(exc), 409) from None
 
 
 def revoke_leaked_key(token: str, reason: str) -> str | None:

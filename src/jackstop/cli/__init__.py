@@ -16,17 +16,17 @@ from jackstop.extras import MissingExtra
 
 # Modules that define `register(subparsers)`. Order is the order of `jackstop --help`.
 GROUPS = (
-    "jackstop.gateway.cli",
+    "jackstop.cli.gateway",
     "jackstop.alerts.cli",
     "jackstop.monitor.cli",
+    "jackstop.cli.demo",
     "jackstop.scan.cli",
     "jackstop.audit.cli",
     "jackstop.posture.cli",
 )
 
 
-class UsageError(Exception):
-    """A mistake of the caller's: printed as one line, exit code 2."""
+from jackstop.errors import UsageError  # noqa: F401  (re-exported for `from jackstop.cli import UsageError`)
 
 
 class Parser(argparse.ArgumentParser):

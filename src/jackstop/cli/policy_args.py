@@ -10,7 +10,7 @@ import argparse
 import time
 from typing import Any
 
-from jackstop.gateway.policy import ENDPOINTS
+from jackstop.control.policy import ENDPOINTS
 
 CLEARABLE = ("budgets", "rpm", "tpm", "concurrency", "allow_ips", "providers", "models", "endpoints",
              "max_body_bytes", "max_tokens", "unbounded_reserve", "monitor", "deployments")

@@ -1,5 +1,7 @@
 """`jackstop demo`: watch jackstop catch an LLMjacking attack, in under a minute.
 
+A front end of its own (it runs the whole server, jackstop.server, in-process), beside the CLI.
+
 Everything runs in this process on loopback: a simulated OpenAI-compatible provider, the jackstop
 gateway (uvicorn in a thread) and its monitor. Two weeks of a small app's normal traffic are
 written to the ledger in compressed time (the scenario generator's timeline, ending now), so the
@@ -60,8 +62,8 @@ def run_demo(fast: bool = False) -> int:
     import openai
 
     from jackstop import config
-    from jackstop.gateway.control import Control
-    from jackstop.gateway.server import make_server
+    from jackstop.control import Control
+    from jackstop.server import make_server
     from jackstop.home import Home
     from jackstop.mockprovider import MockProvider, UsagePolicy, generate_key
     from jackstop.monitor import load_monitor_settings
@@ -244,3 +246,9 @@ def _wait_ready(base: str) -> None:
             pass
         time.sleep(0.05)
     raise RuntimeError("the gateway did not start")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("demo", help="watch jackstop catch an LLMjacking attack (simulated, under a minute)")
+    p.add_argument("--fast", action="store_true", help="fewer simulated days (for tests)")
+    p.set_defaults(func=lambda args: run_demo(fast=args.fast))
