@@ -84,7 +84,7 @@ async def one(app, key: str, body: bytes) -> int:  # noqa: ANN001
 async def run(n: int) -> dict[str, float]:
     from jackstop import config
     from jackstop.gateway.app import Gateway
-    from jackstop.gateway.control import Control
+    from jackstop.control import Control
     from jackstop.home import Home
 
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="jackstop-pipeline-"))

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from jackstop.gateway.policy import parse_budget
+from jackstop.control.policy import parse_budget
 from jackstop.pricing.money import format_usd
 from tests.gateway.conftest import GatewayProc, start_gateway, tier_env
 from tests.gateway.test_caps import billed, fire, worst_case

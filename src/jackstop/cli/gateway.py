@@ -164,7 +164,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if steps:
         print(steps, flush=True)
     if args.workers > 1:
-        from jackstop.gateway.workers import serve_workers
+        from jackstop.workers import serve_workers
 
         print(f"jackstop gateway listening on http://{settings.server.host}:{port} ({args.workers} workers)",
               flush=True)

@@ -83,7 +83,7 @@ class Dashboard:
         return s
 
     def _peer(self, request: Request) -> str:
-        from jackstop.gateway.clientip import client_ip
+        from jackstop.clientip import client_ip
 
         peer = request.client.host if request.client else None
         return str(client_ip(peer, dict(request.scope["headers"]), self.trusted) or "?")
@@ -92,7 +92,7 @@ class Dashboard:
         """Served over TLS: directly, or by a trusted reverse proxy that says so (X-Forwarded-Proto)."""
         if request.url.scheme == "https":
             return True
-        from jackstop.gateway.clientip import parse_ip
+        from jackstop.clientip import parse_ip
 
         peer = parse_ip(request.client.host) if request.client else None
         trusted = peer is not None and any(peer.version == n.version and peer in n for n in self.trusted)

@@ -21,7 +21,7 @@ import orjson
 from jackstop import keys as tokens
 from jackstop.counters import CountersError
 from jackstop.gateway.admission import Admission, Denied, Grant, counters_unavailable
-from jackstop.gateway.clientip import client_ip
+from jackstop.clientip import client_ip
 from jackstop.secrets.custody import Custody, CustodyError
 from jackstop.gateway.http import MAX_JSON_DEPTH, BodyTooLarge, ClientGone, json_too_deep, read_body
 from jackstop.gateway.journal import JournalError, ReservationJournal

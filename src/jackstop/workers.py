@@ -30,7 +30,7 @@ log = logging.getLogger("jackstop.gateway")
 
 def _worker(settings: Settings, home: Home, sock: socket.socket) -> None:
     from jackstop.gateway import logs
-    from jackstop.gateway.server import make_server
+    from jackstop.server import make_server
 
     _die_with_parent()
     logs.setup(settings.log.level, settings.log.file)
@@ -51,7 +51,7 @@ def _die_with_parent() -> None:
 
 def _seed(settings: Settings, home: Home) -> Any:
     """Seed counters from the ledger, as a single gateway does (jackstop.gateway.seed)."""
-    from jackstop.gateway.control import Control
+    from jackstop.control import Control
     from jackstop.gateway.seed import LedgerSeed
     from jackstop.gateway.state import State
 
