@@ -74,6 +74,8 @@ def test_kill9_with_streams_in_flight_keeps_the_cap(request: pytest.FixtureReque
             c.start()
         wait_for("30 streams to reach the provider",
                  lambda: sum(1 for r in fresh.requests.snapshot() if r.events_sent >= 1) >= STREAMS)
+        # ...and their response heads to reach the clients: a loaded machine can lag between the two.
+        wait_for("30 clients to get their response head", lambda: len(outcome) >= STREAMS)
         kill9(g)
         for c in clients:
             c.join(timeout=60)
