@@ -90,7 +90,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def _next_steps(control: Any, port: int) -> str | None:
-    if control.store.list_providers() and control.store.list_keys():
+    if control.is_set_up():
         return None
     return (
         "No provider or virtual key yet. Register a provider key and create a virtual key:\n\n"
@@ -504,7 +504,7 @@ def cmd_providers_update(args: argparse.Namespace) -> int:
     control = _control(args)
     changes, clear = policy_changes(args)
     if deployments := _deployments(args):  # added to (or replacing) the provider's mapping
-        old = control.store.get_provider(args.name).policy.get("deployments") or {}
+        old = control.get_provider(args.name).policy.get("deployments") or {}
         changes["deployments"] = {**old, **deployments}
     if args.base_url:
         # Obeys [providers] approved_hosts like the admin API: the CLI cannot approve a host either.

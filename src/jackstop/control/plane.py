@@ -608,6 +608,14 @@ class Control:
             self.get_key(key)  # an unknown name is an error, not an empty report
         return [UsageRow(**r) for r in self.store.usage(since=since, key_name=key)]
 
+    def record(self, actor: str, action: str, target: str, detail: dict[str, Any] | None = None) -> None:
+        """Write an audit-log entry for an action a front end took (a dashboard login, say)."""
+        self.store.audit(actor, action, target, detail or {})
+
+    def is_set_up(self) -> bool:
+        """True once a provider and a virtual key exist (the first-run hints stop then)."""
+        return bool(self.store.list_providers() and self.store.list_keys())
+
     def audit_entries(self, since: float, limit: int = 1000) -> list[AuditEntryModel]:
         return [AuditEntryModel(id=e.id, ts=e.ts, actor=e.actor, action=e.action, target=e.target, detail=e.detail)
                 for e in self.store.audit_log(since=since, limit=limit)]

@@ -187,14 +187,14 @@ class Dashboard:
                         "`jackstop admin-tokens create`")
             return self.render(request, "login.html", {"error": msg}, 401)
         s = self.sessions.create(h, admin.name, admin.role)
-        await self.run(self.gw.store.audit, s.actor, "ui.login", admin.name, {"role": admin.role})
+        await self.run(self.gw.control.record, s.actor, "ui.login", admin.name, {"role": admin.role})
         resp = RedirectResponse(PREFIX + ("/keys" if admin.role == "mint" else "/"), 303)
         resp.headers["set-cookie"] = self._cookie(request, s.id, None)
         return resp
 
     async def logout(self, request: Request, s: Session, form: dict[str, str]) -> Response:
         self.sessions.end(s.id)
-        await self.run(self.gw.store.audit, s.actor, "ui.logout", s.name, {})
+        await self.run(self.gw.control.record, s.actor, "ui.logout", s.name, {})
         resp = RedirectResponse(PREFIX + "/login", 303)
         resp.headers["set-cookie"] = self._cookie(request, "", 0)
         if request.headers.get("hx-request"):

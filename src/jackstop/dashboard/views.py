@@ -47,11 +47,11 @@ class Views:
         return self.control.mint_scope(s.admin_hash) or MintScope()
 
     def may_see_key(self, s: Session, name: str) -> bool:
-        from jackstop.store import NotFound
+        from jackstop.control import ControlError
 
         try:
-            rec = self.store.get_key(name)
-        except NotFound:
+            rec = self.control.get_key(name)
+        except ControlError:
             return False
         scope = self._scope(s)
         return scope is None or scope.allows(rec)
