@@ -74,6 +74,7 @@ def serve_workers(settings: Settings, home: Home, sock: socket.socket, workers: 
 
         run_dir = home.path / "run"
         run_dir.mkdir(mode=0o700, exist_ok=True)
+        run_dir.chmod(0o700)  # an existing run/ with looser modes is tightened, not trusted
         server = AdmissionServer(str(run_dir / f"admission-{os.getpid()}.sock"), seed=_seed(settings, home))
         from jackstop import config as cfg
 

@@ -42,6 +42,8 @@ ATTACKS = [  # (raw target, the refusal rule)
     (f"/openai/deployments/{CHAT}/chat/completions?api-version={V}&api-version=2025-04-01-preview", "query_param"),
     (f"/openai/deployments/{CHAT}/chat/completions?api-version=2024-10-21%26foo%3D1", "query_param"),
     (f"/openai/deployments/{CHAT}/chat/completions?api-version=latest", "query_param"),
+    (f"/openai/deployments/{CHAT}/chat/completions?api-version={V}%0A", "query_param"),  # `$` matched before \n
+    ("/openai/v1/chat/completions?api-version=latest%0A", "query_param"),
     (f"/openai/deployments/{CHAT}/chat/completions?api-version={V}&deployment-id={UNMAPPED}", "query_param"),
     (f"/openai/deployments/{CHAT}/chat/completions?api-version={V}&key=x", "query_param"),
     ("/openai/v1/chat/completions?api-version=2024-10-21", "query_param"),

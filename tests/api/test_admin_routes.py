@@ -98,3 +98,19 @@ def test_monitor_announcements_events_incident_and_ledger(gw: GatewayProc, admin
     rows = admin.get("/ledger", params={"key": "watched"}).json()
     exported = [json.loads(line) for line in gw.cli("ledger", "export", "--key", "watched").stdout.splitlines()]
     assert rows["rows"] == exported and len(exported) >= 1 and rows["truncated"] is False
+
+
+def test_head_and_trailing_slashes_are_plain_404s(gw: GatewayProc) -> None:
+    """Found by review: HEAD (which Starlette adds beside GET) was a 500 with two tracebacks before
+    authentication, and a trailing slash redirected to a Location built from the client's Host."""
+    r = httpx.head(gw.url + "/admin/v1/keys", timeout=10)
+    assert r.status_code == 404 and r.headers["x-jackstop-error"] == "unknown_route"
+    r = httpx.get(gw.url + "/admin/v1/keys/", headers={"Host": "evil.example"}, timeout=10)
+    assert r.status_code != 307 and "evil.example" not in r.headers.get("location", "")
+    assert "Traceback" not in gw.logs()
+
+
+def test_a_pasted_provider_key_is_not_echoed_back(admin: httpx.Client) -> None:
+    secret = "sk-proj-" + "Q" * 40
+    r = admin.post("/providers", json={"name": "pasted", "kind": "openai", "secret": secret})
+    assert r.status_code == 400 and secret not in r.text and "Q" * 8 not in r.text

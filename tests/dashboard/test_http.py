@@ -160,6 +160,41 @@ def test_read_role_sees_but_cannot_act(gw, key):
     assert c.get("/ui/audit").status_code == 200
     r = c.post(f"/ui/keys/{key}/revoke", headers={"Origin": gw.url, "X-CSRF-Token": csrf})
     assert r.status_code == 403 and status_of(gw, key) == "active"
+    # Minting is a spending credential: a read session is refused it too (found by review).
+    r = c.post(f"/ui/keys/{key}/mint", data={"ttl": "15m", "budget": "0.10"},
+               headers={"Origin": gw.url, "X-CSRF-Token": csrf})
+    assert r.status_code == 403 and "jst_" not in r.text and "can only read" in r.text
+    assert not [e for e in gw.control.store.audit_log() if e.actor == "admin:auditor via ui" and e.action == "key.create"]
+
+
+def test_an_oversized_form_is_refused_before_it_is_read(gw):
+    big = b"token=" + b"a" * (70 * 1024)
+    r = httpx.post(gw.url + "/ui/login", content=big, timeout=10,
+                   headers={"Origin": gw.url, "content-type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 413
+
+    def chunks():  # no content-length: the running cap refuses it
+        for _ in range(70):
+            yield b"a" * 1024
+
+    r = httpx.post(gw.url + "/ui/login", content=chunks(), timeout=10,
+                   headers={"Origin": gw.url, "content-type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 413
+
+
+def test_no_redirect_is_built_from_the_host_header(gw):
+    r = httpx.get(gw.url + "/ui/login/", headers={"Host": "evil.example"}, timeout=10)
+    assert r.status_code == 404 and "evil.example" not in r.headers.get("location", "")
+
+
+def test_poll_does_not_keep_an_idle_session_alive(monkeypatch):
+    sessions = Sessions(idle_timeout=60)
+    s = sessions.create("h", "ops", "admin")
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + 50)
+    assert sessions.get(s.id, touch=False) is s  # the page's own poll
+    monkeypatch.setattr(time, "time", lambda: now + 61)
+    assert sessions.get(s.id, touch=False) is None
 
 
 def test_mint_role_sees_only_its_keys_and_can_only_mint(gw, key):

@@ -84,14 +84,19 @@ def make_admin_app(directory: AdminDirectory, operations: Iterable[Operation]) -
         log.exception("admin API error on %s %s", request.method, request.url.path)
         return error(500, "internal_error", "the admin API failed on this request; the gateway log has the details")
 
-    return Starlette(routes=routes, exception_handlers={HTTPException: not_found, Exception: unexpected})
+    app = Starlette(routes=routes, exception_handlers={HTTPException: not_found, Exception: unexpected})
+    app.router.redirect_slashes = False  # Starlette would build the redirect from the client's Host header
+    return app
 
 
 def _endpoint(directory: AdminDirectory, ops: list[Operation]) -> Any:
     by_method = {o.method: o for o in ops}
 
     async def endpoint(request: Request) -> Response:
-        op = by_method[request.method]
+        op = by_method.get(request.method)
+        if op is None:  # HEAD, which Starlette adds beside GET: not an admin operation
+            return error(404, "unknown_route", f"no admin route {request.method} {request.url.path}; "
+                                               f"see {PREFIX}/openapi.json")
         try:
             call = await _call(directory, op, request)
             status, result = await op.handler(call)

@@ -97,7 +97,12 @@ class AdmissionServer:
     async def start(self) -> None:
         if os.path.exists(self.path):
             os.unlink(self.path)
-        self._server = await asyncio.get_running_loop().create_unix_server(lambda: _ServerProtocol(self), self.path)
+        old_umask = os.umask(0o077)  # the socket is born 0600: no moment when another user may connect
+        try:
+            self._server = await asyncio.get_running_loop().create_unix_server(lambda: _ServerProtocol(self),
+                                                                               self.path)
+        finally:
+            os.umask(old_umask)
         os.chmod(self.path, 0o600)
 
     async def close(self) -> None:

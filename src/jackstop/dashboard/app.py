@@ -70,7 +70,8 @@ class Dashboard:
         return HTMLResponse(self.env.get_template(name).render(ctx), status, headers)
 
     async def session(self, request: Request) -> Session | None:
-        s = self.sessions.get(request.cookies.get(COOKIE))
+        # The once-a-second live poll is the page's, not the operator's: it does not keep a session alive.
+        s = self.sessions.get(request.cookies.get(COOKIE), touch=request.url.path != PREFIX + "/poll")
         if s is None:
             return None
         await self.gw.state.arefresh_if_changed()
@@ -109,9 +110,17 @@ class Dashboard:
 
     @staticmethod
     async def form(request: Request) -> dict[str, str]:
-        body = await request.body()
-        if len(body) > MAX_FORM_BYTES:
+        # Read with a running cap: a huge body must not be held in memory before it is refused.
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
             raise Refused(413, "form_too_large", "the form is over 64 KiB")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_FORM_BYTES:
+                raise Refused(413, "form_too_large", "the form is over 64 KiB")
+            chunks.append(chunk)
+        body = b"".join(chunks)
         return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
 
     def page(self, roles: tuple[str, ...], fn: Callable[..., Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
@@ -269,8 +278,9 @@ class Dashboard:
         from jackstop.control import ControlError
 
         name, _, verb = request.path_params["rest"].rpartition("/")
-        if verb != "mint" and s.role != "admin":
-            raise Refused(403, "admin_role", f"admin token {s.name} has role {s.role}, which can only mint tokens")
+        if s.role == "read" or (verb != "mint" and s.role != "admin"):
+            can = "only read" if s.role == "read" else "only mint tokens"
+            raise Refused(403, "admin_role", f"admin token {s.name} has role {s.role}, which can {can}")
         try:
             result = await self.run(self.views.key_action, s, name, verb, form)
         except (ControlError, ValueError) as exc:
@@ -330,6 +340,7 @@ def build(gateway: Any) -> Any:
         Mount(PREFIX + "/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes)
+    app.router.redirect_slashes = False  # Starlette would build the redirect from the client's Host header
     guarded = Guard(app)
     guarded.dashboard = d  # type: ignore[attr-defined]  # for tests and the server
     return guarded

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 COOKIE = "jackstop_session"
 MAX_SESSIONS = 1000  # the oldest are dropped first; a login flood cannot grow memory without bound
+MAX_AGE = 12 * 3600  # a session ends after this long however active it is: the operator logs in again
 
 
 @dataclass
@@ -47,8 +48,10 @@ class Sessions:
             self._items[s.id] = s
         return s
 
-    def get(self, sid: str | None) -> Session | None:
-        """The live session for a cookie value, touched; None when unknown, ended or idle too long."""
+    def get(self, sid: str | None, *, touch: bool = True) -> Session | None:
+        """The live session for a cookie value; None when unknown, ended, idle too long or older than
+        MAX_AGE. `touch` marks it used: the page's own background polling does not, so a tab left
+        open still times out."""
         if not sid:
             return None
         now = time.time()
@@ -56,10 +59,11 @@ class Sessions:
             s = self._items.get(sid)
             if s is None:
                 return None
-            if now - s.last_seen > self.idle_timeout:
+            if now - s.last_seen > self.idle_timeout or now - s.created > MAX_AGE:
                 del self._items[sid]
                 return None
-            s.last_seen = now
+            if touch:
+                s.last_seen = now
             return s
 
     def end(self, sid: str) -> None:

@@ -230,7 +230,9 @@ class Views:
             if not amount:
                 raise ControlError("give the token a budget carved from the key's, e.g. 0.50")
             policy = {"budgets": [{"amount": amount, "window": "total"}]}
-            scope = c.mint_scope(s.admin_hash) if s.role == "mint" else None
+            if s.role not in ("admin", "mint"):  # fail closed: only these roles mint, mint within its scope
+                raise ControlError(f"role {s.role} cannot mint client tokens", 403)
+            scope = None if s.role == "admin" else c.mint_scope(s.admin_hash)
             issued = c.mint_client_token(name, ttl, policy, s.actor, scope=scope)
             return {"message": f"client token {issued.record.name} minted from {name}",
                     "secret": issued.token, "secret_label": f"client token {issued.record.name}"}

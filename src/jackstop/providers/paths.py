@@ -109,6 +109,6 @@ def one_value(params: dict[str, list[str]], name: str, allowed: re.Pattern[str])
     if len(values) > 1:
         raise PathError(f"the query parameter {name!r} is given {len(values)} times; the provider might read "
                         f"another one than jackstop did, so give it once", QUERY_RULE)
-    if not allowed.match(values[0]):
+    if not allowed.fullmatch(values[0]):  # fullmatch: `$` alone would let a trailing newline through
         raise PathError(f"the query parameter {name}={values[0][:40]!r} is not a value jackstop forwards", QUERY_RULE)
     return values[0]

@@ -29,7 +29,9 @@ class SecretRef:
 def parse_ref(text: str) -> SecretRef:
     scheme, sep, name = text.partition(":")
     if not sep or not name:
-        raise SecretError(f"{text!r} is not a SecretRef; {_USAGE} (local:NAME is a secret stored with "
+        # Often a provider key pasted where its reference belongs: never echo more than its start.
+        shown = text if len(text) <= 8 else text[:4] + "…"
+        raise SecretError(f"{shown!r} is not a SecretRef; {_USAGE} (local:NAME is a secret stored with "
                           f"`jackstop secrets set NAME`)")
     if scheme in MANAGERS:
         from jackstop.secrets.managers import check_manager_ref
