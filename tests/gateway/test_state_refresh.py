@@ -53,3 +53,55 @@ def test_a_cancelled_request_does_not_lose_the_shared_reread(tmp_path):
     assert [i.key.name if i else None for i in found] == ["k1"] * 5
     assert state.identify("hash-k1") is not None
     store.close()
+
+
+class Feed:
+    """A non-exact feed (PostgreSQL's) that reports a change when told to."""
+
+    exact = False
+
+    def __init__(self) -> None:
+        self.pending = False
+
+    async def changed(self) -> bool:
+        was, self.pending = self.pending, False
+        return was
+
+    def close(self) -> None:
+        pass
+
+
+def test_only_a_reread_for_a_change_holds_other_requests(tmp_path):
+    """A re-read started by an unknown key (a guesser can cause 20 a second) must not make every
+    request wait; a re-read for a reported change must (or a just-revoked key is served meanwhile)."""
+    home = Home(tmp_path, base64.b64encode(os.urandom(32)).decode())
+    store = open_store("", home)
+    state = State(store, home)
+    state.feed = feed = Feed()
+    gate = threading.Event()
+    read = store.changes_since
+
+    def slow_changes_since(seq: int):
+        gate.wait(5)
+        return read(seq)
+
+    store.changes_since = slow_changes_since  # type: ignore[method-assign]
+
+    async def scenario() -> tuple[bool, bool, bool]:
+        guess = asyncio.ensure_future(state.identify_or_refresh("made-up"))
+        await asyncio.sleep(0.01)
+        plain = asyncio.ensure_future(state.arefresh_if_changed())
+        await asyncio.sleep(0.05)
+        plain_done_during_guess = plain.done()
+        feed.pending = True
+        seer = asyncio.ensure_future(state.arefresh_if_changed())  # this one sees the change
+        await asyncio.sleep(0.01)
+        follower = asyncio.ensure_future(state.arefresh_if_changed())
+        await asyncio.sleep(0.05)
+        follower_waited = not follower.done()
+        gate.set()
+        await asyncio.gather(guess, seer, follower)
+        return plain_done_during_guess, follower_waited, follower.done()
+
+    assert asyncio.run(scenario()) == (True, True, True)
+    store.close()

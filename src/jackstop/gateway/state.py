@@ -63,6 +63,8 @@ class State:
         self._miss_count = 0
         self._refreshing: asyncio.Future | None = None
         self._stale = False
+        self._changes_seen = 0  # changes the feed reported...
+        self._changes_read = 0  # ...and how many of them a finished re-read covers
         self.feed: ChangeFeed = store.change_feed()
         self.apply(store.changes_since(0))
 
@@ -98,13 +100,15 @@ class State:
     async def arefresh_if_changed(self) -> None:
         if await self.feed.changed() or self.force:
             self.force = False
+            self._changes_seen += 1
             if self.feed.exact:
                 self.apply(self.store.changes_since(self.epoch))
             else:
                 await self._reread()
-        elif self._refreshing is not None:
+        elif self._refreshing is not None and self._changes_read < self._changes_seen:
             # Another request saw a change and is re-reading: wait for it too, or this request would
-            # run on the view from before the change (a revoked key served meanwhile).
+            # run on the view from before the change (a revoked key served meanwhile). A re-read
+            # for an unknown key alone (made-up keys ask for up to 20 a second) holds nobody up.
             await asyncio.shield(self._refreshing)
 
     def _reread(self) -> asyncio.Future:
@@ -123,7 +127,9 @@ class State:
         try:
             while self._stale:
                 self._stale = False
+                covers = self._changes_seen
                 self.apply(await asyncio.to_thread(self.store.changes_since, self.epoch))
+                self._changes_read = covers
         except BaseException:
             self._stale = True  # the next request tries again
             raise
