@@ -43,6 +43,7 @@ class CaptureServer:
 
     def _handle(self, conn: socket.socket) -> None:
         data = b""
+        recorded = False
         conn.settimeout(2.0)
         try:
             while b"\r\n\r\n" not in data and len(data) < 1 << 20:
@@ -50,14 +51,22 @@ class CaptureServer:
                 if not chunk:
                     break
                 data += chunk
+            # Record before answering: once the reply is out, the gateway answers its client and the
+            # test may read received() at once, before a record made after the reply would be there.
+            self._record(data)
+            recorded = True
             if data[:4].isalpha():  # looks like HTTP: answer, so a client does not retry elsewhere
                 conn.sendall(_REPLY)
         except OSError:
             pass
         finally:
-            with self._lock:
-                self.connections.append(data)
+            if not recorded:
+                self._record(data)
             conn.close()
+
+    def _record(self, data: bytes) -> None:
+        with self._lock:
+            self.connections.append(data)
 
     def received(self) -> bytes:
         with self._lock:
