@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from jackstop.gateway.http import ARRIVED
 
 log = logging.getLogger("jackstop.gateway")
 
@@ -120,6 +123,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._cancel(head=True)
+        # When the request had arrived: a store check begun after this covers it (State.arefresh_if_changed).
+        self.scope[ARRIVED] = time.perf_counter()
         super().on_headers_complete()
         if self._body_timer is None and self.transport is not None:
             self._body_timer = self.loop.call_later(self.limits.body_timeout, self._body_late)

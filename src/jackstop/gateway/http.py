@@ -10,6 +10,8 @@ JSON = b"application/json"
 # Deeper JSON is refused: well-formed requests nest a few dozen levels at most, and recursive
 # walkers (and orjson.dumps, capped at 255) must never meet a body deeper than this.
 MAX_JSON_DEPTH = 128
+# Scope key: time.perf_counter() once the request's head had been read (set by guard.py).
+ARRIVED = "jackstop.arrived"
 
 
 class BodyTooLarge(Exception):

@@ -23,7 +23,7 @@ from jackstop.counters import CountersError
 from jackstop.gateway.admission import Admission, Denied, Grant, counters_unavailable
 from jackstop.clientip import client_ip
 from jackstop.secrets.custody import Custody, CustodyError
-from jackstop.gateway.http import MAX_JSON_DEPTH, BodyTooLarge, ClientGone, json_too_deep, read_body
+from jackstop.gateway.http import ARRIVED, MAX_JSON_DEPTH, BodyTooLarge, ClientGone, json_too_deep, read_body
 from jackstop.gateway.journal import JournalError, ReservationJournal
 from jackstop.gateway.ledger import BACKLOG_RULE, LedgerWriter
 from jackstop.gateway.state import State
@@ -228,13 +228,14 @@ class Proxy:
                                    "request_id": row.request_id, "reason": redact(r.message)})
 
     # -- stages -----------------------------------------------------------------------------------
-    async def _authenticate(self, call: Call, headers: dict[bytes, bytes], query: str) -> None:
+    async def _authenticate(self, call: Call, headers: dict[bytes, bytes], query: str,
+                            arrived: float | None = None) -> None:
         family, row = call.family, call.row
         token = family.credential(headers, query)
         if not token:
             raise Refusal(401, "auth_missing", f"no API key; send your jackstop virtual key (jsk_…) in "
                                                f"{family.credential_where}")
-        await self.state.arefresh_if_changed()
+        await self.state.arefresh_if_changed(arrived)
         token_hash = self._hashes.get(token)
         if token_hash is None:
             if token.startswith(tokens.ADMIN_TOKEN):
@@ -296,7 +297,7 @@ class Proxy:
 
     async def _serve(self, scope: dict[str, Any], receive: Any, send: Any, call: Call,
                      headers: dict[bytes, bytes], query: str, ip: Any, segments: tuple[str, ...]) -> None:
-        await self._authenticate(call, headers, query)
+        await self._authenticate(call, headers, query, scope.get(ARRIVED))
         key, provider, route, row = call.key, call.provider, call.route, call.row
         assert key is not None and provider is not None
         key_family = family_of_kind(provider.kind)

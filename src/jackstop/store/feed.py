@@ -38,6 +38,7 @@ class DataVersionFeed(ChangeFeed):
     """Changes by any other connection to the SQLite control file move its data_version."""
 
     exact = True
+    instant = True  # answers without suspending: no look is ever under way for another request to share
 
     def __init__(self, data_version: Callable[[], int | None]) -> None:
         self._data_version = data_version
