@@ -188,3 +188,42 @@ def test_an_unreachable_redis_is_named_without_its_password():
 ])
 def test_display_url_drops_credentials(url, shown):
     assert display_url(url) == shown
+
+
+def test_admissions_asked_together_share_a_round_trip_and_stay_exact(redis_url, prefix):
+    """Auto-pipelining (RedisCounters._call): 40 admissions asked in one turn of the event loop go to
+    Redis in one pipeline, each script still atomic: exactly cap/cost of them are admitted, even when
+    Redis has lost its scripts (SCRIPT FLUSH) just before."""
+    cap = day_budget(1_000)
+    c = RedisCounters(redis_url, prefix=prefix)
+    sent: list[int] = []
+
+    async def go():
+        await c.start()
+        link = c._link()
+        real = link.client.pipeline
+
+        def counting_pipeline(*a, **kw):
+            pipe = real(*a, **kw)
+            execute = pipe.execute
+
+            async def counted(*ea, **ekw):
+                sent.append(len(pipe.command_stack))
+                return await execute(*ea, **ekw)
+
+            pipe.execute = counted
+            return pipe
+
+        link.client.pipeline = counting_pipeline
+        with _sync(redis_url) as r:
+            r.script_flush()
+        results = await asyncio.gather(*[c.admit(req(cost=100, budgets=[cap])) for _ in range(40)])
+        spent = await c.spent([cap], T0 + 1)
+        await c.close()
+        return results, spent
+
+    results, spent = asyncio.run(go())
+    assert sum(isinstance(r, Admitted) for r in results) == 10
+    assert sum(isinstance(r, Refused) for r in results) == 30
+    assert spent == [(0, 1_000)]
+    assert sent and max(sent) == 40  # one pipeline carried them all

@@ -42,7 +42,7 @@ import redis.asyncio as redis_async
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from jackstop.counters.base import (
@@ -122,6 +122,8 @@ class _Link:
     scripts: dict[str, Any]
     holder: asyncio.Task | None = None
     seeding: dict[str, asyncio.Future] = field(default_factory=dict)  # counter -> ledger seed in progress
+    queue: list[tuple[Any, list[str], list[str], asyncio.Future]] = field(default_factory=list)  # see _call
+    sending: set[asyncio.Task] = field(default_factory=set)  # batches on the wire (kept referenced)
 
 
 class RedisCounters(Counters):
@@ -225,7 +227,7 @@ class RedisCounters(Counters):
         link = self._link()
         try:
             for attempt in range(3):
-                out = await link.scripts[name](keys=keys, args=args)
+                out = await self._call(link, link.scripts[name], keys, args)
                 if out[0] != 0:
                     return out
                 missing = [int(i) - 1 for i in out[1:]]
@@ -237,6 +239,56 @@ class RedisCounters(Counters):
         except RedisError as exc:
             raise self._unavailable(exc) from None
         raise AssertionError("unreachable: the last attempt runs without seeding")
+
+    async def _call(self, link: _Link, script: Any, keys: list[str], args: list[str]) -> Any:
+        """Run a script, sharing the round trip with the other scripts asked for in this turn of the
+        event loop (auto-pipelining): under load one write and one read carry the admissions and
+        settlements of many requests, which costs far less client CPU than a round trip each (redis-py
+        spends ~150µs of CPU per command here). Each script still runs atomically on its own."""
+        fut = asyncio.get_running_loop().create_future()
+        link.queue.append((script, keys, args, fut))
+        if len(link.queue) == 1:
+            asyncio.get_running_loop().call_soon(self._flush, link)
+        return await fut
+
+    def _flush(self, link: _Link) -> None:
+        batch, link.queue = link.queue, []
+        task = asyncio.ensure_future(self._send(link, batch))
+        link.sending.add(task)
+        task.add_done_callback(link.sending.discard)
+
+    async def _send(self, link: _Link, batch: list[tuple[Any, list[str], list[str], asyncio.Future]]) -> None:
+        def give(fut: asyncio.Future, result: Any) -> None:
+            if fut.done():  # its request was cancelled (client gone); a lease settles what it reserved
+                return
+            if isinstance(result, BaseException):
+                fut.set_exception(result)
+            else:
+                fut.set_result(result)
+
+        if len(batch) == 1:
+            script, keys, args, fut = batch[0]
+            try:
+                give(fut, await script(keys=keys, args=args))
+            except Exception as exc:
+                give(fut, exc)
+            return
+        try:
+            pipe = link.client.pipeline(transaction=False)
+            for script, keys, args, _ in batch:
+                pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+            results = await pipe.execute(raise_on_error=False)
+        except Exception as exc:
+            for *_, fut in batch:
+                give(fut, exc)
+            return
+        for (script, keys, args, fut), result in zip(batch, results, strict=True):
+            if isinstance(result, NoScriptError):  # Redis restarted or flushed its scripts: load, run alone
+                try:
+                    result = await script(keys=keys, args=args)
+                except Exception as exc:
+                    result = exc
+            give(fut, result)
 
     async def _seed_counters(self, link: _Link, checks: list[BudgetCheck], now: float) -> None:
         """Seed each counter from the ledger once per process at a time: admissions that find the
