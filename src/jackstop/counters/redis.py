@@ -241,7 +241,7 @@ class RedisCounters(Counters):
         raise AssertionError("unreachable: the last attempt runs without seeding")
 
     async def _call(self, link: _Link, script: Any, keys: list[str], args: list[str]) -> Any:
-        """Run a script, sharing the round trip with the other scripts asked for in this turn of the
+        """Run a script (or, with script None, the command `args`), sharing the round trip with the other scripts asked for in this turn of the
         event loop (auto-pipelining): under load one write and one read carry the admissions and
         settlements of many requests, which costs far less client CPU than a round trip each (redis-py
         spends ~150µs of CPU per command here). Each script still runs atomically on its own."""
@@ -269,14 +269,18 @@ class RedisCounters(Counters):
         if len(batch) == 1:
             script, keys, args, fut = batch[0]
             try:
-                give(fut, await script(keys=keys, args=args))
+                give(fut, await (script(keys=keys, args=args) if script is not None
+                                 else link.client.execute_command(*args)))
             except Exception as exc:
                 give(fut, exc)
             return
         try:
             pipe = link.client.pipeline(transaction=False)
             for script, keys, args, _ in batch:
-                pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+                if script is None:  # a plain command (the epoch read)
+                    pipe.execute_command(*args)
+                else:
+                    pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
             results = await pipe.execute(raise_on_error=False)
         except Exception as exc:
             for *_, fut in batch:
@@ -362,7 +366,8 @@ class RedisCounters(Counters):
 
     async def epoch(self) -> int:
         try:
-            value = await self._link().client.get(f"{self._prefix}epoch")
+            link = self._link()
+            value = await self._call(link, None, [], ["GET", f"{self._prefix}epoch"])
         except RedisError as exc:
             raise self._unavailable(exc) from None
         return int(value) if value else 0

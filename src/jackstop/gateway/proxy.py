@@ -131,6 +131,16 @@ class Proxy:
         self.extra_headers = frozenset(h.encode("latin-1") for h in forward_headers)  # server.forward_headers
         self._hashes: dict[str, str] = {}  # token -> its keyed hash, for tokens already seen to be valid
         self._prices: dict[tuple[str, str], Any] = {}
+        self._ids, self._ids_at = "", 0  # see _request_id
+
+    def _request_id(self) -> str:
+        """16 random hex digits, sliced from a 4 KiB draw of os.urandom: os.urandom releases the GIL,
+        and on every request that handed the event loop's turn to the ledger or monitor thread."""
+        if self._ids_at >= len(self._ids):
+            self._ids, self._ids_at = os.urandom(4096).hex(), 0
+        at = self._ids_at
+        self._ids_at = at + 16
+        return self._ids[at:at + 16]
 
     def price(self, kind: str, model: str) -> Any:
         """The catalog's price for (kind, model), memoised: the catalog is fixed for the process."""
@@ -170,7 +180,7 @@ class Proxy:
         peer = scope.get("client")
         ip = client_ip(peer[0] if peer else None, headers, self.trusted)
         ua = headers.get(b"user-agent")
-        row = LedgerRow(ts=time.time(), request_id=os.urandom(8).hex(), endpoint=f"{method} {raw_path.decode('latin-1')[:200]}", status=0,
+        row = LedgerRow(ts=time.time(), request_id=self._request_id(), endpoint=f"{method} {raw_path.decode('latin-1')[:200]}", status=0,
                         source_ip=str(ip) if ip is not None else None,
                         user_agent=ua.decode("latin-1")[:256] if ua else None)
         family = _guess_family(path, headers, query)
