@@ -27,6 +27,7 @@ replicas or Sentinel for failover).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import math
 import threading
@@ -135,6 +136,10 @@ class RedisCounters(Counters):
         self._prefix = prefix
         self._max_connections = max_connections
         self._links: dict[asyncio.AbstractEventLoop, _Link] = {}
+        # Lease ids, unique across every instance sharing this Redis: a random prefix per process and a
+        # counter (uuid4 per admission drew from os.urandom, which releases the GIL, on every request).
+        self._lease_prefix = uuid.uuid4().hex[:16] + "."
+        self._leases = itertools.count(1)
         self._sync: redis_sync.Redis | None = None
         self._sync_lock = threading.Lock()
 
@@ -318,7 +323,7 @@ class RedisCounters(Counters):
         if not req.budgets and not req.rates:
             return Admitted(Ticket(req))
         now = float(req.now)
-        lease_id = uuid.uuid4().hex
+        lease_id = f"{self._lease_prefix}{next(self._leases):x}"
         cost, tokens = _whole(req.cost, "cost"), _whole(req.tokens, "tokens")
         keys, args = self._frame(now, req.budgets, req.rates, lease_id, cost, tokens, cost, tokens, req.lease)
         out = await self._run("admit", keys, args, req.budgets, now)
