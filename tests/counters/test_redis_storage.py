@@ -227,3 +227,21 @@ def test_admissions_asked_together_share_a_round_trip_and_stay_exact(redis_url, 
     assert sum(isinstance(r, Refused) for r in results) == 30
     assert spent == [(0, 1_000)]
     assert sent and max(sent) == 40  # one pipeline carried them all
+
+
+def test_hiredis_packing_sends_the_same_bytes_as_redis_py():
+    """The asyncio client's commands are packed by hiredis (_with_hiredis_packing): byte for byte what
+    redis-py's own packer sends, including multi-word commands and non-ASCII arguments."""
+    import redis.asyncio as redis_async
+
+    from jackstop.counters.redis import _with_hiredis_packing
+
+    fast_cls = _with_hiredis_packing(redis_async.Connection)
+    assert fast_cls is not redis_async.Connection, "hiredis (the scale extra) should be installed"
+    fast, plain = fast_cls(host="127.0.0.1"), redis_async.Connection(host="127.0.0.1")
+    for args in [("EVALSHA", "ab" * 20, 2, "jackstop:budget:k", "jackstop:lease:k", "1700000000.25", "ünïcode"),
+                 ("SCRIPT LOAD", "return 1"), (b"SCRIPT EXISTS", "ab" * 20), ("GET", "jackstop:epoch"),
+                 ("SET", "k", 3), ("INCRBY", "k", -5)]:
+        assert b"".join(fast.pack_command(*args)) == b"".join(plain.pack_command(*args)), args
+    cmds = [("GET", "a"), ("EVALSHA", "ab" * 20, 1, "k", "v")]
+    assert b"".join(fast.pack_commands(cmds)) == b"".join(plain.pack_commands(cmds))

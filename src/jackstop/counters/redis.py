@@ -115,6 +115,38 @@ def _ttl(check: BudgetCheck, now: float) -> int:
     return 0
 
 
+try:  # the `scale` extra installs it (redis[hiredis]); without it redis-py's own Python packing is used
+    import hiredis
+except ImportError:  # pragma: no cover - the extra is always installed with redis here
+    hiredis = None
+
+
+class _HiredisPacking:
+    """Pack commands with hiredis's C serializer, as redis-py's sync client already does; its asyncio
+    client packs in Python, which was ~8% of a scale-out request's CPU (each admission script has
+    ~25 arguments). Same bytes on the wire: RESP arrays of the UTF-8 of each argument."""
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        head = args[0]
+        if isinstance(head, str) and " " in head:  # "SCRIPT LOAD": the server wants two arguments
+            args = (*head.split(), *args[1:])
+        elif isinstance(head, bytes) and b" " in head:
+            args = (*head.split(), *args[1:])
+        return [hiredis.pack_command(args)]
+
+
+_PACKING: dict[type, type] = {}
+
+
+def _with_hiredis_packing(cls: type) -> type:
+    if hiredis is None or not hasattr(hiredis, "pack_command"):
+        return cls
+    fast = _PACKING.get(cls)
+    if fast is None:
+        fast = _PACKING[cls] = type(f"Hiredis{cls.__name__}", (_HiredisPacking, cls), {})
+    return fast
+
+
 @dataclass
 class _Link:
     """One event loop's client: redis-py's asyncio connections belong to the loop that opened them."""
@@ -155,6 +187,7 @@ class RedisCounters(Counters):
                 # script counts once if run twice (a repeated settle just reports no Settled
                 # rows). Not on a timeout: while Redis is that slow, requests are refused, not kept waiting.
                 retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)))
+            pool.connection_class = _with_hiredis_packing(pool.connection_class)
             client = redis_async.Redis.from_pool(pool)
             link = _Link(client, {name: client.register_script(text) for name, text in SCRIPTS.items()})
             self._links[loop] = link
