@@ -14,8 +14,9 @@ SQL = re.compile(r"\b(SELECT\b[^;]{0,300}?\bFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SE
                  r"(CREATE|ALTER|DROP)\s+(UNIQUE\s+)?(TABLE|INDEX|VIEW|TRIGGER)|LISTEN\s+\w+|NOTIFY\s+\w+|"
                  r"pg_notify|pg_advisory|PRAGMA\s+\w+|ON\s+CONFLICT|RETURNING\s+\w+)\b")  # SQL is written upper-case here
 # Calls that hand SQL to a database driver or to a raw door of the store (a Redis pipeline's
-# argument-less execute() is not one).
-CALLS = re.compile(r"\.(execute|executemany|executescript|query|execute_returning|ensure_schema)\(\s*[^)\s]")
+# execute(), with no argument or only raise_on_error=, is not one).
+CALLS = re.compile(r"\.(execute|executemany|executescript|query|execute_returning|ensure_schema)"
+                   r"\(\s*(?!raise_on_error=)[^)\s]")
 
 
 def strings(text: str) -> list[tuple[int, str]]:

@@ -279,10 +279,11 @@ class RedisCounters(Counters):
         raise AssertionError("unreachable: the last attempt runs without seeding")
 
     async def _call(self, link: _Link, script: Any, keys: list[str], args: list[str]) -> Any:
-        """Run a script (or, with script None, the command `args`), sharing the round trip with the other scripts asked for in this turn of the
-        event loop (auto-pipelining): under load one write and one read carry the admissions and
-        settlements of many requests, which costs far less client CPU than a round trip each (redis-py
-        spends ~150µs of CPU per command here). Each script still runs atomically on its own."""
+        """Run a script (or, with script None, the command `args`), sharing the round trip with the
+        others asked for in this turn of the event loop (auto-pipelining): under load one write and
+        one read carry the admissions and settlements of many requests, which costs far less client
+        CPU than a round trip each (redis-py spends ~150µs of CPU per command here). Each script
+        still runs atomically on its own."""
         fut = asyncio.get_running_loop().create_future()
         link.queue.append((script, keys, args, fut))
         if len(link.queue) == 1:
