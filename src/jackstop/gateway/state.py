@@ -3,7 +3,8 @@
 The hot path never queries the Store for a key: it looks up the key's hash here. Before each
 request the gateway asks the store's change feed (jackstop.store.feed) whether anything changed
 (for SQLite about a microsecond); if so it fetches just the rows changed since the epoch it last
-saw. A revoke written by another process is therefore seen by the very next request.
+saw. A revoke written by another process is therefore seen by the very next request. Requests that
+arrived before a look began share it: that look already saw everything they could have known of.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The change feed: how a reader of the Store learns that another process changed control data.
 
 One interface, whatever the tier:
-- `await feed.changed()`: did anything change since the last call? Cheap; asked before every request.
+- `await feed.changed()`: did anything change since the last call? Cheap; asked before a request,
+  or shared by the requests that arrived before one such look began (State.arefresh_if_changed).
 - `feed.exact`: True when a change always shows by the next call, so a key missing from a reader's
   view is truly unknown. False when a notification may arrive a moment after its commit (then a
   miss is worth one re-read).
@@ -9,9 +10,9 @@ One interface, whatever the tier:
 The store provides its own feed (`Store.change_feed()`): SQLite's `PRAGMA data_version` of the
 control file (exact, about a microsecond), PostgreSQL's LISTEN/NOTIFY (sent by each control
 transaction). On the scale-out tier a shared counter in Redis (jackstop.counters) is bumped after
-every control commit (`Store.announce_changes`) and read by every instance on every request, so a
-change reaches all of them by their very next request; `SharedCounterFeed` adds it to the store's
-own feed.
+every control commit (`Store.announce_changes`) and read by every instance before its requests (one
+read shared by those that arrived before it began), so a change reaches all of them by their very
+next request; `SharedCounterFeed` adds it to the store's own feed.
 """
 
 from __future__ import annotations

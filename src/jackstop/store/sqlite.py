@@ -96,7 +96,7 @@ class SqliteStore(Store):
         return self._txn(self._conns()[1])
 
     def data_version(self) -> int:
-        # Called on every request from the event loop thread only; the lock guards the rare
+        # Called before requests from the event loop thread only; the lock guards the rare
         # call from elsewhere without costing the hot path a contended acquire.
         with self._poll_lock:
             return self._poll_cur.execute("PRAGMA data_version").fetchone()[0]
