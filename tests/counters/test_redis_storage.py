@@ -245,3 +245,25 @@ def test_hiredis_packing_sends_the_same_bytes_as_redis_py():
         assert b"".join(fast.pack_command(*args)) == b"".join(plain.pack_command(*args)), args
     cmds = [("GET", "a"), ("EVALSHA", "ab" * 20, 1, "k", "v")]
     assert b"".join(fast.pack_commands(cmds)) == b"".join(plain.pack_commands(cmds))
+
+
+def test_an_admission_cancelled_before_its_batch_left_is_not_sent(redis_url, prefix):
+    """A request whose client went away while its admission waited for the pipeline reserves
+    nothing: an admission nobody waits for would hold budget until its lease ended."""
+    cap = day_budget(1_000)
+    c = RedisCounters(redis_url, prefix=prefix)
+
+    async def go():
+        await c.start()
+        gone = asyncio.ensure_future(c.admit(req(cost=300, budgets=[cap])))
+        kept = asyncio.ensure_future(c.admit(req(cost=300, budgets=[cap])))
+        await asyncio.sleep(0)  # both have queued their script for this turn's pipeline
+        gone.cancel()
+        got = await kept
+        spent = await c.spent([cap], T0 + 1)
+        await c.close()
+        return got, spent
+
+    got, spent = asyncio.run(go())
+    assert isinstance(got, Admitted)
+    assert spent == [(0, 300)]  # one reservation, not two

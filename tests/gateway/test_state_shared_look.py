@@ -163,3 +163,34 @@ def test_the_embedded_feed_is_shared_too_and_still_sees_another_process_revoke(t
     assert len(pragmas) == 2
     cli.close()
     store.close()
+
+
+def test_a_change_whose_read_failed_is_read_by_the_next_request(tmp_path):
+    """The feed reports a change once. If reading it fails (the database blinked), the next request
+    must read it again, not run on the view from before the revoke until some other change comes."""
+    for exact in (False, True):
+        store, state = _world(tmp_path / str(exact))
+        state.feed = feed = CountingFeed()
+        feed.exact = exact
+        read = store.changes_since
+        fail = [True]
+
+        def flaky(seq: int):
+            if fail.pop() if fail else False:
+                raise ConnectionError("database blinked")
+            return read(seq)
+
+        store.changes_since = flaky  # type: ignore[method-assign]
+
+        async def scenario() -> str:
+            store.set_key_status("k1", "revoked", "stolen", "test")
+            feed.pending = True
+            try:
+                await state.arefresh_if_changed(time.perf_counter())
+            except ConnectionError:
+                pass  # that request fails; the change must not be lost with it
+            await state.arefresh_if_changed(time.perf_counter())  # no new change reported
+            return state.identify("hash-k1").key.status
+
+        assert asyncio.run(scenario()) == "revoked", f"exact={exact}"
+        store.close()

@@ -30,8 +30,10 @@ import asyncio
 import itertools
 import json
 import math
+import os
 import threading
 import uuid
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -43,7 +45,7 @@ import redis.asyncio as redis_async
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.exceptions import DataError, NoScriptError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from jackstop.counters.base import (
@@ -132,7 +134,11 @@ class _HiredisPacking:
             args = (*head.split(), *args[1:])
         elif isinstance(head, bytes) and b" " in head:
             args = (*head.split(), *args[1:])
-        return [hiredis.pack_command(args)]
+        args = tuple(bytes(a) if isinstance(a, (bytearray, memoryview)) else a for a in args)
+        try:
+            return [hiredis.pack_command(args)]
+        except TypeError as exc:  # as redis-py's packer: a RedisError, so the caller fails closed
+            raise DataError(str(exc)) from None
 
 
 _PACKING: dict[type, type] = {}
@@ -145,6 +151,17 @@ def _with_hiredis_packing(cls: type) -> type:
     if fast is None:
         fast = _PACKING[cls] = type(f"Hiredis{cls.__name__}", (_HiredisPacking, cls), {})
     return fast
+
+
+_LIVE: weakref.WeakSet[RedisCounters] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    for counters in list(_LIVE):
+        counters._new_lease_prefix()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 @dataclass
@@ -172,8 +189,12 @@ class RedisCounters(Counters):
         # counter (uuid4 per admission drew from os.urandom, which releases the GIL, on every request).
         self._lease_prefix = uuid.uuid4().hex[:16] + "."
         self._leases = itertools.count(1)
+        _LIVE.add(self)  # a forked copy draws a new prefix (_after_fork): it must not reuse the ids
         self._sync: redis_sync.Redis | None = None
         self._sync_lock = threading.Lock()
+
+    def _new_lease_prefix(self) -> None:
+        self._lease_prefix = uuid.uuid4().hex[:16] + "."
 
     # -- connections --------------------------------------------------------------------------
     def _link(self) -> _Link:
@@ -202,6 +223,12 @@ class RedisCounters(Counters):
         finally:
             if self._links.get(loop) is link:
                 del self._links[loop]
+            for task in list(link.sending):  # batches on the wire: their waiters are going too
+                task.cancel()
+            for *_, fut in link.queue:  # asked for but never sent
+                if not fut.done():
+                    fut.set_exception(RedisConnectionError("the counters client is closing"))
+            link.queue.clear()
             await link.client.aclose()
 
     def _unavailable(self, exc: RedisError) -> CountersUnavailable:
@@ -298,13 +325,18 @@ class RedisCounters(Counters):
 
     async def _send(self, link: _Link, batch: list[tuple[Any, list[str], list[str], asyncio.Future]]) -> None:
         def give(fut: asyncio.Future, result: Any) -> None:
-            if fut.done():  # its request was cancelled (client gone); a lease settles what it reserved
+            if fut.done():  # its request was cancelled meanwhile (client gone); a lease settles it
                 return
             if isinstance(result, BaseException):
                 fut.set_exception(result)
             else:
                 fut.set_result(result)
 
+        # A request cancelled before its batch left (its client went away) is not sent at all, as
+        # before pipelining: an admission nobody waits for would hold budget until its lease ends.
+        batch = [entry for entry in batch if not entry[3].done()]
+        if not batch:
+            return
         if len(batch) == 1:
             script, keys, args, fut = batch[0]
             try:
@@ -326,7 +358,7 @@ class RedisCounters(Counters):
                 give(fut, exc)
             return
         for (script, keys, args, fut), result in zip(batch, results, strict=True):
-            if isinstance(result, NoScriptError):  # Redis restarted or flushed its scripts: load, run alone
+            if isinstance(result, NoScriptError) and not fut.done():  # Redis lost its scripts: load, run alone
                 try:
                     result = await script(keys=keys, args=args)
                 except Exception as exc:

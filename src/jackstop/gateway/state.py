@@ -121,8 +121,9 @@ class State:
             if await self.feed.changed() or self.force:
                 self.force = False
                 self._changes_seen += 1
-                self.apply(self.store.changes_since(self.epoch))
+                self._apply_now()
             self._looked_from = began
+            await self._await_reread()  # an earlier change whose read failed
             return
         done = asyncio.get_running_loop().create_future()
         self._checking = (began, done)
@@ -133,7 +134,7 @@ class State:
                 self.force = False
                 self._changes_seen += 1
                 if self.feed.exact:
-                    self.apply(self.store.changes_since(self.epoch))
+                    self._apply_now()
                 else:
                     reread = self._reread()
             # Only a look that succeeded, and whose change is applied or being re-read, covers later
@@ -148,12 +149,20 @@ class State:
         else:
             await self._await_reread()
 
+    def _apply_now(self) -> None:
+        """An exact feed's change, read at once. The feed reports a change once: if this read fails
+        the change stays counted as unread, and the next request reads again (_await_reread)."""
+        self.apply(self.store.changes_since(self.epoch))
+        self._changes_read = self._changes_seen
+
     async def _await_reread(self) -> None:
-        if self._refreshing is not None and self._changes_read < self._changes_seen:
-            # Another request saw a change and is re-reading: wait for it too, or this request would
-            # run on the view from before the change (a revoked key served meanwhile). A re-read
-            # for an unknown key alone (made-up keys ask for up to 20 a second) holds nobody up.
-            await asyncio.shield(self._refreshing)
+        if self._changes_read < self._changes_seen:
+            # A reported change is not in the view yet. Another request is re-reading: wait for it
+            # too, or this request would run on the view from before the change (a revoked key
+            # served meanwhile). No read under way means the last one failed: read again now, as
+            # the feed will not report that change twice. A re-read for an unknown key alone
+            # (made-up keys ask for up to 20 a second) holds nobody up: it reports no change.
+            await (asyncio.shield(self._refreshing) if self._refreshing is not None else self._reread())
 
     def _reread(self) -> asyncio.Future:
         """Re-read the Store in one task that every waiting request shares.
@@ -173,9 +182,9 @@ class State:
                 self._stale = False
                 covers = self._changes_seen
                 self.apply(await asyncio.to_thread(self.store.changes_since, self.epoch))
-                self._changes_read = covers
+                self._changes_read = max(self._changes_read, covers)
         except BaseException:
-            self._stale = True  # the next request tries again
+            self._stale = True  # the change stays unread: the next request reads again (_await_reread)
             raise
         finally:
             self._refreshing = None
