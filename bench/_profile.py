@@ -46,6 +46,8 @@ def main() -> int:
     ap.add_argument("label")
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--threads", action="store_true", help="keep each thread's name at the root of its stacks")
+    ap.add_argument("--modes", default="json,stream")
     args = ap.parse_args()
     pyspy = shutil.which("py-spy") or str(pathlib.Path(sys.executable).parent / "py-spy")
     out_dir = ROOT / "bench" / "profiles"
@@ -54,12 +56,13 @@ def main() -> int:
     g = None
     try:
         g = Gateway(tmp, "embedded", up_port, {}, args.workers, "0")
-        for mode in ("json", "stream"):
+        for mode in args.modes.split(","):
             script = wrk_script(tmp, mode, request_body(mode == "stream"), g.keys["stream" if mode == "stream" else "plain"])
             run_wrk(g.url + "/v1/chat/completions", script, 16, 2)  # warm up
             raw = tmp / f"{mode}.raw"
             spy = subprocess.Popen([pyspy, "record", "-p", str(g.proc.pid), "-r", "250", "-d", str(args.seconds),
-                                    "--format", "raw", "-o", str(raw), "--subprocesses", "--nonblocking"],
+                                    "--format", "raw", "-o", str(raw), "--subprocesses", "--nonblocking"]
+                                   + (["--threads"] if args.threads else []),
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             run_wrk(g.url + "/v1/chat/completions", script, 16, args.seconds + 1)
             spy.wait()

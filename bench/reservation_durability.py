@@ -2,8 +2,8 @@
 
 16 concurrent asyncio "requests" on one event loop each make a reservation durable and wait
 for it, as the gateway does before forwarding. Prints the process CPU time and the wall time
-per reservation for: nothing (the baseline), the reservation journal in `write` mode (one
-write(2), what the gateway does by default), the journal in `fsync` mode (group fdatasync in a
+per reservation for: nothing (the baseline), the reservation journal in `write` mode (a copy
+into a mapped file, what the gateway does by default), the journal in `fsync` mode (group fdatasync in a
 thread), and a SQLite table in WAL mode with group commit (synchronous=NORMAL and FULL), with
 the CPU added over the baseline and as a share of the gateway's CPU per request.
 
@@ -105,7 +105,7 @@ def main() -> None:
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="jackstop-durability-"))
     options = {
         "none (baseline)": lambda: Nothing(),
-        "journal write(2)": lambda: ReservationJournal(tmp / "jw", sync="write"),
+        "journal mapped (write)": lambda: ReservationJournal(tmp / "jw", sync="write"),
         "journal fsync group": lambda: ReservationJournal(tmp / "jf", sync="fsync"),
         "sqlite WAL NORMAL group": lambda: SqliteGroupCommit(tmp / "n.db", "NORMAL"),
         "sqlite WAL FULL group": lambda: SqliteGroupCommit(tmp / "f.db", "FULL"),

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import pathlib
+import subprocess
+import sys
 
 import pytest
 
@@ -16,6 +19,14 @@ def row(i: int, worst: int = 1000) -> LedgerRow:
     return LedgerRow(ts=1000.0 + i, request_id=f"req{i:04d}", endpoint="chat.completions", status=0,
                      key_id="k1", key_name="key-one", provider="oai", provider_kind="openai", model="gpt-4o",
                      reserved_nusd=worst, stream=True)
+
+
+def die(j: ReservationJournal) -> None:
+    """What the process's death does to a journal: its mapping and descriptor (and lock) go away,
+    without close(); what was copied into the mapping stays in the file."""
+    assert j._map is not None
+    j._map.close()
+    os.close(j._fd)
 
 
 @pytest.fixture
@@ -32,13 +43,13 @@ def test_recovery_counts_only_unsettled_reservations_of_dead_journals(tmp_path: 
         dead.reserve(row(i, worst=1000 + i))
     dead.settled([row(0)])  # its ledger row was committed
     store.insert_ledger([row(1)])  # committed, but the crash came before its S line
-    with open(dead.path, "ab") as f:  # type: ignore[arg-type]
-        f.write(b'R {"request_id": "torn", "ts": 1')  # the write the crash cut in half
+    # The copies the crash cut short: one stopped after its start, one had copied its start and end, not its middle.
+    torn = b'R {"request_id": "torn", "ts": 1, "reserved_nusd": 5}\n'
+    assert dead._map is not None
+    dead._map[dead._pos:dead._pos + 20] = torn[:20]
+    dead._map[dead._pos + 60:dead._pos + 60 + len(torn)] = torn[:10] + b"\0" * 10 + torn[20:]
     dead_path = dead.path
-    # The process dies: its descriptor (and lock) goes away without close().
-    import os
-
-    os.close(dead._fd)
+    die(dead)
     live = ReservationJournal(folder)
     live.reserve(row(50))
     me = ReservationJournal(folder)
@@ -59,7 +70,7 @@ def test_recovery_counts_only_unsettled_reservations_of_dead_journals(tmp_path: 
 
 def test_rotation_carries_open_reservations(tmp_path: pathlib.Path, store):
     folder = tmp_path / "journal"
-    j = ReservationJournal(folder, rotate_bytes=2000)
+    j = ReservationJournal(folder, file_bytes=2000)
     first = j.path
     for i in range(40):
         j.reserve(row(i))
@@ -67,11 +78,52 @@ def test_rotation_carries_open_reservations(tmp_path: pathlib.Path, store):
             j.settled([row(i)])
     assert j.path != first and not first.exists()  # type: ignore[union-attr]
     assert len(list(folder.glob("reservations-*.log"))) == 1
-    import os
-
-    os.close(j._fd)  # crash
+    die(j)
     got = recover(folder, store)
     assert sorted(r.request_id for r in got) == [f"req{i:04d}" for i in range(1, 40, 2)]
+
+
+def test_a_file_filled_before_any_settlement_rotates_on_reserve(tmp_path: pathlib.Path, store):
+    folder = tmp_path / "journal"
+    j = ReservationJournal(folder, file_bytes=1000)  # about three reservations fit the first file
+    files = set()
+    for i in range(30):
+        j.reserve(row(i))
+        files.add(j.path)
+    assert len(files) >= 2 and len(list(folder.glob("reservations-*.log"))) == 1
+    die(j)
+    got = recover(folder, store)
+    assert sorted(r.request_id for r in got) == [f"req{i:04d}" for i in range(30)]
+
+
+def test_a_journal_kept_at_close_is_trimmed_and_recovered(tmp_path: pathlib.Path, store):
+    folder = tmp_path / "journal"
+    j = ReservationJournal(folder)
+    j.reserve(row(7))
+    path = j.path
+    j.close()  # the ledger could not take the row: the reservation stays for the next start
+    assert path is not None and 0 < path.stat().st_size < 1000
+    assert [r.request_id for r in recover(folder, store)] == ["req0007"]
+
+
+def test_no_room_for_the_journal_is_a_clear_error_not_a_crash(tmp_path: pathlib.Path):
+    # A file-size limit stands in for a full disk: the space is reserved when the file is created,
+    # so the failure comes then, as an error that says what to do, never as a SIGBUS mid-request.
+    code = f"""
+import resource, signal, sys
+sys.path.insert(0, {str(pathlib.Path(__file__).resolve().parents[2] / "src")!r})
+from jackstop.gateway.journal import JournalError, ReservationJournal
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+try:
+    ReservationJournal({str(tmp_path / "journal")!r}, file_bytes=1 << 20)
+except JournalError as exc:
+    print("refused:", exc)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "refused: cannot create the reservation journal" in out.stdout and "free space" in out.stdout
+    assert list((tmp_path / "journal").iterdir()) == []  # nothing half-made left behind
 
 
 def test_normal_close_deletes_a_settled_journal(tmp_path: pathlib.Path):
