@@ -201,20 +201,14 @@ def test_admissions_asked_together_share_a_round_trip_and_stay_exact(redis_url, 
     async def go():
         await c.start()
         link = c._link()
-        real = link.client.pipeline
+        assert link.wire is not None, "redis:// with hiredis: batches go over the lean wire"
+        real = link.wire.call
 
-        def counting_pipeline(*a, **kw):
-            pipe = real(*a, **kw)
-            execute = pipe.execute
+        def counted(commands):
+            sent.append(len(commands))
+            return real(commands)
 
-            async def counted(*ea, **ekw):
-                sent.append(len(pipe.command_stack))
-                return await execute(*ea, **ekw)
-
-            pipe.execute = counted
-            return pipe
-
-        link.client.pipeline = counting_pipeline
+        link.wire.call = counted
         with _sync(redis_url) as r:
             r.script_flush()
         results = await asyncio.gather(*[c.admit(req(cost=100, budgets=[cap])) for _ in range(40)])
@@ -267,3 +261,88 @@ def test_an_admission_cancelled_before_its_batch_left_is_not_sent(redis_url, pre
     got, spent = asyncio.run(go())
     assert isinstance(got, Admitted)
     assert spent == [(0, 300)]  # one reservation, not two
+
+
+# -- the hot path's own connection (jackstop.counters.resp) -------------------------------------------
+
+def test_a_connection_redis_killed_is_opened_again_and_the_admission_counts_once(redis_url, prefix):
+    """Redis drops the wire between two batches (a restart, CLIENT KILL): the next batch finds it
+    broken, connects again, and is answered; the admission sent on the dead connection is not lost
+    or doubled."""
+    cap = day_budget(1_000)
+    c = RedisCounters(redis_url, prefix=prefix)
+
+    async def go():
+        await c.start()
+        link = c._link()
+        first = link.wire
+        assert first is not None
+        wire_id = (await first.call([("CLIENT", "ID")]))[0]
+        with _sync(redis_url) as r:
+            assert r.execute_command("CLIENT", "KILL", "ID", wire_id) == 1
+        got = await c.admit(req(cost=300, budgets=[cap]))
+        spent = await c.spent([cap], T0 + 1)
+        second = link.wire
+        await c.close()
+        return got, spent, first, second
+
+    got, spent, first, second = asyncio.run(go())
+    assert isinstance(got, Admitted) and spent == [(0, 300)]
+    assert second is not first and first.broken is not None
+
+
+def test_a_redis_that_stops_answering_refuses_within_the_reply_timeout(monkeypatch):
+    """A server that accepts and then says nothing (a stalled Redis, a black-holed route): the
+    admission fails closed with CountersUnavailable once the reply timeout passes, and every
+    batch waiting on that connection fails with it."""
+    import jackstop.counters.redis as counters_redis
+
+    monkeypatch.setattr(counters_redis, "REPLY_TIMEOUT", 0.3)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    port = silent.getsockname()[1]
+    c = RedisCounters(f"redis://127.0.0.1:{port}/0", prefix="jstest:silent:")
+
+    async def go():
+        results = await asyncio.wait_for(asyncio.gather(*[c.admit(req(cost=1, budgets=[day_budget(10)]))
+                                                          for _ in range(3)], return_exceptions=True), 30)
+        await c.close()
+        return results
+
+    try:
+        results = asyncio.run(go())
+    finally:
+        silent.close()
+    assert len(results) == 3 and all(isinstance(r, CountersUnavailable) for r in results), results
+    assert "did not answer within 0.3s" in str(results[0])
+
+
+def test_the_wire_selects_the_database_the_url_names(redis_url, prefix):
+    base = redis_url.rsplit("/", 1)[0]
+    c = RedisCounters(f"{base}/3", prefix=prefix)
+
+    async def go():
+        got = await c.admit(req(cost=300, budgets=[day_budget(1_000)]))
+        await c.close()
+        return got
+
+    assert isinstance(asyncio.run(go()), Admitted)
+    with _sync(f"{base}/3") as r3, _sync(f"{base}/0") as r0:
+        try:
+            assert r3.exists(f"{prefix}budget:key:a:day:x") and not r0.exists(f"{prefix}budget:key:a:day:x")
+        finally:
+            r3.delete(f"{prefix}budget:key:a:day:x", f"{prefix}lease:key:a:day:x")
+
+
+@pytest.mark.parametrize(("url", "lean"), [
+    ("redis://127.0.0.1:6379/0", True),
+    ("redis://user:pw@127.0.0.1:6379/2", True),
+    ("unix:///run/redis.sock?db=1&password=pw", True),
+    ("rediss://127.0.0.1:6379/0", False),  # TLS: redis-py's pipeline
+    ("redis://127.0.0.1:6379/0?socket_keepalive=true", False),  # an option the wire does not know
+])
+def test_urls_the_wire_serves_and_those_left_to_redis_py(url, lean):
+    from jackstop.counters.resp import wire_options
+
+    assert (wire_options(url) is not None) is lean

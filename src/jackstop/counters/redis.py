@@ -60,6 +60,7 @@ from jackstop.counters.base import (
     Settled,
     Ticket,
 )
+from jackstop.counters.resp import RespWire, open_wire, wire_options
 from jackstop.windows import BUCKET_SECONDS, bucket_of
 from jackstop.redact import redact
 
@@ -70,6 +71,8 @@ AFTER_CALENDAR = 86400  # a calendar window's counters live this long after it e
 SLOT_GRACE = 60  # in-flight keys outlive the longest lease by this much
 HEADER = 13  # script arguments before the per-budget ones (see lua/common.lua)
 MAX_CONNECTIONS = 64  # per event loop; Redis runs scripts one at a time anyway
+CONNECT_TIMEOUT = 5.0
+REPLY_TIMEOUT = 10.0  # a Redis this slow refuses requests rather than keep them waiting
 
 
 class CountersUnavailable(CountersError):
@@ -174,6 +177,8 @@ class _Link:
     seeding: dict[str, asyncio.Future] = field(default_factory=dict)  # counter -> ledger seed in progress
     queue: list[tuple[Any, list[str], list[str], asyncio.Future]] = field(default_factory=list)  # see _call
     sending: set[asyncio.Task] = field(default_factory=set)  # batches on the wire (kept referenced)
+    wire: RespWire | None = None  # the hot path's own connection (jackstop.counters.resp), when the URL allows
+    opening: asyncio.Future[RespWire] | None = None  # its connect, shared by the batches that wait for it
 
 
 class RedisCounters(Counters):
@@ -181,6 +186,7 @@ class RedisCounters(Counters):
                  prefix: str = "jackstop:", max_connections: int = MAX_CONNECTIONS) -> None:
         self._url = url
         self._shown = display_url(url)
+        self._wire_opts = wire_options(url)  # None: TLS or other options, batches go through redis-py
         self._seed = seed
         self._prefix = prefix
         self._max_connections = max_connections
@@ -203,7 +209,7 @@ class RedisCounters(Counters):
         if link is None:
             pool = redis_async.BlockingConnectionPool.from_url(
                 self._url, max_connections=self._max_connections, timeout=10, decode_responses=True,
-                socket_connect_timeout=5, socket_timeout=10,
+                socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=REPLY_TIMEOUT,
                 # One retry, on a broken connection only (e.g. after a Redis restart): every
                 # script counts once if run twice (a repeated settle just reports no Settled
                 # rows). Not on a timeout: while Redis is that slow, requests are refused, not kept waiting.
@@ -229,6 +235,10 @@ class RedisCounters(Counters):
                 if not fut.done():
                     fut.set_exception(RedisConnectionError("the counters client is closing"))
             link.queue.clear()
+            if link.opening is not None:
+                link.opening.cancel()
+            if link.wire is not None:
+                link.wire.close()
             await link.client.aclose()
 
     def _unavailable(self, exc: RedisError) -> CountersUnavailable:
@@ -243,7 +253,10 @@ class RedisCounters(Counters):
 
     async def start(self) -> None:
         try:
-            await self._link().client.ping()
+            link = self._link()
+            await link.client.ping()
+            if self._wire_opts is not None:
+                await self._wire(link)
         except RedisError as exc:
             raise self._unavailable(exc) from None
 
@@ -337,6 +350,9 @@ class RedisCounters(Counters):
         batch = [entry for entry in batch if not entry[3].done()]
         if not batch:
             return
+        if self._wire_opts is not None:
+            await self._send_on_wire(link, batch, give)
+            return
         if len(batch) == 1:
             script, keys, args, fut = batch[0]
             try:
@@ -357,6 +373,50 @@ class RedisCounters(Counters):
             for *_, fut in batch:
                 give(fut, exc)
             return
+        for (script, keys, args, fut), result in zip(batch, results, strict=True):
+            if isinstance(result, NoScriptError) and not fut.done():  # Redis lost its scripts: load, run alone
+                try:
+                    result = await script(keys=keys, args=args)
+                except Exception as exc:
+                    result = exc
+            give(fut, result)
+
+    async def _wire(self, link: _Link) -> RespWire:
+        """The loop's open wire, connecting it (once, for every batch waiting) when there is none."""
+        if link.wire is not None and link.wire.broken is None:
+            return link.wire
+        if link.opening is None:
+            assert self._wire_opts is not None
+            link.opening = asyncio.ensure_future(open_wire(self._wire_opts, connect_timeout=CONNECT_TIMEOUT,
+                                                           timeout=REPLY_TIMEOUT))
+        opening = link.opening
+        try:
+            wire = await asyncio.shield(opening)  # one waiter's cancellation must not stop the others' connect
+        finally:
+            if link.opening is opening and opening.done():
+                link.opening = None
+        link.wire = wire
+        return wire
+
+    async def _send_on_wire(self, link: _Link, batch: list[tuple[Any, list[str], list[str], asyncio.Future]],
+                            give: Callable[[asyncio.Future, Any], None]) -> None:
+        commands = [tuple(args) if script is None else ("EVALSHA", script.sha, len(keys), *keys, *args)
+                    for script, keys, args, _ in batch]
+        for attempt in (1, 2):
+            try:
+                results = await (await self._wire(link)).call(commands)
+                break
+            except RedisConnectionError as exc:
+                # One retry on a broken connection (e.g. after a Redis restart), as redis-py's Retry did:
+                # every script counts once if run twice (lease ids make a repeated admit or settle a no-op).
+                if attempt == 2:
+                    for *_, fut in batch:
+                        give(fut, exc)
+                    return
+            except Exception as exc:
+                for *_, fut in batch:
+                    give(fut, exc)
+                return
         for (script, keys, args, fut), result in zip(batch, results, strict=True):
             if isinstance(result, NoScriptError) and not fut.done():  # Redis lost its scripts: load, run alone
                 try:
