@@ -346,3 +346,24 @@ def test_urls_the_wire_serves_and_those_left_to_redis_py(url, lean):
     from jackstop.counters.resp import wire_options
 
     assert (wire_options(url) is not None) is lean
+
+
+def test_closing_the_counters_fails_a_batch_in_flight_instead_of_leaving_it_waiting():
+    """close() while an admission waits on a Redis that has not answered: the admission ends at once
+    with CountersUnavailable (the request is refused, fail closed), it does not hang."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    c = RedisCounters(f"redis://127.0.0.1:{silent.getsockname()[1]}/0", prefix="jstest:closing:")
+
+    async def go():
+        admission = asyncio.ensure_future(c.admit(req(cost=1, budgets=[day_budget(10)])))
+        await asyncio.sleep(0.3)  # connected, script sent, no answer
+        await c.close()
+        return await asyncio.wait_for(asyncio.gather(admission, return_exceptions=True), 5)
+
+    try:
+        (result,) = asyncio.run(go())
+    finally:
+        silent.close()
+    assert isinstance(result, CountersUnavailable), result

@@ -143,3 +143,54 @@ def test_fsync_mode_waits_for_the_group_commit(tmp_path: pathlib.Path):
         j.close()
 
     asyncio.run(main())
+
+
+def test_a_recovery_racing_a_rotation_never_counts_live_reservations(tmp_path: pathlib.Path, store, monkeypatch):
+    """Another worker's recovery opens this worker's journal, and before it takes the lock the file
+    rotates away (the old file is unlinked while still locked). The recovery then finds it gone and
+    leaves its reservations alone: they are live, and will get their own ledger rows."""
+    import fcntl
+
+    from jackstop.gateway import journal as journal_mod
+
+    folder = tmp_path / "journal"
+    live = ReservationJournal(folder)
+    live.reserve(row(0))
+    old = live.path
+    real_flock = fcntl.flock
+    rotated: list[bool] = []
+
+    def flock_after_a_rotation(fd, op):  # noqa: ANN001, ANN202
+        if not rotated:
+            rotated.append(True)
+            with live._lock:
+                live._new_file()  # the owner rotates between the peer's open and its lock
+        return real_flock(fd, op)
+
+    monkeypatch.setattr(journal_mod.fcntl, "flock", flock_after_a_rotation)
+    assert recover(folder, store) == []
+    monkeypatch.setattr(journal_mod.fcntl, "flock", real_flock)
+    assert rotated and live.path != old and not old.exists()  # type: ignore[union-attr]
+    assert list(store.ledger()) == [] and live.pending() == 1
+    die(live)  # now the owner dies: its reservation is counted once, from the new file
+    assert [r.request_id for r in recover(folder, store)] == ["req0000"]
+
+
+def test_a_half_made_journal_file_is_removed_and_counts_nothing(tmp_path: pathlib.Path, store):
+    folder = tmp_path / "journal"
+    dead = ReservationJournal(folder)
+    dead.reserve(row(3))
+    (folder / ".making-reservations-1-deadbeef.log").write_bytes(b"R " + b"{}" + b"\n")  # died before the rename
+    die(dead)
+    assert [r.request_id for r in recover(folder, store)] == ["req0003"]
+    assert list(folder.iterdir()) == []
+
+
+def test_reserve_after_close_is_a_journal_error(tmp_path: pathlib.Path):
+    from jackstop.gateway.journal import JournalError
+
+    j = ReservationJournal(tmp_path / "journal")
+    j.close()
+    with pytest.raises(JournalError, match="closed"):
+        j.reserve(row(1))
+    assert list((tmp_path / "journal").iterdir()) == []

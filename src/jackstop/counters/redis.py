@@ -337,6 +337,15 @@ class RedisCounters(Counters):
         task.add_done_callback(link.sending.discard)
 
     async def _send(self, link: _Link, batch: list[tuple[Any, list[str], list[str], asyncio.Future]]) -> None:
+        try:
+            await self._send_batch(link, batch)
+        except asyncio.CancelledError:  # the client is closing (_hold): no waiter may be left hanging
+            for *_, fut in batch:
+                if not fut.done():
+                    fut.set_exception(RedisConnectionError("the counters client is closing"))
+            raise
+
+    async def _send_batch(self, link: _Link, batch: list[tuple[Any, list[str], list[str], asyncio.Future]]) -> None:
         def give(fut: asyncio.Future, result: Any) -> None:
             if fut.done():  # its request was cancelled meanwhile (client gone); a lease settles it
                 return
@@ -386,23 +395,29 @@ class RedisCounters(Counters):
         if link.wire is not None and link.wire.broken is None:
             return link.wire
         if link.opening is None:
-            assert self._wire_opts is not None
-            link.opening = asyncio.ensure_future(open_wire(self._wire_opts, connect_timeout=CONNECT_TIMEOUT,
-                                                           timeout=REPLY_TIMEOUT))
-        opening = link.opening
+            link.opening = asyncio.ensure_future(self._open_wire(link))
+            link.opening.add_done_callback(lambda t: t.cancelled() or t.exception())  # waiters may all be gone
+        return await asyncio.shield(link.opening)  # one waiter's cancellation must not stop the others' connect
+
+    async def _open_wire(self, link: _Link) -> RespWire:
+        assert self._wire_opts is not None
         try:
-            wire = await asyncio.shield(opening)  # one waiter's cancellation must not stop the others' connect
+            wire = await open_wire(self._wire_opts, connect_timeout=CONNECT_TIMEOUT, timeout=REPLY_TIMEOUT)
         finally:
-            if link.opening is opening and opening.done():
-                link.opening = None
+            link.opening = None
+        if self._links.get(asyncio.get_running_loop()) is not link:  # closed meanwhile
+            wire.close()
+            raise RedisConnectionError("the counters client is closing")
+        if link.wire is not None:
+            link.wire.close()
         link.wire = wire
         return wire
 
     async def _send_on_wire(self, link: _Link, batch: list[tuple[Any, list[str], list[str], asyncio.Future]],
                             give: Callable[[asyncio.Future, Any], None]) -> None:
-        commands = [tuple(args) if script is None else ("EVALSHA", script.sha, len(keys), *keys, *args)
-                    for script, keys, args, _ in batch]
         for attempt in (1, 2):
+            commands = [tuple(args) if script is None else ("EVALSHA", script.sha, len(keys), *keys, *args)
+                        for script, keys, args, _ in batch]
             try:
                 results = await (await self._wire(link)).call(commands)
                 break
@@ -412,6 +427,9 @@ class RedisCounters(Counters):
                 if attempt == 2:
                     for *_, fut in batch:
                         give(fut, exc)
+                    return
+                batch = [entry for entry in batch if not entry[3].done()]  # not again for requests gone meanwhile
+                if not batch:
                     return
             except Exception as exc:
                 for *_, fut in batch:

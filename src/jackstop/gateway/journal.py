@@ -45,6 +45,7 @@ from jackstop.store import LedgerRow, Store, StoreError
 log = logging.getLogger("jackstop.journal")
 
 CRASHED = "gateway_crashed"
+MAKING = ".making-"  # the prefix of a journal file not yet locked and renamed into place
 FILE_BYTES = 8 * 1024 * 1024  # each file's reserved size; past half of it the ledger thread starts a new one
 _FIELDS = ("ts", "request_id", "key_id", "key_name", "project", "provider", "provider_kind", "endpoint", "model",
            "source_ip", "stream", "reserved_nusd")
@@ -87,39 +88,48 @@ class ReservationJournal:
     def _new_file(self, room: int = 0) -> None:
         carry = b"".join(self._open.values())  # the open reservations move to the new file
         cap = max(self.file_bytes, 2 * (len(carry) + room) + 4096)
-        path = self.folder / f"reservations-{os.getpid()}-{os.urandom(4).hex()}.log"
-        fd = -1
+        name = f"reservations-{os.getpid()}-{os.urandom(4).hex()}.log"
+        path, making = self.folder / name, self.folder / f"{MAKING}{name}"
+        fd, mapped = -1, None
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+            # Made under a name recovery does not read, locked, filled, then renamed: another
+            # process's recovery never finds a journal that its owner has not locked yet.
+            fd = os.open(making, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             _reserve_space(fd, cap)
             mapped = mmap.mmap(fd, cap)
+            mapped[:len(carry)] = carry
+            if self.sync == "fsync":
+                os.fdatasync(fd)
+            os.rename(making, path)
+            if self.sync == "fsync":
+                _sync_folder(self.folder)  # the rename survives power loss before the old file goes
         except OSError as exc:
+            if mapped is not None:
+                mapped.close()
             if fd >= 0:
                 os.close(fd)
-                path.unlink(missing_ok=True)
+            making.unlink(missing_ok=True)
             raise JournalError(f"cannot create the reservation journal {path} ({cap} bytes): {exc.strerror}; "
                                f"make JACKSTOP_HOME writable and give it free space") from None
         old_fd, old_map, old_path = self._fd, self._map, self.path
-        self._fd, self._map, self.path, self._pos, self._cap = fd, mapped, path, 0, cap
-        if carry:
-            self._append(carry)
-            if self.sync == "fsync":
-                os.fdatasync(fd)
-        if old_map is not None:
-            old_map.close()
+        self._fd, self._map, self.path, self._pos, self._cap = fd, mapped, path, len(carry), cap
         if old_fd >= 0:
-            os.close(old_fd)
-            assert old_path is not None
+            # Unlinked while still locked: a recovery that opened it before waits for the lock, then
+            # finds it gone (no links) and leaves alone the reservations that are still live here.
+            assert old_path is not None and old_map is not None
             old_path.unlink(missing_ok=True)
+            old_map.close()
+            os.close(old_fd)
 
     def _append(self, data: bytes) -> None:
         """Copy one or more whole lines into the mapping (the caller holds the lock)."""
+        if self._map is None:
+            raise JournalError("the reservation journal is closed (the gateway is shutting down)")
         end = self._pos + len(data)
         if end > self._cap:  # full before the ledger thread rotated: rotate here (carries the open lines)
             self._new_file(len(data))
             end = self._pos + len(data)
-        assert self._map is not None
         self._map[self._pos:end] = data
         self._pos = end
 
@@ -202,6 +212,14 @@ class ReservationJournal:
                 self._fd = -1
 
 
+def _sync_folder(folder: pathlib.Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _reserve_space(fd: int, size: int) -> None:
     """Give every page its disk blocks before it is written through the mapping (a page with none, on
     a full disk, would kill the process with SIGBUS instead of raising here)."""
@@ -224,8 +242,10 @@ def _resolve(futs: list[asyncio.Future[None]], error: BaseException | None) -> N
 
 
 # -- recovery ------------------------------------------------------------------------------------
-def _read(path: pathlib.Path, reserved: dict[str, dict[str, Any]], done: set[str]) -> None:
-    for line in path.read_bytes().rstrip(b"\0").split(b"\n"):
+def _read(fd: int, reserved: dict[str, dict[str, Any]], done: set[str]) -> None:
+    with open(fd, "rb", closefd=False) as f:  # through the locked descriptor, not the path
+        data = f.read()
+    for line in data.rstrip(b"\0").split(b"\n"):
         if b"\0" in line:  # the copy the crash cut short: that request was not forwarded yet
             continue
         if line.startswith(b"R "):
@@ -244,6 +264,22 @@ def _in_ledger(store: Store, ids: list[str], since: float) -> set[str]:
     """The ids that already have a ledger row (a row's ts is its reservation's ts: the index on ts
     keeps this to the rows written since the oldest open reservation)."""
     return store.ledger_repo.settled(ids, since)
+
+
+def _remove_if_unlocked(path: pathlib.Path) -> None:
+    """A half-made journal file (its creator died before renaming it): its reservations are
+    still in the file it was rotating from, so it only needs removing; one being made now is locked."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        path.unlink(missing_ok=True)
+    except BlockingIOError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def crashed_row(rec: dict[str, Any]) -> LedgerRow:
@@ -281,8 +317,11 @@ def recover(folder: pathlib.Path, store: Store, *, own: pathlib.Path | None = No
             except BlockingIOError:
                 os.close(fd)
                 continue  # a live gateway's journal
+            if os.fstat(fd).st_nlink == 0:  # rotated away by its live owner after we opened it
+                os.close(fd)
+                continue
             held.append((path, fd))
-            _read(path, reserved, done)
+            _read(fd, reserved, done)
         open_ids = [rid for rid in reserved if rid not in done]
         rows: list[LedgerRow] = []
         if open_ids:
@@ -291,6 +330,8 @@ def recover(folder: pathlib.Path, store: Store, *, own: pathlib.Path | None = No
             store.insert_ledger(rows)  # raises: the gateway does not start with reservations it cannot count
         for path, _fd in held:
             path.unlink(missing_ok=True)
+        for making in folder.glob(f"{MAKING}reservations-*.log"):  # a crash while one was made
+            _remove_if_unlocked(making)
         if rows:
             log.warning("recovered reservations of a gateway that stopped mid-request; counted at their worst case",
                         extra={"rows": len(rows), "worst_nusd": sum(r.cost_nusd for r in rows)})
