@@ -580,6 +580,15 @@ class Proxy:
         finally:
             if watcher is not None:
                 watcher.cancel()
+            # Close the provider's stream here: left to the garbage collector, an unfinished async
+            # generator is closed through the loop's finalizer hook, a thread-safe wake-up (a
+            # system call) and a task for every streamed request.
+            aclose = getattr(it, "aclose", None)
+            if aclose is not None:
+                try:
+                    await aclose()
+                except Exception:  # already closed by its own error, or still running: the GC has it
+                    pass
         tail = b"" if finished else _mask_secret(tracker.flush(), call.secret)
         if cut is None and not tracker.completed and tracker.error is None:
             cut = "upstream_stream_cut"

@@ -88,8 +88,10 @@ def split(blob: bytes, only: tuple[bytes, ...] = ()) -> list[tuple[bytes, bytes,
             i = blob.find(b"\n\n", pos)
             end, stop = (i, i + 2) if i >= 0 else (len(blob), len(blob))
         block = blob[pos:end]
-        if any(marker in block for marker in only):
-            out.append((blob[pos:stop], *parse_event(block)))
+        for marker in only:  # a loop, not any(<generator>): this runs for every event of a stream
+            if marker in block:
+                out.append((blob[pos:stop], *parse_event(block)))
+                break
         else:
             out.append((blob[pos:stop], b"", None))
         pos = stop
