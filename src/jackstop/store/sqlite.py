@@ -3,11 +3,18 @@
 Control data and the ledger live in separate files, so the ledger's steady writes never
 touch the control file: a gateway polls `PRAGMA data_version` of the control file on every
 request (about a microsecond) and learns of a revoke by another process at once.
+
+That poll is first answered from the control file's WAL index (`_WalIndexWatch`): while its
+header is byte for byte what it was at the last PRAGMA, no connection has committed since, and
+the version is the one that PRAGMA returned. The PRAGMA runs only when the header moved. It
+matters for more than its own cost: the sqlite3 module releases the GIL around every statement,
+and each release let the ledger or monitor thread take the event loop's turn.
 """
 
 from __future__ import annotations
 
 import contextlib
+import mmap
 import os
 import pathlib
 import sqlite3
@@ -27,6 +34,53 @@ def _connect(path: pathlib.Path) -> sqlite3.Connection:
     conn.execute("PRAGMA busy_timeout=30000")
     conn.execute("PRAGMA foreign_keys=ON")
     return conn
+
+
+class _WalIndexWatch:
+    """The two copies of the WAL-index header at the start of `<file>-shm`.
+
+    SQLite rewrites them on every commit of any connection (their change counter, last frame and
+    checksums move), and it is by comparing them that SQLite itself learns of other connections'
+    commits and moves data_version. A writer writes one copy, then the other; reading both and
+    acting on any difference (even a half-written one) never misses a commit, as long as the
+    bytes are read *before* the PRAGMA whose answer they stand for.
+
+    Only used while this process keeps a connection open in WAL mode (the file is then neither
+    truncated nor removed): `open` returns None otherwise, and data_version runs the PRAGMA."""
+
+    SIZE = 96  # 2 x 48-byte header copies
+
+    def __init__(self, mapped: mmap.mmap) -> None:
+        self._map = mapped
+        self._seen = b""
+
+    @classmethod
+    def open(cls, db: pathlib.Path, conn: sqlite3.Connection) -> _WalIndexWatch | None:
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            return None
+        try:
+            fd = os.open(f"{db}-shm", os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            if os.fstat(fd).st_size < cls.SIZE:  # mapping past the end would fault on read
+                return None
+            return cls(mmap.mmap(fd, cls.SIZE, prot=mmap.PROT_READ))
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+
+    def unmoved(self) -> bool:
+        """True when the header is as at the last call; otherwise remember it and say False."""
+        now = self._map[:self.SIZE]
+        if now == self._seen:
+            return True
+        self._seen = now
+        return False
+
+    def close(self) -> None:
+        self._map.close()
 
 
 class SqliteStore(Store):
@@ -54,6 +108,8 @@ class SqliteStore(Store):
         self._poll_cur = self._poll.cursor()
         self._poll_lock = threading.Lock()
         self.migrate()
+        self._poll_version = self._poll_cur.execute("PRAGMA data_version").fetchone()[0]
+        self._wal_watch = _WalIndexWatch.open(self.path, self._poll)
 
     def _conns(self) -> tuple[sqlite3.Connection, sqlite3.Connection]:
         pair = getattr(self._local, "pair", None)
@@ -99,7 +155,11 @@ class SqliteStore(Store):
         # Called before requests from the event loop thread only; the lock guards the rare
         # call from elsewhere without costing the hot path a contended acquire.
         with self._poll_lock:
-            return self._poll_cur.execute("PRAGMA data_version").fetchone()[0]
+            watch = self._wal_watch
+            if watch is not None and watch.unmoved():  # read before the PRAGMA it stands for
+                return self._poll_version
+            self._poll_version = self._poll_cur.execute("PRAGMA data_version").fetchone()[0]
+            return self._poll_version
 
     def _migration_targets(self) -> list[runner.Target]:
         return [runner.Target("control", self._write, ("control",), where=str(self.path)),
@@ -109,6 +169,10 @@ class SqliteStore(Store):
         return DataVersionFeed(self.data_version)
 
     def close(self) -> None:
+        with self._poll_lock:
+            if self._wal_watch is not None:
+                self._wal_watch.close()
+                self._wal_watch = None
         with self._all_lock:
             for c in self._all:
                 c.close()
