@@ -70,3 +70,24 @@ def test_a_control_file_not_in_wal_mode_polls_with_the_pragma(tmp_path: pathlib.
         assert _WalIndexWatch.open(tmp_path / "plain.db", conn) is None
     finally:
         conn.close()
+
+
+def test_the_watch_never_drops_sqlites_lock_on_the_index(tmp_path: pathlib.Path):
+    """Closing any descriptor of a file drops all of a process's POSIX locks on it. SQLite holds a
+    read lock on the -shm's DMS byte (offset 128) while a connection is open; if the watch dropped it,
+    the next process to open the database (every CLI run) would rebuild the index under the gateway.
+    Another process asks the kernel who holds that byte, after the store has polled."""
+    store = SqliteStore(tmp_path / "c.db", tmp_path / "l.db")
+    try:
+        store.data_version()
+        store.data_version()
+        probe = ("import fcntl, os, struct, sys\n"
+                 "fd = os.open(sys.argv[1], os.O_RDWR)\n"
+                 "lk = struct.pack('hhqqi', fcntl.F_WRLCK, 0, 128, 1, 0)\n"
+                 "typ, _, _, _, pid = struct.unpack('hhqqi', fcntl.fcntl(fd, fcntl.F_GETLK, lk))\n"
+                 "print(typ == fcntl.F_RDLCK, pid)\n")
+        out = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "c.db-shm")], capture_output=True,
+                             text=True, check=True, timeout=60).stdout.split()
+        assert out == ["True", str(__import__("os").getpid())], out
+    finally:
+        store.close()

@@ -45,13 +45,17 @@ class _WalIndexWatch:
     acting on any difference (even a half-written one) never misses a commit, as long as the
     bytes are read *before* the PRAGMA whose answer they stand for.
 
-    Only used while this process keeps a connection open in WAL mode (the file is then neither
-    truncated nor removed): `open` returns None otherwise, and data_version runs the PRAGMA."""
+    The descriptor stays open until every SQLite connection of this process to the file is
+    closed (`SqliteStore.close`): closing any descriptor of a file drops all of this process's
+    POSIX locks on it, SQLite's lock on the -shm's DMS byte among them, and the next process to
+    open the database would then rebuild (truncate) the index under the gateway's connections.
+    Used only in WAL mode with the index at least one header long; otherwise `unmoved` is always
+    False and data_version runs the PRAGMA."""
 
     SIZE = 96  # 2 x 48-byte header copies
 
-    def __init__(self, mapped: mmap.mmap) -> None:
-        self._map = mapped
+    def __init__(self, fd: int, mapped: mmap.mmap | None) -> None:
+        self._fd, self._map = fd, mapped
         self._seen = b""
 
     @classmethod
@@ -62,17 +66,18 @@ class _WalIndexWatch:
             fd = os.open(f"{db}-shm", os.O_RDONLY)
         except OSError:
             return None
+        mapped = None
         try:
-            if os.fstat(fd).st_size < cls.SIZE:  # mapping past the end would fault on read
-                return None
-            return cls(mmap.mmap(fd, cls.SIZE, prot=mmap.PROT_READ))
+            if os.fstat(fd).st_size >= cls.SIZE:  # mapping past the end would fault on read
+                mapped = mmap.mmap(fd, cls.SIZE, prot=mmap.PROT_READ)
         except OSError:
-            return None
-        finally:
-            os.close(fd)
+            pass
+        return cls(fd, mapped)  # kept even unused: closing it now would drop SQLite's locks
 
     def unmoved(self) -> bool:
         """True when the header is as at the last call; otherwise remember it and say False."""
+        if self._map is None:
+            return False
         now = self._map[:self.SIZE]
         if now == self._seen:
             return True
@@ -80,7 +85,11 @@ class _WalIndexWatch:
         return False
 
     def close(self) -> None:
-        self._map.close()
+        """Only once every SQLite connection of this process to the file is closed (see above)."""
+        if self._map is not None:
+            self._map.close()
+            self._map = None
+        os.close(self._fd)
 
 
 class SqliteStore(Store):
@@ -170,12 +179,12 @@ class SqliteStore(Store):
 
     def close(self) -> None:
         with self._poll_lock:
-            if self._wal_watch is not None:
-                self._wal_watch.close()
-                self._wal_watch = None
+            watch, self._wal_watch = self._wal_watch, None
         with self._all_lock:
             for c in self._all:
                 c.close()
             self._all.clear()
         self._poll.close()
+        if watch is not None:  # last: its descriptor's close drops this process's locks on the -shm
+            watch.close()
         self._local = threading.local()
