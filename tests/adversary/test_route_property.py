@@ -149,8 +149,10 @@ def test_forwarded_means_the_provider_runs_the_classified_route(family):
 
     run()
     assert len(outcomes) >= EXAMPLES
-    # Both sides of the property were exercised: many forwarded, many refused for their encoding.
-    assert outcomes.count("forwarded") >= EXAMPLES // 10 and outcomes.count("path_encoding") >= EXAMPLES // 10, \
+    # Both sides of the property were exercised: many forwarded, many refused for their encoding. About
+    # one example in ten is forwarded for Gemini, so the floor is one in twenty (at 500 examples, 48
+    # forwarded happened once in ~40 runs against a floor of 50; 25 is ~4 standard deviations away).
+    assert outcomes.count("forwarded") >= EXAMPLES // 20 and outcomes.count("path_encoding") >= EXAMPLES // 20, \
         {o: outcomes.count(o) for o in set(outcomes)}
 
 

@@ -159,6 +159,18 @@ def _with_hiredis_packing(cls: type) -> type:
 _LIVE: weakref.WeakSet[RedisCounters] = weakref.WeakSet()
 
 
+async def _deliver(batch: list[tuple[Any, list[str], list[str], asyncio.Future]], results: list[Any],
+                   give: Callable[[asyncio.Future, Any], None]) -> None:
+    """Hand each waiter its reply; a script Redis has lost (NOSCRIPT) is loaded and run alone."""
+    for (script, keys, args, fut), result in zip(batch, results, strict=True):
+        if isinstance(result, NoScriptError) and not fut.done():
+            try:
+                result = await script(keys=keys, args=args)
+            except Exception as exc:
+                result = exc
+        give(fut, result)
+
+
 def _after_fork() -> None:
     for counters in list(_LIVE):
         counters._new_lease_prefix()
@@ -382,13 +394,7 @@ class RedisCounters(Counters):
             for *_, fut in batch:
                 give(fut, exc)
             return
-        for (script, keys, args, fut), result in zip(batch, results, strict=True):
-            if isinstance(result, NoScriptError) and not fut.done():  # Redis lost its scripts: load, run alone
-                try:
-                    result = await script(keys=keys, args=args)
-                except Exception as exc:
-                    result = exc
-            give(fut, result)
+        await _deliver(batch, results, give)
 
     async def _wire(self, link: _Link) -> RespWire:
         """The loop's open wire, connecting it (once, for every batch waiting) when there is none."""
@@ -435,13 +441,7 @@ class RedisCounters(Counters):
                 for *_, fut in batch:
                     give(fut, exc)
                 return
-        for (script, keys, args, fut), result in zip(batch, results, strict=True):
-            if isinstance(result, NoScriptError) and not fut.done():  # Redis lost its scripts: load, run alone
-                try:
-                    result = await script(keys=keys, args=args)
-                except Exception as exc:
-                    result = exc
-            give(fut, result)
+        await _deliver(batch, results, give)
 
     async def _seed_counters(self, link: _Link, checks: list[BudgetCheck], now: float) -> None:
         """Seed each counter from the ledger once per process at a time: admissions that find the
