@@ -102,8 +102,13 @@ class RespWire(asyncio.Protocol):
             packed = b"".join([hiredis.pack_command(c) for c in commands])
         except TypeError as exc:  # as redis-py's packer: a RedisError, so the caller fails closed
             raise DataError(str(exc)) from None
-        self._waiting.append(_Batch(len(commands), fut, time.monotonic()))
-        self._transport.write(packed)
+        try:
+            self._transport.write(packed)
+        except Exception as exc:  # the transport died under us: nothing was queued, and the wire is done
+            err = RedisConnectionError(f"cannot write to Redis: {exc}")
+            self._break(err)
+            raise err from None
+        self._waiting.append(_Batch(len(commands), fut, time.monotonic()))  # no reply can come before this
         if self._timer is None:
             self._timer = loop.call_later(self._timeout, self._check)
         return fut
