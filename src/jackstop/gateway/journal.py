@@ -266,20 +266,21 @@ def _in_ledger(store: Store, ids: list[str], since: float) -> set[str]:
     return store.ledger_repo.settled(ids, since)
 
 
-def _remove_if_unlocked(path: pathlib.Path) -> None:
-    """A half-made journal file (its creator died before renaming it): its reservations are
-    still in the file it was rotating from, so it only needs removing; one being made now is locked."""
+def _lock_if_dead(path: pathlib.Path) -> int | None:
+    """A descriptor of the journal file, locked, when no live process holds it; None when its owner
+    is alive (the lock is held), or it is gone (rotated away by its live owner after we looked)."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
-        return
+        return None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        path.unlink(missing_ok=True)
+        if os.fstat(fd).st_nlink > 0:
+            return fd
     except BlockingIOError:
         pass
-    finally:
-        os.close(fd)
+    os.close(fd)
+    return None
 
 
 def crashed_row(rec: dict[str, Any]) -> LedgerRow:
@@ -308,17 +309,8 @@ def recover(folder: pathlib.Path, store: Store, *, own: pathlib.Path | None = No
         for path in sorted(folder.glob("reservations-*.log")):
             if own is not None and path == own:
                 continue
-            try:
-                fd = os.open(path, os.O_RDONLY)
-            except FileNotFoundError:
-                continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                continue  # a live gateway's journal
-            if os.fstat(fd).st_nlink == 0:  # rotated away by its live owner after we opened it
-                os.close(fd)
+            fd = _lock_if_dead(path)
+            if fd is None:  # a live gateway's journal
                 continue
             held.append((path, fd))
             _read(fd, reserved, done)
@@ -330,8 +322,13 @@ def recover(folder: pathlib.Path, store: Store, *, own: pathlib.Path | None = No
             store.insert_ledger(rows)  # raises: the gateway does not start with reservations it cannot count
         for path, _fd in held:
             path.unlink(missing_ok=True)
-        for making in folder.glob(f"{MAKING}reservations-*.log"):  # a crash while one was made
-            _remove_if_unlocked(making)
+        # A half-made file (its creator died before renaming it): its reservations are still in the
+        # file it was rotating from, so it only needs removing; one being made now is locked.
+        for making in folder.glob(f"{MAKING}reservations-*.log"):
+            fd = _lock_if_dead(making)
+            if fd is not None:
+                making.unlink(missing_ok=True)
+                os.close(fd)
         if rows:
             log.warning("recovered reservations of a gateway that stopped mid-request; counted at their worst case",
                         extra={"rows": len(rows), "worst_nusd": sum(r.cost_nusd for r in rows)})
