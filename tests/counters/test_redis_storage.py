@@ -367,3 +367,33 @@ def test_closing_the_counters_fails_a_batch_in_flight_instead_of_leaving_it_wait
     finally:
         silent.close()
     assert isinstance(result, CountersUnavailable), result
+
+
+def test_after_redis_loses_its_scripts_a_settle_still_lands_before_a_later_admission(redis_url, prefix):
+    """A settle and, a moment later, another admission of the same process, both sent while Redis
+    has lost its scripts (SCRIPT FLUSH, a restart): both come back NOSCRIPT and run again, and the
+    settle must still reach Redis first, or the admission is refused for tokens already given back."""
+    c = RedisCounters(redis_url, prefix=prefix)
+
+    async def round_(n: int) -> bool:
+        tpm = RateCheck(f"key:r{n}", "tpm", 300)
+        first = await c.admit(req(cost=0, tokens=150, rates=[tpm]))
+        second = await c.admit(req(cost=0, tokens=120, rates=[tpm]))
+        assert isinstance(first, Admitted) and isinstance(second, Admitted)  # 270 of 300 reserved
+        with _sync(redis_url) as r:
+            r.script_flush()
+        settle = asyncio.ensure_future(c.settle(first.ticket, 0, 10, T0 + 1))  # 150 -> 10: 130 reserved
+        for _ in range(3):
+            await asyncio.sleep(0)  # the settle's batch is on the wire, its reply not back yet
+        later = await c.admit(req(cost=0, tokens=120, rates=[tpm], now=T0 + 1))  # fits only after the settle
+        await settle
+        return isinstance(later, Admitted)
+
+    async def go():
+        await c.start()
+        try:
+            return [await round_(n) for n in range(10)]
+        finally:
+            await c.close()
+
+    assert asyncio.run(go()) == [True] * 10

@@ -160,14 +160,27 @@ _LIVE: weakref.WeakSet[RedisCounters] = weakref.WeakSet()
 
 
 async def _deliver(batch: list[tuple[Any, list[str], list[str], asyncio.Future]], results: list[Any],
-                   give: Callable[[asyncio.Future, Any], None]) -> None:
-    """Hand each waiter its reply; a script Redis has lost (NOSCRIPT) is loaded and run alone."""
-    for (script, keys, args, fut), result in zip(batch, results, strict=True):
-        if isinstance(result, NoScriptError) and not fut.done():
+                   give: Callable[[asyncio.Future, Any], None], wire: RespWire | None = None) -> None:
+    """Hand each waiter its reply. The scripts Redis has lost (NOSCRIPT, e.g. after a restart or
+    SCRIPT FLUSH) run again with their source: on the wire in one EVAL batch, so a settle still
+    reaches Redis before the admissions this process asks for after it; otherwise via redis-py."""
+    lost = [i for i, r in enumerate(results) if isinstance(r, NoScriptError) and not batch[i][3].done()]
+    if lost and wire is not None:
+        try:
+            again = await wire.call([("EVAL", batch[i][0].script, len(batch[i][1]), *batch[i][1], *batch[i][2])
+                                     for i in lost])
+        except Exception as exc:
+            again = [exc] * len(lost)
+        for i, r in zip(lost, again, strict=True):
+            results[i] = r
+    elif lost:
+        for i in lost:
+            script, keys, args, _ = batch[i]
             try:
-                result = await script(keys=keys, args=args)
+                results[i] = await script(keys=keys, args=args)
             except Exception as exc:
-                result = exc
+                results[i] = exc
+    for (*_, fut), result in zip(batch, results, strict=True):
         give(fut, result)
 
 
@@ -425,7 +438,8 @@ class RedisCounters(Counters):
             commands = [tuple(args) if script is None else ("EVALSHA", script.sha, len(keys), *keys, *args)
                         for script, keys, args, _ in batch]
             try:
-                results = await (await self._wire(link)).call(commands)
+                wire = await self._wire(link)
+                results = await wire.call(commands)
                 break
             except RedisConnectionError as exc:
                 # One retry on a broken connection (e.g. after a Redis restart), as redis-py's Retry did:
@@ -441,7 +455,7 @@ class RedisCounters(Counters):
                 for *_, fut in batch:
                     give(fut, exc)
                 return
-        await _deliver(batch, results, give)
+        await _deliver(batch, results, give, wire)
 
     async def _seed_counters(self, link: _Link, checks: list[BudgetCheck], now: float) -> None:
         """Seed each counter from the ledger once per process at a time: admissions that find the
