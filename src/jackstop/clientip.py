@@ -50,6 +50,20 @@ def _peer_ip(peer: str) -> IP | None:
         return ip
 
 
+_TEXTS: dict[IP, str] = {}
+
+
+def ip_text(ip: IP) -> str:
+    """str(ip), memoised: ipaddress formats an address in Python on every call."""
+    try:
+        return _TEXTS[ip]
+    except KeyError:
+        if len(_TEXTS) >= 10_000:
+            _TEXTS.clear()
+        text = _TEXTS[ip] = str(ip)
+        return text
+
+
 def client_ip(peer: str | None, headers: dict[bytes, bytes], trusted: Sequence[Net]) -> IP | None:
     ip = _peer_ip(peer) if peer else None
     if ip is None or not trusted or not _trusted(ip, trusted):

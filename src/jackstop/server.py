@@ -29,7 +29,9 @@ class Server:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         path = scope.get("path", "")
-        if scope["type"] == "http" and path.startswith(PREFIX):
+        if path.startswith("/v1/") and scope["type"] == "http":
+            await self.gateway.proxy(scope, receive, send)  # provider routes, the hot path: one hop
+        elif scope["type"] == "http" and path.startswith(PREFIX):
             await self.admin(scope, receive, send)
         elif scope["type"] == "http" and self.dashboard is not None and (path == "/ui" or path.startswith("/ui/")):
             await self.dashboard(scope, receive, send)

@@ -24,6 +24,18 @@ def test_spend_far_above_baseline_is_critical_and_names_the_baseline() -> None:
     assert c[0].baseline["p95"] > 0 and c[0].evidence["ratio"] >= 25
 
 
+def test_an_emitted_spend_event_reads_its_reason_and_a_dropped_one_never_writes_it() -> None:
+    e = engine(spend={"floor_usd_per_hour": 0.01})
+    ts = learned(e)
+    events = []
+    for i in range(200):
+        events += e.process(obs(ts + i * 30, cost=50_000_000))
+    spend = [ev for ev in events if ev.detector == "spend_rate"]
+    assert spend and all(isinstance(ev.reason, str) for ev in events)
+    assert "in the last" in spend[0].reason and "x the key's usual busiest" in spend[0].reason
+    assert len(spend) < 10  # the rest were deduped (their text was never written)
+
+
 def test_floor_keeps_a_tiny_key_quiet() -> None:
     e = engine()  # floor $0.50/hour
     ts = learned(e, per_hour=1)  # $0.001/hour baseline

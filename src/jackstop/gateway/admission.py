@@ -60,7 +60,7 @@ class Scope:
     policy: Policy
 
 
-@dataclass
+@dataclass(slots=True)
 class Grant:
     """An admitted request: what to settle afterwards."""
 
@@ -73,17 +73,27 @@ class Grant:
     later_worst: Any = None  # computes the worst case when nothing was reserved (see actual_cost)
 
 
+_RATE_HEADER_NAMES = {kind: (b"x-ratelimit-limit-" + suffix, b"x-ratelimit-remaining-" + suffix,
+                             b"x-ratelimit-reset-" + suffix)
+                      for kind, suffix in (("rpm", b"requests"), ("tpm", b"tokens"))}
+
+
 def _rate_headers(states: tuple[RateState, ...]) -> list[tuple[bytes, bytes]]:
-    """OpenAI-style x-ratelimit-* headers for the tightest limit of each kind."""
+    """OpenAI-style x-ratelimit-* headers for the tightest limit of each kind (the first one on a tie)."""
+    tight: dict[str, RateState] = {}
+    for s in states:
+        kind = s.check.kind
+        if kind in _RATE_HEADER_NAMES:
+            t = tight.get(kind)
+            if t is None or s.remaining < t.remaining:
+                tight[kind] = s
     out: list[tuple[bytes, bytes]] = []
-    for kind, suffix in (("rpm", b"requests"), ("tpm", b"tokens")):
-        mine = [s for s in states if s.check.kind == kind]
-        if not mine:
-            continue
-        tight = min(mine, key=lambda s: s.remaining)
-        out += [(b"x-ratelimit-limit-" + suffix, str(tight.check.limit).encode()),
-                (b"x-ratelimit-remaining-" + suffix, str(tight.remaining).encode()),
-                (b"x-ratelimit-reset-" + suffix, f"{tight.reset:.3f}s".encode())]
+    for kind in ("rpm", "tpm"):
+        t = tight.get(kind)
+        if t is not None:
+            limit, remaining, reset = _RATE_HEADER_NAMES[kind]
+            out += [(limit, str(t.check.limit).encode()), (remaining, str(t.remaining).encode()),
+                    (reset, f"{t.reset:.3f}s".encode())]
     return out
 
 
@@ -116,7 +126,8 @@ class Admission:
         self.monitor = monitor
         self.tz = ZoneInfo(settings.limits.timezone)
         self._parsed: dict[tuple[str, str, int], Policy] = {}
-        self._plans: dict[tuple, tuple[float, tuple[Policy, ...], tuple[BudgetCheck, ...], tuple[RateCheck, ...]]] = {}
+        self._scopes: dict[tuple[str, str, int, str], Scope] = {}
+        self._plans: dict[tuple, tuple[float, tuple[Scope, ...], tuple[BudgetCheck, ...], tuple[RateCheck, ...]]] = {}
 
     # -- policies -----------------------------------------------------------------------------
     def _policy(self, kind: str, name: str, seq: int, raw: dict[str, Any]) -> Policy:
@@ -134,10 +145,23 @@ class Admission:
             self._parsed[k] = p
         return p
 
+    def _scope(self, kind: str, name: str, stored_as: str, ident: str, seq: int, raw: dict[str, Any]) -> Scope:
+        """The Scope of one stored record version, built once (its policy parsed once, see _policy):
+        the same object for every request, which also makes it the admission plan's key (_plan)."""
+        k = (kind, ident, seq, name)
+        scope = self._scopes.get(k)
+        if scope is None:
+            counter = "global" if kind == "global" else f"{kind}:{ident}"
+            scope = Scope(kind, name, counter, self._policy(stored_as, ident, seq, raw))
+            if len(self._scopes) > 50_000:
+                self._scopes.clear()
+            self._scopes[k] = scope
+        return scope
+
     def scopes(self, key: KeyRecord, provider: ProviderRecord) -> list[Scope]:
         out: list[Scope] = []
         if key.kind == "client":
-            out.append(Scope("token", key.name, f"token:{key.id}", self._policy("key", key.id, key.seq, key.policy)))
+            out.append(self._scope("token", key.name, "key", key.id, key.seq, key.policy))
             parent = self.state.keys.get(key.parent_id or "")
             if parent is None:
                 raise Denied(401, "key_revoked", "the key this client token was minted from no longer exists")
@@ -150,17 +174,15 @@ class Admission:
             if parent.provider != key.provider:
                 raise Denied(403, "provider_mismatch", f"client token {key.name} names another provider than its key")
             key = parent
-        out.append(Scope("key", key.name, f"key:{key.id}", self._policy("key", key.id, key.seq, key.policy)))
+        out.append(self._scope("key", key.name, "key", key.id, key.seq, key.policy))
         if key.project:
             proj = self.state.projects.get(key.project)
             if proj is not None:
-                out.append(Scope("project", proj.name, f"project:{proj.name}",
-                                 self._policy("project", proj.name, proj.seq, proj.policy)))
-        out.append(Scope("provider", provider.name, f"provider:{provider.name}",
-                         self._policy("provider", provider.name, provider.seq, provider.policy)))
+                out.append(self._scope("project", proj.name, "project", proj.name, proj.seq, proj.policy))
+        out.append(self._scope("provider", provider.name, "provider", provider.name, provider.seq, provider.policy))
         glob = self.state.projects.get(GLOBAL)
         if glob is not None:
-            out.append(Scope("global", "global", "global", self._policy("project", GLOBAL, glob.seq, glob.policy)))
+            out.append(self._scope("global", "global", "project", GLOBAL, glob.seq, glob.policy))
         return out
 
     # -- access rules ------------------------------------------------------------------------------
@@ -283,9 +305,9 @@ class Admission:
         """The budget and rate checks of these scopes, built once per policy version and calendar window
         (the window math and the check objects were a measurable share of each request; see
         bench/profiles/NOTES.md). Returns fresh lists: the caller may append to them."""
-        key = (billable, *[(s.kind, s.name, s.counter, id(s.policy)) for s in scopes])
+        key = (billable, *map(id, scopes))
         plan = self._plans.get(key)
-        if plan is not None and now < plan[0] and all(a is b.policy for a, b in zip(plan[1], scopes, strict=True)):
+        if plan is not None and now < plan[0] and all(a is b for a, b in zip(plan[1], scopes, strict=True)):
             return list(plan[2]), list(plan[3])
         budgets: list[BudgetCheck] = []
         rates: list[RateCheck] = []
@@ -308,8 +330,8 @@ class Admission:
                 rates.append(RateCheck(s.counter, "concurrency", p.concurrency, s.kind, s.name))
         if len(self._plans) > 50_000:
             self._plans.clear()
-        # The policies are held so that their ids, part of the key, cannot be reused by new objects.
-        self._plans[key] = (until, tuple(s.policy for s in scopes), tuple(budgets), tuple(rates))
+        # The scopes are held so that their ids, the key, cannot be reused by new objects.
+        self._plans[key] = (until, tuple(scopes), tuple(budgets), tuple(rates))
         return budgets, rates
 
     def _refused(self, r: Refused, worst: int, now: float) -> None:

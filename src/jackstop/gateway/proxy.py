@@ -21,7 +21,7 @@ import orjson
 from jackstop import keys as tokens
 from jackstop.counters import CountersError
 from jackstop.gateway.admission import Admission, Denied, Grant, counters_unavailable
-from jackstop.clientip import client_ip
+from jackstop.clientip import client_ip, ip_text
 from jackstop.secrets.custody import Custody, CustodyError
 from jackstop.gateway.http import ARRIVED, MAX_JSON_DEPTH, BodyTooLarge, ClientGone, json_too_deep, read_body
 from jackstop.gateway.journal import JournalError, ReservationJournal
@@ -32,7 +32,7 @@ from jackstop.providers import Family, FamilyRefusal, families, family_of_kind, 
 from jackstop.providers.base import Prepared, Route
 from jackstop.providers.paths import PathError, split_path
 from jackstop.redact import redact
-from jackstop.secrets import SecretError, parse_ref
+from jackstop.secrets import SecretError
 from jackstop.secrets.cache import SecretUnavailable
 from jackstop.store import KeyRecord, LedgerRow, ProviderRecord
 
@@ -51,6 +51,7 @@ _JSON_TYPE = ("content-type", "application/json")
 # jackstop's own credentials (jsk_ virtual keys, jst_ client tokens, jsa_ admin tokens) never
 # leave the gateway: a request carrying one anywhere that would be forwarded is refused.
 _OWN_TOKENS = tuple(p.encode() for p in tokens.PREFIXES)
+_OWN_TOKEN_TEXTS = tuple(tokens.PREFIXES)
 _DROP_RESPONSE = frozenset({
     "connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "upgrade",
     "trailer", "proxy-authenticate", "set-cookie", "alt-svc", "server", "date",
@@ -86,13 +87,13 @@ def _mask_secret(data: bytes, secret: str) -> bytes:
     """The provider key never reaches the client, even when a hostile or careless provider quotes it
     back (in an error message, say). SSE trackers hand over whole events, so a key cannot straddle
     two calls; Gemini's non-SSE array stream is relayed in the provider's own chunks (see threat model)."""
-    if secret and secret.encode() in data:
+    if secret and (raw := secret.encode()) in data:
         log.warning("the provider quoted its own key back; masked before relaying")
-        return data.replace(secret.encode(), b"[provider key masked by jackstop]")
+        return data.replace(raw, b"[provider key masked by jackstop]")
     return data
 
 
-@dataclass
+@dataclass(slots=True)
 class Call:
     """Everything one request accumulates on its way through the pipeline."""
 
@@ -131,6 +132,7 @@ class Proxy:
         self.extra_headers = frozenset(h.encode("latin-1") for h in forward_headers)  # server.forward_headers
         self._hashes: dict[str, str] = {}  # token -> its keyed hash, for tokens already seen to be valid
         self._prices: dict[tuple[str, str], Any] = {}
+        self._routes: dict[tuple[str, bytes, str, Family], tuple[tuple[str, ...], Route, Family]] = {}
         self._ids, self._ids_at = "", 0  # see _request_id
 
     def _request_id(self) -> str:
@@ -169,6 +171,28 @@ class Proxy:
             raise Refusal(400, exc.rule, exc.message) from None
         return None, guess
 
+    def _routed(self, method: str, raw_path: bytes, query: str,
+                guess: Family) -> tuple[tuple[str, ...], Route | None, Family]:
+        """(segments, route, family) of a request, remembered for paths already routed: split_path and
+        the families' match are pure functions of these four, and clients repeat the same few routes.
+        Only matches are remembered (bounded), so refused paths are read afresh every time."""
+        memo = (method, raw_path, query, guess)
+        hit = self._routes.get(memo)
+        if hit is not None:
+            return hit
+        # The route is read from the raw path: what the provider would see, not a decoded copy.
+        try:
+            segments = split_path(raw_path)
+        except PathError as exc:
+            raise Refusal(400, exc.rule, exc.message) from None
+        route, family = self.match(method, segments, query, guess)
+        hit = (segments, route, family)
+        if route is not None:
+            if len(self._routes) >= 4096:
+                self._routes.clear()
+            self._routes[memo] = hit
+        return hit
+
     # -- the pipeline ------------------------------------------------------------------------
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         t0 = time.perf_counter()
@@ -181,7 +205,7 @@ class Proxy:
         ip = client_ip(peer[0] if peer else None, headers, self.trusted)
         ua = headers.get(b"user-agent")
         row = LedgerRow(ts=time.time(), request_id=self._request_id(), endpoint=f"{method} {raw_path.decode('latin-1')[:200]}", status=0,
-                        source_ip=str(ip) if ip is not None else None,
+                        source_ip=ip_text(ip) if ip is not None else None,
                         user_agent=ua.decode("latin-1")[:256] if ua else None)
         family = _guess_family(path, headers, query)
         route: Route | None = None
@@ -192,12 +216,7 @@ class Proxy:
                 if reason:
                     raise Refusal(429, "source_blocked", f"this source is temporarily blocked: {reason}",
                                   [(b"retry-after", b"60"), (b"x-should-retry", b"false")])
-            # The route is read from the raw path: what the provider would see, not a decoded copy.
-            try:
-                segments = split_path(raw_path)
-            except PathError as exc:
-                raise Refusal(400, exc.rule, exc.message) from None
-            route, family = self.match(method, segments, query, family)
+            segments, route, family = self._routed(method, raw_path, query, family)
             if route is None:
                 raise Refusal(404, "unknown_route", f"jackstop has no route {method} {raw_path.decode('latin-1')[:200]}; see the README "
                                                     f"for the supported {', '.join(FAMILIES)} routes")
@@ -393,10 +412,10 @@ class Proxy:
                                   f"never sends its own credentials to a provider. Send the key only in the "
                                   f"auth header and remove it from {name.decode('latin-1')}")
                 out.append((name.decode("latin-1"), value.decode("latin-1")))
-        if any(t.decode() in route.query for t in _OWN_TOKENS):
+        if any(t in route.query for t in _OWN_TOKEN_TEXTS):
             raise Refusal(400, "credential_in_query", "a query parameter holds a jackstop key or token; jackstop "
                                                       "never sends its own credentials to a provider")
-        if any(t.decode() in route.upstream_path for t in _OWN_TOKENS):
+        if any(t in route.upstream_path for t in _OWN_TOKEN_TEXTS):
             raise Refusal(400, "credential_in_path", "the path holds a jackstop key or token; jackstop never "
                                                      "sends its own credentials to a provider")
         return out
@@ -424,7 +443,7 @@ class Proxy:
         a record stored before the custody rules, or a config narrowed since, sends nothing."""
         try:
             return self.custody.checked_base_url(provider.name, provider.seq, provider.kind, provider.base_url,
-                                                 parse_ref(provider.secret_ref))
+                                                 provider.secret_ref)
         except CustodyError as exc:
             log.error("provider refused by secret custody", extra={"provider": provider.name, "rule": exc.rule,
                                                                     "reason": str(exc)})

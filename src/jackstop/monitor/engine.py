@@ -89,6 +89,8 @@ class Engine:
             subj = subject or str(ev.evidence.get("network") or ev.evidence.get("model") or ev.evidence.get("agent")
                                   or ev.evidence.get("metric") or ev.evidence.get("endpoint") or "")
             if st.should_emit(ev.detector, subj, RANK[ev.severity], ev.ts, self._renotify):
+                if not isinstance(ev.reason, str):
+                    ev.reason = ev.reason()
                 out.append(ev)
         return out
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 SEVERITIES = ("info", "warning", "critical")
@@ -50,7 +51,9 @@ class Event:
     ts: float
     detector: str
     severity: str
-    reason: str
+    # A detector may pass a function that writes the reason: the engine calls it only for the events
+    # it emits (Engine._dedupe), so every emitted Event holds a str here.
+    reason: str | Callable[[], str]
     key: str | None = None
     project: str | None = None
     source: str | None = None

@@ -159,7 +159,7 @@ def usage_from_gemini(usage_metadata: Mapping[str, Any]) -> Usage:
 
 
 def _mapping(value: object, what: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):  # parsed JSON is a dict: no ABC check
         raise UsageError(f"{what} must be a JSON object, got {type(value).__name__}")
     return value
 

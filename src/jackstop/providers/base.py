@@ -60,9 +60,11 @@ class Prepared:
 
 
 def segments_of(path: str | tuple[str, ...]) -> tuple[str, ...]:
-    from jackstop.providers.paths import split_path
+    if isinstance(path, str):
+        from jackstop.providers.paths import split_path
 
-    return split_path(path) if isinstance(path, str) else path
+        return split_path(path)
+    return path
 
 
 COMMON_HEADERS = frozenset({b"accept", b"user-agent", b"idempotency-key"})
@@ -118,13 +120,13 @@ class Family(ABC):
     @property
     def image_tokens(self) -> int:
         """The most input tokens one image can be billed."""
-        from jackstop.providers import media
+        import jackstop.providers.media as media  # not `from ... import`: that runs importlib's Python code
 
         return media.IMAGE_TOKENS[self.body_dialect]
 
     def scan_media(self, route: Route, body: dict[str, Any]) -> Any:
         """The attachments of a request body at their documented positions (providers.media)."""
-        from jackstop.providers import media
+        import jackstop.providers.media as media  # per request: see image_tokens
 
         return media.scan(self.body_dialect, route.endpoint, body)
 

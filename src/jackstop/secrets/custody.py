@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from jackstop.providers import official_hosts
-from jackstop.secrets import SecretRef
+from jackstop.secrets import SecretRef, parse_ref
 
 # The hosts each kind's official SDK talks to (https, port 443), as each family declares them
 # (Kind.official_hosts). openai-compatible and azure-openai have none: every OpenAI-compatible
@@ -243,13 +243,15 @@ class Custody:
         self.check_ref(ref)
         return self.check_url(kind, base_url)
 
-    def checked_base_url(self, name: str, seq: int, kind: str, base_url: str, ref: SecretRef) -> str:
-        """`check` for the proxy, remembered per provider record version (one dict lookup per request)."""
+    def checked_base_url(self, name: str, seq: int, kind: str, base_url: str, ref: str) -> str:
+        """`check` for the proxy, remembered per provider record version (one dict lookup per request;
+        `ref` is the stored reference text, parsed only when the version is new: SecretError if bad)."""
         key = (name, seq)
         hit = self._checked.get(key)
         if hit is None:
+            parsed = parse_ref(ref)
             try:
-                hit = self.check(kind, base_url, ref)
+                hit = self.check(kind, base_url, parsed)
             except CustodyError as exc:
                 hit = exc
             if len(self._checked) > 10_000:

@@ -38,19 +38,27 @@ def detect(ctx: Context, st: KeyState, obs: Observation) -> list[Event]:
     if ratio < cfg.warning_ratio:
         return []
     critical = ratio >= cfg.critical_ratio and s.hours_seen >= cfg.min_history_hours
-    what = "spend" if metric == COST else "token"
-    if metric == COST:
-        amount, usual, fl = f"${cur / NANO:,.2f}", f"${ref / NANO:,.2f}", f"${floor / NANO:,.2f}"
-    else:
-        amount, usual, fl = f"{int(cur):,} tokens", f"{int(ref):,} tokens", f"{int(floor):,} tokens"
-    span = "5 minutes" if window == "5m" else "hour"
-    reason = (f"{what} in the last {span} is {amount}, {ratio:,.0f}x the key's usual busiest {span} ({usual}"
-              + (f", floor {fl}" if ref < floor else "") + (f", announced surge x{surge:g}" if surge > 1 else "") + ")")
-    if not critical and ratio >= cfg.critical_ratio:
-        reason += f"; not critical yet: only {s.hours_seen} hours of history"
+    hours = s.hours_seen
+
+    def reason() -> str:
+        # Written only for an event the engine emits: a key under attack warns on every request,
+        # and the engine's dedupe drops nearly all of those (see Event.reason).
+        what = "spend" if metric == COST else "token"
+        if metric == COST:
+            amount, usual, fl = f"${cur / NANO:,.2f}", f"${ref / NANO:,.2f}", f"${floor / NANO:,.2f}"
+        else:
+            amount, usual, fl = f"{int(cur):,} tokens", f"{int(ref):,} tokens", f"{int(floor):,} tokens"
+        span = "5 minutes" if window == "5m" else "hour"
+        text = (f"{what} in the last {span} is {amount}, {ratio:,.0f}x the key's usual busiest {span} ({usual}"
+                + (f", floor {fl}" if ref < floor else "") + (f", announced surge x{surge:g}" if surge > 1 else "")
+                + ")")
+        if not critical and ratio >= cfg.critical_ratio:
+            text += f"; not critical yet: only {hours} hours of history"
+        return text
+
     unit = NANO if metric == COST else 1.0
     return [Event(obs.ts, "spend_rate", "critical" if critical else "warning", reason, st.name, st.project,
                   obs.ip, evidence={"metric": "usd" if metric == COST else "tokens", "window": window,
                                     "value": round(cur / unit, 6), "ratio": round(ratio, 2)},
                   baseline={"p95": round(ref / unit, 6), "floor": round(floor / unit, 6), "surge": surge,
-                            "history_hours": s.hours_seen})]
+                            "history_hours": hours})]
