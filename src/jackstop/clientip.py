@@ -36,38 +36,37 @@ def _trusted(ip: IP, trusted: Sequence[Net]) -> bool:
     return any(ip.version == n.version and ip in n for n in trusted)
 
 
-_PEERS: dict[str, IP | None] = {}  # socket peer address -> parsed: the same few clients ask again and again
+# socket peer address -> (parsed, as text): the same few clients ask again and again, and both
+# ipaddress's parsing (~5 µs) and its formatting (and hashing, for a dict keyed by address) run in Python.
+_PEERS: dict[str, tuple[IP | None, str | None]] = {}
 
 
-def _peer_ip(peer: str) -> IP | None:
-    """parse_ip of a socket's peer address, memoised (ipaddress parsing was ~5µs of every request)."""
+def _peer(peer: str) -> tuple[IP | None, str | None]:
     try:
         return _PEERS[peer]
     except KeyError:
         if len(_PEERS) >= 10_000:
             _PEERS.clear()
-        ip = _PEERS[peer] = parse_ip(peer)
-        return ip
-
-
-_TEXTS: dict[IP, str] = {}
-
-
-def ip_text(ip: IP) -> str:
-    """str(ip), memoised: ipaddress formats an address in Python on every call."""
-    try:
-        return _TEXTS[ip]
-    except KeyError:
-        if len(_TEXTS) >= 10_000:
-            _TEXTS.clear()
-        text = _TEXTS[ip] = str(ip)
-        return text
+        ip = parse_ip(peer)
+        hit = _PEERS[peer] = (ip, str(ip) if ip is not None else None)
+        return hit
 
 
 def client_ip(peer: str | None, headers: dict[bytes, bytes], trusted: Sequence[Net]) -> IP | None:
-    ip = _peer_ip(peer) if peer else None
+    return client_address(peer, headers, trusted)[0]
+
+
+def client_address(peer: str | None, headers: dict[bytes, bytes],
+                   trusted: Sequence[Net]) -> tuple[IP | None, str | None]:
+    """The client's address, and the same as text (what the ledger records)."""
+    ip, text = _peer(peer) if peer else (None, None)
     if ip is None or not trusted or not _trusted(ip, trusted):
-        return ip
+        return ip, text
+    found = _forwarded_client(ip, headers, trusted)
+    return found, str(found)
+
+
+def _forwarded_client(ip: IP, headers: dict[bytes, bytes], trusted: Sequence[Net]) -> IP:
     chain: list[str] = []
     fwd = headers.get(b"forwarded")
     if fwd:

@@ -236,6 +236,29 @@ def test_unsettled_reservation_counts_at_worst_case_after_its_lease(make):
     assert late == [] and final == [(400, 1)]
 
 
+def test_every_lease_ends_at_its_own_deadline_whatever_was_settled_or_admitted_around_it(make):
+    # Leases of mixed lengths, the earliest settled: each unsettled one counts at its worst case
+    # from its own deadline on, never before (the in-process counters skip the walk over leases
+    # until the earliest deadline they have seen).
+    c = make()
+    b = day_budget(10_000)
+
+    async def go():
+        short = await c.admit(req(cost=100, budgets=[b], lease=10))
+        long = await c.admit(req(cost=200, budgets=[b], now=T0 + 1, lease=100))
+        mid = await c.admit(req(cost=400, budgets=[b], now=T0 + 2, lease=30))
+        await c.settle(short.ticket, 50, 1, T0 + 5)
+        seen = []
+        for t in (T0 + 20, T0 + 31, T0 + 33, T0 + 100, T0 + 102):
+            await c.admit(req(cost=1, budgets=[b], now=t, lease=1000))  # an admission looks at the leases
+            seen.append((await c.spent([b], t))[0])
+        return long, mid, seen
+
+    long, mid, seen = run(go())
+    # spent, reserved: 50 settled; mid (400) ends at T0+32, long (200) at T0+101; probes reserve 1 each.
+    assert seen == [(50, 601), (50, 602), (450, 203), (450, 204), (650, 5)]
+
+
 def test_rolling_window_forgets_spend_after_the_window(make):
     c = make()
     b = BudgetCheck("key:a:24h", 1000, rolling=86400, scope="key", name="a", window="24h")

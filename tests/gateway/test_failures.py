@@ -7,6 +7,7 @@ rows, audit log, the database files — for the provider keys and the full virtu
 from __future__ import annotations
 
 import pathlib
+import time
 
 import anthropic
 import httpx2 as httpx
@@ -172,3 +173,62 @@ def test_nothing_secret_anywhere(gw, mock):
             assert s not in text, f"a secret ({s[:6]}…) appears in the {where}"
         for token in gw.issued:
             assert keys.is_well_formed(token) and token not in text
+
+
+class _OddProvider:
+    """A provider that answers every request with a header value that is not ASCII (b"caf\\xe9"), then
+    waits to see whether the gateway closes the connection."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.closed_by_gateway: list[bool] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        import threading
+
+        while True:
+            conn, _ = self.sock.accept()
+            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    def _one(self, conn) -> None:  # noqa: ANN001
+        conn.settimeout(10)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += conn.recv(65536)
+        head, _, rest = data.partition(b"\r\n\r\n")
+        length = int(next(line.split(b":", 1)[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+        while len(rest) < length:
+            rest += conn.recv(65536)
+        stream = b'"stream":true' in rest.replace(b" ", b"")
+        ctype = b"text/event-stream" if stream else b"application/json"
+        body = b'data: {"id":"x","object":"chat.completion.chunk","choices":[]}\n\n' if stream else b'{"id":"x"}'
+        conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: " + ctype + b"\r\nx-odd: caf\xe9\r\n"
+                     + (b"transfer-encoding: chunked\r\n\r\n" + b"%x\r\n" % len(body) + body + b"\r\n" if stream
+                        else b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body))
+        try:  # a stream is never finished: only the gateway closing the connection ends this wait
+            self.closed_by_gateway.append(conn.recv(1) == b"")
+        except OSError:
+            self.closed_by_gateway.append(False)
+        conn.close()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_response_the_gateway_cannot_read_is_a_502_settled_at_the_worst_case(gw, stream):
+    odd = _OddProvider()
+    name = f"odd{int(stream)}"
+    gw.add_provider(name, "openai", "sk-odd-" + "x" * 40, f"http://127.0.0.1:{odd.port}/v1")
+    key = gw.create_key(name)
+    r = post(gw, "/v1/chat/completions", key, {**CHAT, "max_tokens": 50, **({"stream": True} if stream else {})})
+    assert_gateway_error(r, 502, "upstream_error")
+    (row,) = ledger_rows(gw.control.store, key_name_of(gw, key), 1)
+    assert row.status == 502 and row.cost_nusd > 0  # it may have been billed: the worst case, never 0
+    if stream:  # the open stream is closed at once, not held until the upstream timeout
+        deadline = time.monotonic() + 5
+        while not odd.closed_by_gateway and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert odd.closed_by_gateway == [True]

@@ -41,6 +41,15 @@ def test_a_refused_or_unknown_path_is_read_afresh_every_time() -> None:
     assert p._routes == {}
 
 
+def test_long_queries_and_queries_with_a_key_are_routed_but_never_remembered() -> None:
+    p, oai, gem = _proxy(), FAMILIES["openai"], FAMILIES["gemini"]
+    assert p._routed("POST", b"/v1/chat/completions", "x=" + "a" * 64_000, oai)[1] is not None
+    assert p._routed("POST", b"/v1beta/models/gemini-2.5-flash:generateContent", "key=jsk_guess", gem)[1] is not None
+    assert p._routes == {}
+    p._routed("POST", b"/v1beta/models/gemini-2.5-flash:streamGenerateContent", "alt=sse", gem)
+    assert len(p._routes) == 1
+
+
 def test_the_route_memo_stays_bounded_whatever_paths_a_client_sends() -> None:
     p, gem = _proxy(), FAMILIES["gemini"]
     for i in range(5000):
@@ -76,3 +85,20 @@ def test_scopes_are_built_once_per_record_version_and_anew_after_an_edit() -> No
     assert again[1] is first[1] and again[2] is first[2]
     renamed = dataclasses.replace(edited, name="app2", seq=3)
     assert adm.scopes(renamed, provider)[0].name == "app2"
+
+
+def test_the_remembered_peer_address_and_its_text_match_a_fresh_parse() -> None:
+    import ipaddress
+
+    from jackstop.clientip import client_address, client_ip
+
+    xff = {b"x-forwarded-for": b"198.51.100.7, 10.0.0.2"}
+    trusted = (ipaddress.ip_network("10.0.0.0/8"),)
+    for _ in range(2):  # the second time from the memo
+        assert client_address("::ffff:203.0.113.9", xff, ()) == (ipaddress.ip_address("203.0.113.9"), "203.0.113.9")
+        assert client_address("[2001:db8::1]:443", {}, ()) == (ipaddress.ip_address("2001:db8::1"), "2001:db8::1")
+        # Forwarding headers count only from a trusted peer, and then the text follows the chain.
+        assert client_address("10.0.0.5", xff, trusted) == (ipaddress.ip_address("198.51.100.7"), "198.51.100.7")
+        assert client_address("10.0.0.5", xff, ()) == (ipaddress.ip_address("10.0.0.5"), "10.0.0.5")
+        assert client_address("not an address", {}, ()) == (None, None)
+        assert client_ip("10.0.0.5", xff, trusted) == ipaddress.ip_address("198.51.100.7")

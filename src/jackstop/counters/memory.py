@@ -35,6 +35,9 @@ class _Budget:
     buckets: dict[int, int] = field(default_factory=dict)  # rolling windows: bucket start -> spent
     reserved: int = 0
     leases: dict[str, tuple[float, int]] = field(default_factory=dict)  # request id -> (deadline, amount)
+    # At most the earliest deadline in `leases` (a settled lease may leave it lower): until then no
+    # lease can have ended, so admissions skip the walk over every lease in flight.
+    earliest: float = float("inf")
 
     def total(self, check: BudgetCheck, now: float) -> int:
         if not check.rolling:
@@ -88,13 +91,17 @@ class MemoryCounters(Counters):
         return b
 
     def _expire_leases(self, b: _Budget, check: BudgetCheck, now: float) -> None:
-        if not b.leases:
+        if not b.leases or now < b.earliest:
             return
+        earliest = float("inf")
         for rid, (deadline, amount) in list(b.leases.items()):
             if deadline <= now:  # never settled: count the worst case
                 del b.leases[rid]
                 b.reserved -= amount
                 b.add(check, now, amount)
+            elif deadline < earliest:
+                earliest = deadline
+        b.earliest = earliest
 
     def _rate_state(self, rc: RateCheck, now: float) -> RateState:
         if rc.kind == "rpm":
@@ -159,6 +166,8 @@ class MemoryCounters(Counters):
         for _bc, b in budgets:
             b.reserved += req.cost
             b.leases[req.request_id] = (deadline, req.cost)
+            if deadline < b.earliest:
+                b.earliest = deadline
         tpm_entries = []
         for rc in req.rates:
             if rc.kind == "rpm":

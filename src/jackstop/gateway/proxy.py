@@ -21,7 +21,7 @@ import orjson
 from jackstop import keys as tokens
 from jackstop.counters import CountersError
 from jackstop.gateway.admission import Admission, Denied, Grant, counters_unavailable
-from jackstop.clientip import client_ip, ip_text
+from jackstop.clientip import client_address
 from jackstop.secrets.custody import Custody, CustodyError
 from jackstop.gateway.http import ARRIVED, MAX_JSON_DEPTH, BodyTooLarge, ClientGone, json_too_deep, read_body
 from jackstop.gateway.journal import JournalError, ReservationJournal
@@ -180,6 +180,9 @@ class Proxy:
         hit = self._routes.get(memo)
         if hit is not None:
             return hit
+        # Only short paths and queries without credentials are remembered: the memo must not hold
+        # a client's key, nor let any client pin up to a header's worth of bytes per entry.
+        keep = len(raw_path) <= 512 and len(query) <= 128 and "key=" not in query
         # The route is read from the raw path: what the provider would see, not a decoded copy.
         try:
             segments = split_path(raw_path)
@@ -187,7 +190,7 @@ class Proxy:
             raise Refusal(400, exc.rule, exc.message) from None
         route, family = self.match(method, segments, query, guess)
         hit = (segments, route, family)
-        if route is not None:
+        if route is not None and keep:
             if len(self._routes) >= 4096:
                 self._routes.clear()
             self._routes[memo] = hit
@@ -202,10 +205,10 @@ class Proxy:
         query = scope["query_string"].decode("latin-1")
         headers = dict(scope["headers"])
         peer = scope.get("client")
-        ip = client_ip(peer[0] if peer else None, headers, self.trusted)
+        ip, ip_text = client_address(peer[0] if peer else None, headers, self.trusted)
         ua = headers.get(b"user-agent")
         row = LedgerRow(ts=time.time(), request_id=self._request_id(), endpoint=f"{method} {raw_path.decode('latin-1')[:200]}", status=0,
-                        source_ip=ip_text(ip) if ip is not None else None,
+                        source_ip=ip_text,
                         user_agent=ua.decode("latin-1")[:256] if ua else None)
         family = _guess_family(path, headers, query)
         route: Route | None = None
@@ -459,17 +462,28 @@ class Proxy:
         assert call.prepared is not None
         t_up = time.perf_counter()
         method = "GET" if route.endpoint == "models" else "POST"
+        # From here the provider may bill: whatever fails before its status is known (a response
+        # the client cannot read, a bug) settles at the worst case, never at nothing.
+        call.billed = True
         try:
             async with self.upstream.request(method, url, up_headers, call.prepared.body or None, stream) as resp:
                 call.billed = 200 <= resp.status < 300
                 row.upstream_latency_ms = (time.perf_counter() - t_up) * 1000.0
-                out_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in resp.headers
-                               if k not in _DROP_RESPONSE]
-                if call.grant is not None and call.grant.rate_headers:
-                    mine = {h for h, _ in call.grant.rate_headers}
-                    out_headers = [h for h in out_headers if h[0] not in mine] + call.grant.rate_headers
+                # The provider's headers (but hop-by-hop ones, and rate-limit headers the gateway sets
+                # itself), then the gateway's; and the provider's first content-type.
+                rate = call.grant.rate_headers if call.grant is not None else None
+                mine = {h for h, _ in rate} if rate else ()
+                out_headers = []
+                ctype = None
+                for k, v in resp.headers:
+                    if ctype is None and k == "content-type":
+                        ctype = v
+                    if k not in _DROP_RESPONSE and (kb := k.encode("latin-1")) not in mine:
+                        out_headers.append((kb, v.encode("latin-1")))
+                if rate:
+                    out_headers += rate
                 out_headers.append((b"x-jackstop-request-id", row.request_id.encode()))
-                ctype = next((v for k, v in resp.headers if k == "content-type"), "")
+                ctype = ctype or ""
                 if stream and 200 <= resp.status < 300 and ("event-stream" in ctype or call.family.streams_any_type):
                     await self._relay_stream(send, receive, resp, call, out_headers)
                 else:

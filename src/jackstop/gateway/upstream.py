@@ -136,16 +136,28 @@ class _PyreqwestExchange:
 
     async def __aenter__(self) -> UpstreamResponse:
         errors = self._errors
+        req = None
         try:
             if self._stream:
-                req = self._builder.streamed_read_buffer_limit(0).build_streamed()
-                resp = await req.__aenter__()
-                self._req = req
+                built = self._builder.streamed_read_buffer_limit(0).build_streamed()
+                resp = await built.__aenter__()
+                req = built
             else:
                 resp = await self._builder.build().send()
-        except errors.PyreqwestError as exc:
-            raise _pyreqwest_error(errors, exc) from None
-        return _PyreqwestResponse(resp, errors)
+            response = _PyreqwestResponse(resp, errors)
+        except BaseException as exc:
+            if req is not None:  # the streamed response was opened: close it, whatever failed after
+                try:
+                    await req.__aexit__(type(exc), exc, exc.__traceback__)
+                except errors.PyreqwestError:
+                    pass
+            if isinstance(exc, errors.PyreqwestError):
+                raise _pyreqwest_error(errors, exc) from None
+            if isinstance(exc, ValueError):  # a response header pyreqwest cannot turn into text
+                raise UpstreamError("read", f"the provider's response could not be read ({exc})") from None
+            raise
+        self._req = req
+        return response
 
     async def __aexit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
         errors = self._errors

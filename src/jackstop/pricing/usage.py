@@ -54,6 +54,8 @@ class Usage:
     def __post_init__(self) -> None:
         for name in _COUNTS:
             value = getattr(self, name)
+            if type(value) is int and value >= 0:  # the common case first (bool is not `int` by type)
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise UsageError(f"Usage.{name} must be a non-negative integer, got {value!r}")
         subsets = (
