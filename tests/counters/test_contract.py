@@ -287,3 +287,26 @@ def test_counters_for_a_window_begun_before_start_are_seeded(make):
     r = run(c.admit(req(cost=100, budgets=[b])))
     assert isinstance(r, Refused) and r.spent == 950
     assert seen == [b.counter]
+
+
+def test_many_budgets_forget_only_windows_that_ended_never_live_spend(monkeypatch):
+    import jackstop.counters.memory as memory
+
+    monkeypatch.setattr(memory, "FORGET_AT", 50)
+    c = MemoryCounters()
+    live = day_budget(1000)
+
+    async def go():
+        a = await c.admit(req(cost=900, budgets=[live]))
+        await c.settle(a.ticket, 900, 10, T0)
+        for i in range(120):  # other live windows, then windows that end at T0 + 10
+            end = T0 + 3600 if i < 60 else T0 + 10
+            other = BudgetCheck(f"key:o{i}:day:x", 10_000, start=T0 - 3600, end=end, scope="key", name=f"o{i}",
+                                window="day")
+            await c.admit(req(cost=1, budgets=[other], now=T0 + 20))
+        again = await c.admit(req(cost=900, budgets=[live], now=T0 + 20))
+        return again, len(c._budgets)
+
+    again, held = run(go())
+    assert isinstance(again, Refused) and again.rule == "budget_exceeded"  # the 900 spent is still counted
+    assert held < 121  # ended windows were forgotten

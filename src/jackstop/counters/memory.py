@@ -27,6 +27,7 @@ from jackstop.counters.base import (
 from jackstop.windows import BUCKET_SECONDS, bucket_of
 
 MINUTE = 60.0
+FORGET_AT = 100_000  # budgets held before those of ended windows are forgotten (see _forget_ended)
 
 
 @dataclass
@@ -38,6 +39,7 @@ class _Budget:
     # At most the earliest deadline in `leases` (a settled lease may leave it lower): until then no
     # lease can have ended, so admissions skip the walk over every lease in flight.
     earliest: float = float("inf")
+    end: float | None = None  # the window's end (None: rolling or total windows never end)
 
     def total(self, check: BudgetCheck, now: float) -> int:
         if not check.rolling:
@@ -70,6 +72,7 @@ class MemoryCounters(Counters):
         self._seed = seed
         self._started = time.time()
         self._budgets: dict[str, _Budget] = {}
+        self._forget_at = FORGET_AT
         self._rpm: dict[str, deque[float]] = {}
         self._tpm: dict[str, _Tokens] = {}
         self._inflight: dict[str, dict[str, float]] = {}  # counter -> request id -> lease deadline
@@ -78,17 +81,25 @@ class MemoryCounters(Counters):
     def _budget(self, check: BudgetCheck, now: float) -> _Budget:
         b = self._budgets.get(check.counter)
         if b is None:
-            b = self._budgets[check.counter] = _Budget()
+            b = self._budgets[check.counter] = _Budget(end=check.end)
             began_before_us = check.rolling or check.window == "total" or check.start < self._started
             if self._seed is not None and began_before_us:
                 seeded = self._seed(check)
                 if seeded:
                     b.add(check, now if not check.rolling else self._started, seeded)
-            if len(self._budgets) > 100_000:  # forget windows that have ended
-                for k in [k for k, v in self._budgets.items() if not v.reserved][:10_000]:
-                    self._budgets.pop(k, None)
+            if len(self._budgets) > self._forget_at:
+                self._forget_ended(now)
         self._expire_leases(b, check, now)
         return b
+
+    def _forget_ended(self, now: float) -> None:
+        """Forget budgets of windows that have ended with nothing reserved: no admission asks for them
+        again. A live window is never forgotten (it would come back at zero, unseeded, and let its
+        cap be overshot); while they are all live the next look waits until there are twice as many."""
+        ended = [k for k, v in self._budgets.items() if v.end is not None and v.end <= now and not v.leases]
+        for k in ended:
+            del self._budgets[k]
+        self._forget_at = max(FORGET_AT, 2 * len(self._budgets))
 
     def _expire_leases(self, b: _Budget, check: BudgetCheck, now: float) -> None:
         if not b.leases or now < b.earliest:

@@ -462,11 +462,17 @@ class Proxy:
         assert call.prepared is not None
         t_up = time.perf_counter()
         method = "GET" if route.endpoint == "models" else "POST"
-        # From here the provider may bill: whatever fails before its status is known (a response
-        # the client cannot read, a bug) settles at the worst case, never at nothing.
+        try:
+            exchange = self.upstream.request(method, url, up_headers, call.prepared.body or None, stream)
+        except ValueError:  # pyreqwest checks each header as it builds the request: nothing was sent
+            raise Refusal(502, "upstream_request_invalid",
+                          "the request to the provider could not be built: a header value holds a character HTTP "
+                          "does not allow (a client header, or the provider's stored secret); nothing was sent") from None
+        # From here the provider may bill: whatever fails before its status is known (a bug, a
+        # cancelled task) settles at the worst case, never at nothing.
         call.billed = True
         try:
-            async with self.upstream.request(method, url, up_headers, call.prepared.body or None, stream) as resp:
+            async with exchange as resp:
                 call.billed = 200 <= resp.status < 300
                 row.upstream_latency_ms = (time.perf_counter() - t_up) * 1000.0
                 # The provider's headers (but hop-by-hop ones, and rate-limit headers the gateway sets

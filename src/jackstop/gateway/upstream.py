@@ -53,7 +53,10 @@ class _PyreqwestResponse(UpstreamResponse):
         self._resp = resp
         self._errors = errors
         self.status = resp.status
-        self.headers = list(resp.headers.items())
+        try:
+            self.headers = list(resp.headers.items())
+        except ValueError:  # a value that is not text (a careless or hostile provider): only that one is dropped
+            self.headers = _text_headers(resp.headers)
 
     async def read(self) -> bytes:
         try:
@@ -75,6 +78,16 @@ class _PyreqwestResponse(UpstreamResponse):
             if chunk is None:
                 return
             yield bytes(chunk)
+
+
+def _text_headers(headers: Any) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for name in dict.fromkeys(headers.keys()):
+        try:
+            out += [(name, v) for v in headers.getall(name)]
+        except ValueError:
+            pass
+    return out
 
 
 class PyreqwestUpstream(Upstream):
@@ -104,11 +117,14 @@ class PyreqwestUpstream(Upstream):
 
     def request(self, method: str, url: str, headers: list[tuple[str, str]], body: bytes | None,
                 stream: bool) -> _PyreqwestExchange:
-        builder = self._client.request(method, url)
-        for k, v in headers:
-            builder = builder.header(k, v, is_sensitive=k in ("authorization", "x-api-key", "x-goog-api-key"))
-        if body is not None:
-            builder = builder.body_bytes(body)
+        try:
+            builder = self._client.request(method, url)
+            for k, v in headers:
+                builder = builder.header(k, v, is_sensitive=k in ("authorization", "x-api-key", "x-goog-api-key"))
+            if body is not None:
+                builder = builder.body_bytes(body)
+        except self._errors.PyreqwestError as exc:  # raised while building: nothing was sent
+            raise ValueError(str(exc)) from None
         return _PyreqwestExchange(builder, stream, self._errors)
 
 
@@ -153,8 +169,6 @@ class _PyreqwestExchange:
                     pass
             if isinstance(exc, errors.PyreqwestError):
                 raise _pyreqwest_error(errors, exc) from None
-            if isinstance(exc, ValueError):  # a response header pyreqwest cannot turn into text
-                raise UpstreamError("read", f"the provider's response could not be read ({exc})") from None
             raise
         self._req = req
         return response
