@@ -82,7 +82,7 @@ async def one(app, key: str, body: bytes) -> int:  # noqa: ANN001
     return status
 
 
-async def run(n: int) -> dict[str, float]:
+async def run(n: int, modes: tuple[str, ...] = ("json", "stream")) -> dict[str, float]:
     from jackstop import config
     from jackstop.gateway.app import Gateway
     from jackstop.control import Control
@@ -106,7 +106,7 @@ async def run(n: int) -> dict[str, float]:
     await gw.startup()
     out = {}
     try:
-        for mode in ("json", "stream"):
+        for mode in modes:
             body = request_body(mode == "stream").encode()
             for _ in range(200):  # warm up
                 await one(gw, key, body)
@@ -134,12 +134,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=4000)
     ap.add_argument("--repeat", type=int, default=3, help="runs; the lowest is reported (least disturbed)")
+    ap.add_argument("--modes", default="json,stream")
     args = ap.parse_args()
     import jackstop
 
     best: dict[str, float] = {}
     for _ in range(args.repeat):
-        for mode, us in asyncio.run(run(args.n)).items():
+        for mode, us in asyncio.run(run(args.n, tuple(args.modes.split(",")))).items():
             best[mode] = min(best.get(mode, float("inf")), us)
     print(f"jackstop pipeline CPU per request, in process, 16 concurrent, fake upstream "
           f"({pathlib.Path(jackstop.__file__).parent.parent}; best of {args.repeat} x {args.n}):")
