@@ -81,9 +81,7 @@ def ceil_div(numerator: int, denominator: int) -> int:
 
 def pico_to_nano_ceil(pico: int | Fraction) -> int:
     """Round a pico-USD amount up to the next whole nano-USD."""
-    if type(pico) is int:  # the common case, without Fraction's ABC isinstance check
-        return ceil_div(pico, PICO_PER_NANO)
-    if isinstance(pico, Fraction):
+    if type(pico) is not int and isinstance(pico, Fraction):  # `type` first: Fraction's check is an ABC's
         return math.ceil(pico / PICO_PER_NANO)
     return ceil_div(pico, PICO_PER_NANO)
 
