@@ -202,7 +202,7 @@ class Gateway:
     each, and `jackstop serve` running on it."""
 
     def __init__(self, tmp: pathlib.Path, name: str, up_port: int, extra_env: dict[str, str], workers: int,
-                 cpus: str, config: str | None = None, upstream_client: str = "pyreqwest") -> None:
+                 cpus: str, config: str | None = None, upstream_client: str = "auto") -> None:
         self.name, self.workers = name, workers
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("JACKSTOP_")}
@@ -297,7 +297,8 @@ def main() -> int:
     ap.add_argument("--modes", default="json,stream")
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--tiers", default="embedded,scaleout")
-    ap.add_argument("--upstream-client", default="pyreqwest", choices=["pyreqwest", "aiohttp"])
+    ap.add_argument("--upstream-client", default="auto", choices=["auto", "inloop", "pyreqwest", "aiohttp"],
+                    help="the gateway's (the bare pass-through always uses pyreqwest, as the issue's baseline)")
     ap.add_argument("--config", help="a jackstop.toml for the gateway (e.g. to turn the monitor off)")
     ap.add_argument("--before", metavar="CHECKOUT", help="also measure another checkout's gateway (1 worker), "
                                                          "e.g. a worktree of main, for before/after in one run")

@@ -80,10 +80,16 @@ def test_pyreqwest_chosen_without_the_fast_extra_names_it(env):
                           "pip install 'jackstop[fast]'\n")
 
 
-@pytest.mark.parametrize("block, client", [("", "PyreqwestUpstream"), ("pyreqwest", "AiohttpUpstream")])
-def test_auto_upstream_client_is_pyreqwest_when_installed_else_aiohttp(env, block, client):
+@pytest.mark.parametrize("block, proxy, client", [
+    ("", "", "InloopUpstream"), ("pyreqwest", "", "InloopUpstream"),
+    ("", "http://proxy.internal:3128", "PyreqwestUpstream"),  # pyreqwest goes through HTTPS_PROXY; inloop does not
+    ("pyreqwest", "http://proxy.internal:3128", "InloopUpstream"),
+])
+def test_auto_upstream_client_is_inloop_unless_a_proxy_is_set_and_pyreqwest_installed(env, block, proxy, client):
     code = "from jackstop.gateway.upstream import make_upstream\nprint(type(make_upstream('auto', 1, 1)).__name__)"
-    out = subprocess.run([sys.executable, "-c", code], env={**env, "JACKSTOP_TEST_BLOCK": block},
+    clean = {k: v for k, v in env.items() if k.lower() not in ("https_proxy", "http_proxy", "all_proxy")}
+    out = subprocess.run([sys.executable, "-c", code],
+                         env={**clean, "JACKSTOP_TEST_BLOCK": block, **({"HTTPS_PROXY": proxy} if proxy else {})},
                          capture_output=True, text=True, timeout=30)
     assert out.stdout == client + "\n", out.stderr
 

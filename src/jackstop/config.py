@@ -48,9 +48,10 @@ class ServerSettings(_Section):
     upstream_timeout: float = Field(
         600.0, gt=0, le=3600, description="seconds without a byte from the provider before giving up"
     )
-    upstream_client: Literal["auto", "pyreqwest", "aiohttp"] = Field(
-        "auto", description='"auto" (pyreqwest when the fast extra is installed, else aiohttp), '
-                            '"pyreqwest" (fast) or "aiohttp" (mature)'
+    upstream_client: Literal["auto", "inloop", "pyreqwest", "aiohttp"] = Field(
+        "auto", description='"auto" (inloop, or pyreqwest when HTTP(S)_PROXY is set and the fast extra is '
+                            'installed), "inloop" (in the event loop, fastest), "pyreqwest" (uses proxies) '
+                            'or "aiohttp" (mature)'
     )
     max_header_bytes: int = Field(
         64 * 1024, ge=1024, le=1024**2,

@@ -5,7 +5,7 @@ reserved for that route.
 
 This drives, as functions, the same code the servers run: httptools' URL split (what uvicorn
 hands the gateway), the gateway's path parser and route match, its upstream URL as the
-upstream client (pyreqwest's URL parser) sends it, and the mock provider's path decoding and
+upstream client (pyreqwest's URL parser, and the in-loop client's) sends it, and the mock provider's path decoding and
 routing (a real server's reading, decoding twice for Google). test_route_identity.py sends a
 smaller number of such requests end to end through a real gateway.
 """
@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from pyreqwest.http import Url
 
 from jackstop.gateway.admission import Denied
+from jackstop.gateway.inloop import split_url
 from jackstop.gateway.proxy import FAMILIES, Proxy, _guess_family
 from jackstop.mockprovider.routing import collect_credentials, decode_path, resolve
 from jackstop.providers.paths import PathError, split_path
@@ -113,10 +114,14 @@ def gateway_route(family: str, method: str, target: bytes):
 
 def provider_run(family: str, method: str, route) -> tuple:
     """What the provider runs for the URL the gateway builds, as its client sends it."""
-    url = Url(BASE[family] + route.upstream_path + ("?" + route.query if route.query else ""))
+    full = BASE[family] + route.upstream_path + ("?" + route.query if route.query else "")
+    url = Url(full)
     sent = url.path + ("?" + url.query_string if url.query_string else "")
     assert BASE[family].removeprefix("http://127.0.0.1:9") + route.upstream_path == url.path, \
         f"the upstream client rewrote {route.upstream_path!r} to {url.path!r}"
+    # The in-loop client (the default) sends its request target as written: it must take every URL the
+    # gateway forwards (it refuses any other form) and send what pyreqwest would.
+    assert split_url(full)[3] == sent, (full, sent)
     headers = dict(AUTH[family])
     query = {k: v[-1] for k, v in parse_qs(url.query_string or "", keep_blank_values=True).items()}
     mock_route = resolve(method, decode_path(sent), headers, collect_credentials(headers, query))

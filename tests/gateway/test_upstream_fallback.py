@@ -1,5 +1,6 @@
-"""The mature fallback upstream client (`server.upstream_client = "aiohttp"`) serves the same
-requests as the default one: JSON, streams with usage, and provider errors relayed as such."""
+"""The other upstream clients (`server.upstream_client = "aiohttp"`, the mature fallback, and
+"pyreqwest", which "auto" picks behind a proxy) serve the same requests as the default in-loop
+one: JSON, streams with usage, and provider errors relayed as such."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from tests.gateway.util import key_name_of, ledger_rows
 MSG = [{"role": "user", "content": "hello"}]
 
 
-@pytest.fixture(scope="module")
-def aio_gateway(tmp_path_factory, mock):
-    g = start_gateway(tmp_path_factory.mktemp("aio"), extra_env={"JACKSTOP_UPSTREAM_CLIENT": "aiohttp"})
+@pytest.fixture(scope="module", params=["aiohttp", "pyreqwest"])
+def aio_gateway(request, tmp_path_factory, mock):
+    g = start_gateway(tmp_path_factory.mktemp(request.param), extra_env={"JACKSTOP_UPSTREAM_CLIENT": request.param})
     g.add_provider("oai", "openai", mock.keys["openai"], mock.base_url + "/v1")
     g.add_provider("dead", "openai", "sk-dead-" + "y" * 40, f"http://127.0.0.1:{free_port()}/v1")
     yield g

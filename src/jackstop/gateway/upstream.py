@@ -1,10 +1,12 @@
 """The upstream HTTP client behind one small interface.
 
-pyreqwest (Rust's reqwest, the `fast` extra) is preferred when installed: measured here at about
-125 µs of gateway CPU per proxied request against 170 µs with aiohttp. aiohttp (mature) is the
-hard dependency every install has, and a drop-in replacement (`server.upstream_client`: "auto"
-picks pyreqwest when importable, else aiohttp). Streams are read with no
-read-ahead buffer, so each SSE event is relayed the moment it arrives.
+Three implementations (`server.upstream_client`):
+- "inloop" (jackstop.gateway.inloop, the default): HTTP/1.1 in the gateway's own event loop, no
+  thread hand-off; 100-140 µs less gateway CPU per request than pyreqwest (bench/profiles/NOTES.md);
+- "pyreqwest" (Rust's reqwest, the `fast` extra): what "auto" picks when a proxy variable is set,
+  since it goes through HTTP(S)_PROXY;
+- "aiohttp" (mature, a hard dependency): a drop-in fallback.
+Streams are read with no read-ahead buffer, so each SSE event is relayed the moment it arrives.
 """
 
 from __future__ import annotations
@@ -250,19 +252,32 @@ class AiohttpUpstream(Upstream):
             raise UpstreamError("other", str(exc)) from None
 
 
-def resolve_client(kind: str) -> str:
-    """"auto" -> "pyreqwest" when the fast extra is installed, else "aiohttp"."""
+PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+
+
+def resolve_client(kind: str, environ: Any = None) -> str:
+    """"auto" -> "inloop", or "pyreqwest" (the fast extra) when a proxy variable is set: the in-loop
+    client does not go through proxies, and pyreqwest does, as the gateway did before it."""
     if kind != "auto":
         return kind
+    import os
+
+    env = os.environ if environ is None else environ
+    if not any(env.get(v) for v in PROXY_VARIABLES):
+        return "inloop"
     try:
         import pyreqwest  # noqa: F401
     except ImportError:
-        return "aiohttp"
+        return "inloop"
     return "pyreqwest"
 
 
 def make_upstream(kind: str, connect_timeout: float, read_timeout: float) -> Upstream:
     kind = resolve_client(kind)
+    if kind == "inloop":
+        from jackstop.gateway.inloop import InloopUpstream
+
+        return InloopUpstream(connect_timeout, read_timeout)
     if kind == "aiohttp":
         return AiohttpUpstream(connect_timeout, read_timeout)
     from jackstop import extras

@@ -1,0 +1,418 @@
+"""The upstream client that runs in the gateway's own event loop: HTTP/1.1 over asyncio transports,
+responses parsed by httptools (llhttp, the parser uvicorn already runs for the gateway's clients).
+
+Why it exists: pyreqwest hands every request to its Tokio thread and every answer back. While the
+event loop is busy, each hand-back waits for the GIL, and both threads pay the wake-ups: measured
+end to end, jackstop spent 100-140 µs more CPU per proxied request with pyreqwest than with this
+client (bench/profiles/NOTES.md, sixth round). `server.upstream_client = "auto"` picks it unless a
+proxy variable is set (it does not use HTTP(S)_PROXY; pyreqwest does).
+
+What it does, and deliberately does not:
+- one request at a time per connection, kept alive in a pool per (scheme, host, port); an idle
+  connection is used again only within IDLE_SECONDS (servers commonly close after 5 s);
+- no retries, ever: a POST the provider may have received is never sent twice (it could bill twice);
+- TLS with the standard library's default context (certificate and host name verified), ALPN
+  http/1.1; no redirects, no decompression (no accept-encoding is added), no cookies;
+- the request is checked before anything is sent (ValueError, which the proxy refuses unsent):
+  the URL must be plain `scheme://host[:port]/path[?query]` with the path already in normal form (no
+  dot segments, no character a WHATWG parser would re-encode), so the path the provider reads is
+  the one the gateway routed; header names are tokens, values text without control characters;
+- the provider's header values that are not printable ASCII are dropped, as pyreqwest did;
+- a read timeout is the longest wait for the next bytes (as pyreqwest's); a stream is read with
+  back-pressure (the socket is paused while STREAM_BUFFER bytes wait for a slow client).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import ssl
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httptools
+
+from jackstop.gateway.upstream import Upstream, UpstreamError, UpstreamResponse
+
+log = logging.getLogger("jackstop.gateway")
+
+IDLE_SECONDS = 4.0  # under the 5 s keep-alive of Node's and uvicorn's defaults: no request on a closing socket
+MAX_IDLE_PER_HOST = 256
+STREAM_BUFFER = 1 << 20
+
+_HOST = re.compile(r"[A-Za-z0-9.-]+\Z")  # a DNS name or IPv4 address, as custody stores it
+_PORT = re.compile(r"[0-9]{1,5}\Z")
+# A path and query a WHATWG URL parser leaves as they are (pchar, "/", and in the query "?"), with
+# every "%" starting an escape: what the gateway routed is byte for byte what the provider reads.
+_PATH = re.compile(r"/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*(?:%[0-9A-Fa-f]{2}[A-Za-z0-9\-._~!$&'()*+,;=:@/]*)*\Z")
+_QUERY = re.compile(r"[A-Za-z0-9\-._~!$&()*+,;=:@/?]*(?:%[0-9A-Fa-f]{2}[A-Za-z0-9\-._~!$&()*+,;=:@/?]*)*\Z")
+_DOT_SEGMENT = re.compile(r"(?:^|/)(?:\.|%2e){1,2}(?:/|$)", re.I)
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*\Z")  # field-value: no CR, LF, NUL or other controls
+_TEXT = re.compile(rb"[\t\x20-\x7e]*\Z")
+# Framing and hop-by-hop headers are this client's to write; a caller passing one is a bug.
+_OWN = frozenset({"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer",
+                  "upgrade", "expect", "proxy-connection", "proxy-authorization"})
+
+
+def split_url(url: str) -> tuple[str, str, int, str, str]:
+    """(scheme, host, port, request target, host header) of a URL this client will send to, or
+    ValueError naming what is wrong with it."""
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower()
+    if not sep or scheme not in ("http", "https"):
+        raise ValueError("the upstream URL must start with http:// or https://")
+    slash = rest.find("/")
+    if slash < 0:
+        authority, target = rest, "/"
+    else:
+        authority, target = rest[:slash], rest[slash:]
+    if authority.startswith("["):
+        end = authority.find("]")
+        host, after = authority[1:end], authority[end + 1:]
+        if end < 0 or not host or any(c not in "0123456789abcdefABCDEF:." for c in host):
+            raise ValueError("the upstream URL's IPv6 address is not plain")
+        host_header_name = f"[{host}]"
+    else:
+        host, colon, port_text = authority.partition(":")
+        after = colon + port_text
+        if not _HOST.match(host):
+            raise ValueError("the upstream URL's host is not a plain name or address")
+        host_header_name = host
+    default = 443 if scheme == "https" else 80
+    if after:
+        if after[0] != ":" or not _PORT.match(after[1:]) or not 0 < int(after[1:]) < 65536:
+            raise ValueError("the upstream URL's port is not a number from 1 to 65535")
+        port = int(after[1:])
+    else:
+        port = default
+    path, q, query = target.partition("?")
+    if not _PATH.match(path) or (q and not _QUERY.match(query)) or _DOT_SEGMENT.search(path):
+        raise ValueError("the upstream URL's path or query is not in normal form")
+    host_header = host_header_name if port == default else f"{host_header_name}:{port}"
+    return scheme, host, port, target, host_header
+
+
+class _Connection(asyncio.Protocol):
+    """One kept-alive connection; `response` is the exchange reading from it, if any."""
+
+    def __init__(self, client: InloopUpstream, key: tuple[str, str, int]) -> None:
+        self.client = client
+        self.key = key
+        self.transport: Any = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.response: _Response | None = None
+        self.closed = False
+        self.idle_since = 0.0
+        self.last_read = 0.0
+
+    # -- transport ------------------------------------------------------------------------
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        r = self.response
+        if r is None or r.complete:  # bytes nobody asked for: the connection cannot be trusted again
+            if r is not None:
+                r.keep = False
+            self.close()
+            return
+        self.last_read = self.client.loop.time()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            r.keep = False
+            r.fail(UpstreamError("read", f"the provider's response is not valid HTTP/1.1 ({exc})"))
+            self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        r = self.response
+        if r is not None and not r.complete:
+            if r.until_close and exc is None and r.status:
+                r.finish(keep=False)  # a body delimited by the end of the connection
+            else:
+                r.fail(UpstreamError("read", "the provider closed the connection before its response ended"))
+
+    def pause_reading(self) -> None:
+        if not self.closed:
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if not self.closed:
+            self.transport.resume_reading()
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    # -- parser callbacks -----------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        r = self.response
+        if r.status:  # a second message after the answer, unasked: stop reading (data_received closes)
+            r.keep = False
+            raise ValueError("a message the client did not ask for")
+        r.headers = []  # an interim response's headers are not the final ones
+        r.framed = False
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        r = self.response
+        name = name.lower()
+        if name == b"content-length" or name == b"transfer-encoding":
+            r.framed = True
+        if _TEXT.match(value):
+            r.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+
+    def on_headers_complete(self) -> None:
+        r = self.response
+        status = self.parser.get_status_code()
+        if 100 <= status < 200:
+            if status == 101:
+                r.fail(UpstreamError("read", "the provider switched protocols"))
+                self.close()
+            return  # an interim response (103 Early Hints): the final one follows
+        r.status = status
+        r.until_close = not r.framed and status not in (204, 304)
+        if not r.head.done():
+            r.head.set_result(None)
+
+    def on_body(self, body: bytes) -> None:
+        self.response.add(body)
+
+    def on_message_complete(self) -> None:
+        r = self.response
+        if r.status and not r.complete:  # not the end of an interim response
+            r.finish(keep=self.parser.should_keep_alive())
+
+
+class _Response(UpstreamResponse):
+    def __init__(self, conn: _Connection, loop: asyncio.AbstractEventLoop) -> None:
+        self.conn = conn
+        self.loop = loop
+        self.status = 0
+        self.headers: list[tuple[str, str]] = []
+        self.head: asyncio.Future[None] = loop.create_future()
+        self.parts: list[bytes] = []
+        self.buffered = 0
+        self.paused = False
+        self.waiter: asyncio.Future[None] | None = None
+        self.complete = False
+        self.keep = False
+        self.framed = False
+        self.until_close = False
+        self.error: UpstreamError | None = None
+        self.streaming = False
+
+    # -- from the connection --------------------------------------------------------------
+    def add(self, data: bytes) -> None:
+        self.parts.append(data)
+        self.buffered += len(data)
+        if self.streaming and self.buffered > STREAM_BUFFER and not self.paused:
+            self.paused = True
+            self.conn.pause_reading()
+        self._wake()
+
+    def finish(self, keep: bool) -> None:
+        self.complete = True
+        self.keep = keep
+        self._wake()
+
+    def fail(self, exc: UpstreamError) -> None:
+        if self.complete or self.error is not None:
+            return
+        self.error = exc
+        if not self.head.done():
+            self.head.set_exception(exc)
+            self.head.exception()  # retrieved here too: a failure nobody awaited is not logged as lost
+        self._wake()
+
+    def _wake(self) -> None:
+        w = self.waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    async def _wait(self) -> None:
+        self.waiter = self.loop.create_future()
+        try:
+            await self.waiter
+        finally:
+            self.waiter = None
+
+    # -- to the proxy ---------------------------------------------------------------------
+    async def read(self) -> bytes:
+        while not self.complete:
+            if self.error is not None:
+                raise self.error
+            await self._wait()
+        self.buffered = 0
+        return b"".join(self.parts)
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        self.streaming = True
+        while True:
+            if self.parts:
+                parts, self.parts, self.buffered = self.parts, [], 0
+                if self.paused:
+                    self.paused = False
+                    self.conn.resume_reading()
+                for p in parts:
+                    yield p
+            elif self.complete:
+                return
+            elif self.error is not None:
+                raise self.error
+            else:
+                await self._wait()
+
+
+class _Exchange:
+    """One request: `async with` sends it and gives the response head; leaving returns the connection
+    to the pool when the response was read to its end, and closes it otherwise."""
+
+    __slots__ = ("client", "key", "data", "conn", "timer")
+
+    def __init__(self, client: InloopUpstream, key: tuple[str, str, int], data: bytes) -> None:
+        self.client = client
+        self.key = key
+        self.data = data
+        self.conn: _Connection | None = None
+        self.timer: asyncio.TimerHandle | None = None
+
+    async def __aenter__(self) -> _Response:
+        client = self.client
+        conn = await client.connection(self.key)
+        self.conn = conn
+        r = conn.response = _Response(conn, client.loop)
+        conn.last_read = client.loop.time()
+        conn.transport.write(self.data)
+        self._arm()
+        try:
+            await r.head
+        except BaseException:
+            self._end()
+            raise
+        return r
+
+    async def __aexit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
+        self._end()
+        return False
+
+    def _arm(self) -> None:
+        conn = self.conn
+        self.timer = self.client.loop.call_at(conn.last_read + self.client.read_timeout, self._late)
+
+    def _late(self) -> None:
+        conn = self.conn
+        r = conn.response if conn is not None else None
+        if r is None or r.complete or r.error is not None:
+            return
+        if r.paused:  # waiting for our own client to read, not for the provider
+            conn.last_read = self.client.loop.time()
+        if self.client.loop.time() - conn.last_read >= self.client.read_timeout:
+            r.fail(UpstreamError("timeout", f"no answer from the provider for {self.client.read_timeout:g} s"))
+            conn.close()
+        else:
+            self._arm()
+
+    def _end(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        conn, self.conn = self.conn, None
+        if conn is None:
+            return
+        r, conn.response = conn.response, None
+        if r is not None and r.complete and r.keep and not conn.closed:
+            self.client.release(conn)
+        else:
+            conn.close()
+
+
+class InloopUpstream(Upstream):
+    def __init__(self, connect_timeout: float, read_timeout: float, ssl_context: ssl.SSLContext | None = None) -> None:
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self._ssl = ssl_context
+        self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
+        self._targets: dict[str, tuple[tuple[str, str, int], str, str]] = {}
+        self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]  # set by start()
+
+    async def start(self) -> None:
+        import os
+
+        from jackstop.gateway.upstream import PROXY_VARIABLES
+
+        self.loop = asyncio.get_running_loop()
+        if any(os.environ.get(v) for v in PROXY_VARIABLES):
+            log.warning("server.upstream_client is inloop, which connects to providers directly: HTTP(S)_PROXY is "
+                        "not used (set upstream_client = \"pyreqwest\" to go through the proxy)")
+        if self._ssl is None:
+            self._ssl = ssl.create_default_context()
+            self._ssl.set_alpn_protocols(["http/1.1"])
+
+    async def close(self) -> None:
+        for conns in self._idle.values():
+            for c in conns:
+                c.close()
+        self._idle.clear()
+
+    def request(self, method: str, url: str, headers: list[tuple[str, str]], body: bytes | None,
+                stream: bool) -> _Exchange:
+        """Checks and frames the request (ValueError: nothing is sent); sending happens on `async with`."""
+        target = self._targets.get(url)
+        if target is None:
+            scheme, host, port, path, host_header = split_url(url)
+            target = ((scheme, host, port), path, host_header)
+            if len(url) <= 1024:  # provider URLs hold no secret (custody: keys travel in headers)
+                if len(self._targets) >= 4096:
+                    self._targets.clear()
+                self._targets[url] = target
+        key, path, host_header = target
+        if method not in ("GET", "POST"):
+            raise ValueError(f"the method {method[:20]!r} is not sent upstream")
+        parts = [f"{method} {path} HTTP/1.1\r\nhost: {host_header}\r\n".encode("latin-1")]
+        for name, value in headers:
+            if not _TOKEN.match(name) or name.lower() in _OWN:
+                raise ValueError(f"the header name {name[:40]!r} cannot be sent")
+            if not _VALUE.match(value):
+                raise ValueError(f"the value of header {name} holds a character HTTP does not allow")
+            parts.append(f"{name}: {value}\r\n".encode("latin-1"))
+        if body is not None or method == "POST":
+            parts.append(b"content-length: %d\r\n\r\n" % len(body or b""))
+            if body:
+                parts.append(body)
+        else:
+            parts.append(b"\r\n")
+        return _Exchange(self, key, b"".join(parts))
+
+    async def connection(self, key: tuple[str, str, int]) -> _Connection:
+        """A kept-alive connection to `key` idle for less than IDLE_SECONDS, else a new one."""
+        idle = self._idle.get(key)
+        now = self.loop.time()
+        while idle:
+            conn = idle.pop()
+            if not conn.closed and now - conn.idle_since < IDLE_SECONDS:
+                return conn
+            conn.close()
+        scheme, host, port = key
+        tls = scheme == "https"
+        try:
+            _, conn = await asyncio.wait_for(
+                self.loop.create_connection(lambda: _Connection(self, key), host, port,
+                                            ssl=self._ssl if tls else None, server_hostname=host if tls else None),
+                self.connect_timeout)
+        except TimeoutError:
+            raise UpstreamError("connect", f"no connection to {host}:{port} within {self.connect_timeout:g} s") from None
+        except (OSError, ssl.SSLError) as exc:  # refused, unreachable, unknown name, certificate not trusted
+            raise UpstreamError("connect", f"cannot connect to {host}:{port} ({exc.__class__.__name__})") from None
+        return conn
+
+    def release(self, conn: _Connection) -> None:
+        conn.idle_since = self.loop.time()
+        idle = self._idle.setdefault(conn.key, [])
+        if len(idle) >= MAX_IDLE_PER_HOST:
+            conn.close()
+        else:
+            idle.append(conn)

@@ -1,0 +1,436 @@
+"""The in-loop upstream client (jackstop.gateway.inloop) against scripted raw HTTP servers: what it
+sends, when it reuses a connection, and how every way a provider can misbehave ends (an
+UpstreamError of the right kind, a connection never used again). The gateway suites run through it
+too: it is the default client."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import ssl
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from jackstop.gateway import inloop
+from jackstop.gateway.inloop import InloopUpstream, split_url
+from jackstop.gateway.upstream import UpstreamError
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+OK = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
+
+
+async def read_request(reader: asyncio.StreamReader) -> bytes:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")), 0)
+    return head + await reader.readexactly(length)
+
+
+class Server:
+    """A raw TCP server running `handler` per connection; counts connections and keeps requests."""
+
+    def __init__(self, handler: Handler, ssl_context: ssl.SSLContext | None = None) -> None:
+        self.handler, self.ssl = handler, ssl_context
+        self.connections = 0
+        self.requests: list[bytes] = []
+
+    async def __aenter__(self) -> Server:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.connections += 1
+            try:
+                await self.handler(reader, writer)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                writer.close()
+
+        self.server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=self.ssl)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.close()
+
+    def url(self, path: str = "/v1/chat/completions", scheme: str = "http", host: str = "127.0.0.1") -> str:
+        return f"{scheme}://{host}:{self.port}{path}"
+
+
+def keep_alive(answer: bytes = OK) -> Callable[[Server], Handler]:
+    def make(server: Server) -> Handler:
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while True:
+                server.requests.append(await read_request(reader))
+                writer.write(answer)
+                await writer.drain()
+        return handler
+    return make
+
+
+def serving(make: Callable[[Server], Handler], **kw: object) -> Server:
+    s = Server(None, **kw)  # type: ignore[arg-type]
+    s.handler = make(s)
+    return s
+
+
+async def post(client: InloopUpstream, url: str, body: bytes = b'{"a":1}',
+               headers: list[tuple[str, str]] | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
+    async with client.request("POST", url, headers or [("authorization", "Bearer sk-x")], body, False) as r:
+        return r.status, [h for h in r.headers if h[0] != "content-length"], await r.read()
+
+
+def run(coro: Awaitable[object]) -> object:
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+async def started(read_timeout: float = 5.0, **kw: object) -> InloopUpstream:
+    c = InloopUpstream(1.0, read_timeout, **kw)  # type: ignore[arg-type]
+    await c.start()
+    return c
+
+
+# -- the URL --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("url, expected", [
+    ("https://api.openai.com/v1/chat/completions", ("https", "api.openai.com", 443, "/v1/chat/completions", "api.openai.com")),
+    ("http://127.0.0.1:8080/v1/x?alt=sse", ("http", "127.0.0.1", 8080, "/v1/x?alt=sse", "127.0.0.1:8080")),
+    ("HTTPS://api.openai.com:443/v1", ("https", "api.openai.com", 443, "/v1", "api.openai.com")),
+    ("http://[::1]:9/v1beta/models/gemini-2.5-flash:generateContent",
+     ("http", "::1", 9, "/v1beta/models/gemini-2.5-flash:generateContent", "[::1]:9")),
+    ("https://x.example/v1/models/a%2Fb", ("https", "x.example", 443, "/v1/models/a%2Fb", "x.example")),
+])
+def test_a_plain_url_is_split_as_written(url, expected):
+    assert split_url(url) == expected
+
+
+@pytest.mark.parametrize("url", [
+    "ftp://api.openai.com/v1", "api.openai.com/v1", "https://user@api.openai.com/v1", "https://api.openai.com\\@evil/v1",
+    "https://api.openai.com:0/v1", "https://api.openai.com:65536/v1", "https://api.openai.com:x/v1",
+    "https://api.openai.com/v1/../admin", "https://api.openai.com/v1/%2e%2E/admin", "https://api.openai.com/v1/./x",
+    "https://api.openai.com/v1/a b", "https://api.openai.com/v1/x#frag", "https://api.openai.com/v1/%zz",
+    "https://api.openai.com/v1/\u00e9", "https://api.openai.com/v1?q=\"x\"", "https://[::1/v1", "https:///v1",
+    "https://api.openai.com/v1/x\r\nhost: evil",
+])
+def test_a_url_another_parser_could_read_differently_is_refused(url):
+    with pytest.raises(ValueError):
+        split_url(url)
+
+
+# -- what is sent ---------------------------------------------------------------------------
+
+def test_the_request_is_framed_by_the_client_and_sent_as_checked():
+    async def go() -> None:
+        async with serving(keep_alive()) as s:
+            c = await started()
+            assert await post(c, s.url("/v1/x?alt=sse")) == (200, [("content-type", "application/json")], b"{}")
+            head, _, body = s.requests[0].partition(b"\r\n\r\n")
+            lines = head.split(b"\r\n")
+            assert lines[0] == b"POST /v1/x?alt=sse HTTP/1.1"
+            assert sorted(lines[1:]) == sorted([b"host: 127.0.0.1:%d" % s.port, b"authorization: Bearer sk-x",
+                                                b"content-length: 7"])
+            assert body == b'{"a":1}'
+            await c.close()
+    run(go())
+
+
+@pytest.mark.parametrize("header", [("x-a", "v\r\nx-injected: 1"), ("x-a", "v\nx"), ("x-a", "nul\x00"), ("x-a", "\x01"),
+                                    ("x a", "v"), ("x-a:", "v"), ("", "v"), ("host", "evil.example"),
+                                    ("Content-Length", "0"), ("transfer-encoding", "chunked"), ("connection", "close"),
+                                    ("x-a", "\u20ac")])
+def test_a_header_http_does_not_allow_is_refused_before_anything_is_sent(header):
+    async def go() -> None:
+        async with serving(keep_alive()) as s:
+            c = await started()
+            with pytest.raises(ValueError):
+                c.request("POST", s.url(), [header], b"{}", False)
+            assert s.connections == 0
+    run(go())
+
+
+# -- connections ----------------------------------------------------------------------------
+
+def test_a_connection_is_kept_alive_and_reused_one_request_at_a_time():
+    async def go() -> None:
+        async with serving(keep_alive()) as s:
+            c = await started()
+            for _ in range(5):
+                assert (await post(c, s.url()))[0] == 200
+            results = await asyncio.gather(*[post(c, s.url()) for _ in range(4)])
+            assert [r[0] for r in results] == [200] * 4
+            assert s.connections == 4 and len(s.requests) == 9  # 1 for the sequence, 3 more for the burst
+            await c.close()
+    run(go())
+
+
+def test_an_idle_connection_past_its_time_is_never_used_again(monkeypatch):
+    monkeypatch.setattr(inloop, "IDLE_SECONDS", 0.0)
+    async def go() -> None:
+        async with serving(keep_alive()) as s:
+            c = await started()
+            for _ in range(3):
+                assert (await post(c, s.url()))[0] == 200
+            assert s.connections == 3
+    run(go())
+
+
+def test_a_connection_the_provider_closes_is_not_reused_and_a_response_without_keep_alive_closes_it():
+    answer = OK.replace(b"\r\n\r\n", b"\r\nconnection: close\r\n\r\n")
+
+    def make(server: Server) -> Handler:
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            server.requests.append(await read_request(reader))
+            writer.write(answer)
+            await writer.drain()
+        return handler
+
+    async def go() -> None:
+        async with serving(make) as s:
+            c = await started()
+            for _ in range(3):
+                assert (await post(c, s.url()))[0] == 200
+            assert s.connections == 3
+    run(go())
+
+
+def test_a_response_left_unread_closes_its_connection():
+    def make(server: Server) -> Handler:
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while True:
+                request = await read_request(reader)
+                server.requests.append(request)
+                long = request.endswith(b"long")
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n{" if long else OK)
+                await writer.drain()
+        return handler
+
+    async def go() -> None:
+        async with serving(make) as s:
+            c = await started()
+            async with c.request("POST", s.url(), [], b"long", True) as r:
+                assert r.status == 200  # left before its body ended
+            assert (await post(c, s.url()))[0] == 200
+            assert (await post(c, s.url()))[0] == 200
+            assert s.connections == 2  # the second connection was kept, the first was not
+    run(go())
+
+
+def test_unasked_bytes_on_an_idle_connection_close_it():
+    def make(server: Server) -> Handler:
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while True:
+                server.requests.append(await read_request(reader))
+                writer.write(OK + b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")  # a second, unasked answer
+                await writer.drain()
+        return handler
+
+    async def go() -> None:
+        async with serving(make) as s:
+            c = await started()
+            for _ in range(2):
+                assert await post(c, s.url()) == (200, [("content-type", "application/json")], b"{}")
+            assert s.connections == 2
+    run(go())
+
+
+# -- how a provider's answer can end ----------------------------------------------------------
+
+def scripted(answer: bytes, then_close: bool = True, wait: float = 0.0) -> Callable[[Server], Handler]:
+    def make(server: Server) -> Handler:
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            server.requests.append(await read_request(reader))
+            writer.write(answer)
+            await writer.drain()
+            await asyncio.sleep(wait)
+            if not then_close:
+                await asyncio.sleep(30)
+        return handler
+    return make
+
+
+def test_a_body_cut_short_is_a_read_error():
+    async def go() -> None:
+        async with serving(scripted(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"partial\"")) as s:
+            c = await started()
+            with pytest.raises(UpstreamError) as exc:
+                await post(c, s.url())
+            assert exc.value.kind == "read"
+    run(go())
+
+
+def test_a_provider_that_closes_before_answering_is_a_read_error_not_a_connect_error():
+    async def go() -> None:
+        async with serving(scripted(b"")) as s:
+            c = await started()
+            with pytest.raises(UpstreamError) as exc:
+                await post(c, s.url())
+            assert exc.value.kind == "read"  # the request was sent: the provider may bill it
+    run(go())
+
+
+def test_bytes_that_are_not_http_are_a_read_error():
+    async def go() -> None:
+        async with serving(scripted(b"SSH-2.0-OpenSSH\r\n\r\n")) as s:
+            c = await started()
+            with pytest.raises(UpstreamError) as exc:
+                await post(c, s.url())
+            assert exc.value.kind == "read"
+    run(go())
+
+
+def test_a_body_delimited_by_the_close_of_the_connection_is_read_whole():
+    async def go() -> None:
+        async with serving(scripted(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n{\"whole\": true}")) as s:
+            c = await started()
+            assert (await post(c, s.url()))[2] == b'{"whole": true}'
+            assert (await post(c, s.url()))[0] == 200 and s.connections == 2
+    run(go())
+
+
+def test_an_interim_response_is_skipped_for_the_final_one():
+    async def go() -> None:
+        async with serving(keep_alive(b"HTTP/1.1 103 Early Hints\r\nlink: </x>\r\n\r\n" + OK)) as s:
+            c = await started()
+            assert await post(c, s.url()) == (200, [("content-type", "application/json")], b"{}")
+            assert await post(c, s.url()) == (200, [("content-type", "application/json")], b"{}")
+            assert s.connections == 1
+    run(go())
+
+
+def test_a_provider_header_that_is_not_printable_ascii_is_dropped():
+    async def go() -> None:
+        answer = b"HTTP/1.1 200 OK\r\nx-odd: caf\xe9\r\nx-fine: yes\r\ncontent-length: 2\r\n\r\n{}"
+        async with serving(keep_alive(answer)) as s:
+            c = await started()
+            assert (await post(c, s.url()))[1] == [("x-fine", "yes")]
+    run(go())
+
+
+def test_nothing_to_connect_to_is_a_connect_error():
+    async def go() -> None:
+        async with serving(keep_alive()) as s:
+            port = s.port
+        c = await started()
+        with pytest.raises(UpstreamError) as exc:
+            await post(c, f"http://127.0.0.1:{port}/v1/x")
+        assert exc.value.kind == "connect"  # nothing was sent: nothing is billed
+    run(go())
+
+
+def test_a_provider_that_stops_sending_is_a_timeout_after_the_read_timeout():
+    async def go() -> None:
+        # the head arrives, then nothing: the read timeout counts from the last bytes
+        async with serving(scripted(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n{", then_close=False)) as s:
+            c = await started(read_timeout=0.3)
+            loop = asyncio.get_running_loop()
+            t0 = loop.time()
+            with pytest.raises(UpstreamError) as exc:
+                await post(c, s.url())
+            assert exc.value.kind == "timeout" and 0.25 < loop.time() - t0 < 5
+        async with serving(scripted(b"", then_close=False)) as s:  # no answer at all
+            c = await started(read_timeout=0.3)
+            with pytest.raises(UpstreamError) as exc:
+                await post(c, s.url())
+            assert exc.value.kind == "timeout"
+    run(go())
+
+
+def test_a_stream_is_relayed_as_it_arrives():
+    release = None
+
+    def make(server: Server) -> Handler:
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            server.requests.append(await read_request(reader))
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+                         b"9\r\ndata: 1\n\n\r\n")
+            await writer.drain()
+            await release.wait()
+            writer.write(b"9\r\ndata: 2\n\n\r\n0\r\n\r\n")
+            await writer.drain()
+            await keep_alive()(server)(reader, writer)  # then plain answers on the same connection
+        return handler
+
+    async def go() -> None:
+        nonlocal release
+        release = asyncio.Event()
+        async with serving(make) as s:
+            c = await started()
+            async with c.request("POST", s.url(), [], b"{}", True) as r:
+                it = r.chunks().__aiter__()
+                assert await it.__anext__() == b"data: 1\n\n"  # before the provider sent the rest
+                release.set()
+                assert [chunk async for chunk in it] == [b"data: 2\n\n"]
+            assert (await post(c, s.url()))[0] == 200 and s.connections == 1  # chunked end: kept alive
+    run(go())
+
+
+def test_a_stream_for_a_slow_reader_pauses_the_provider_rather_than_filling_memory():
+    size = 8 * inloop.STREAM_BUFFER
+
+    def make(server: Server) -> Handler:
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            server.requests.append(await read_request(reader))
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % size)
+            for _ in range(size // 65536):
+                writer.write(b"x" * 65536)
+                await writer.drain()
+        return handler
+
+    async def go() -> None:
+        async with serving(make) as s:
+            c = await started()
+            async with c.request("POST", s.url(), [], b"{}", True) as r:
+                it = r.chunks().__aiter__()
+                got = len(await it.__anext__())
+                await asyncio.sleep(0.5)  # a client that does not read
+                assert r.paused and r.buffered <= inloop.STREAM_BUFFER + 1024 * 1024
+                async for chunk in it:
+                    got += len(chunk)
+                assert got == size
+    run(go())
+
+
+# -- TLS ----------------------------------------------------------------------------------------
+
+def _certificate(tmp_path) -> tuple[str, str]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_path), str(key_path)
+
+
+def test_tls_verifies_the_certificate_and_the_host_name_before_sending(tmp_path):
+    cert, key = _certificate(tmp_path)
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert, key)
+    trusting = ssl.create_default_context(cafile=cert)
+
+    async def go() -> None:
+        async with serving(keep_alive(), ssl_context=server_ctx) as s:
+            c = await started()  # the system's roots: this certificate is not trusted
+            with pytest.raises(UpstreamError) as exc:
+                await post(c, s.url(scheme="https", host="localhost"))
+            assert exc.value.kind == "connect"
+            c = await started(ssl_context=trusting)
+            with pytest.raises(UpstreamError) as exc:  # trusted, but issued for another name
+                await post(c, s.url(scheme="https", host="127.0.0.1"))
+            assert exc.value.kind == "connect"
+            assert s.requests == []  # nothing was sent on either
+            assert await post(c, s.url(scheme="https", host="localhost")) == (
+                200, [("content-type", "application/json")], b"{}")
+            assert (await post(c, s.url(scheme="https", host="localhost")))[0] == 200
+            assert len(s.requests) == 2
+    run(go())
