@@ -191,6 +191,17 @@ def test_a_connection_the_provider_closes_is_not_reused_and_a_response_without_k
     run(go())
 
 
+def test_a_kept_alive_connection_the_provider_closes_while_idle_is_not_picked():
+    async def go() -> None:
+        async with serving(scripted(OK, wait=0.05)) as s:  # answers keep-alive, then closes 50 ms later
+            c = await started()
+            assert (await post(c, s.url()))[0] == 200
+            await asyncio.sleep(0.3)
+            assert (await post(c, s.url()))[0] == 200  # a new connection, not a send into the closed one
+            assert s.connections == 2
+    run(go())
+
+
 def test_a_response_left_unread_closes_its_connection():
     def make(server: Server) -> Handler:
         async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -9,7 +9,7 @@ proxy variable is set (it does not use HTTP(S)_PROXY; pyreqwest does).
 
 What it does, and deliberately does not:
 - one request at a time per connection, kept alive in a pool per (scheme, host, port); an idle
-  connection is used again only within IDLE_SECONDS (servers commonly close after 5 s);
+  connection is used again only within IDLE_SECONDS, and never once the server has closed it;
 - no retries, ever: a POST the provider may have received is never sent twice (it could bill twice);
 - TLS with the standard library's default context (certificate and host name verified), ALPN
   http/1.1; no redirects, no decompression (no accept-encoding is added), no cookies;
@@ -37,7 +37,10 @@ from jackstop.gateway.upstream import Upstream, UpstreamError, UpstreamResponse
 
 log = logging.getLogger("jackstop.gateway")
 
-IDLE_SECONDS = 4.0  # under the 5 s keep-alive of Node's and uvicorn's defaults: no request on a closing socket
+# An idle connection is used again within this time (aiohttp keeps 15 s, reqwest 90 s). A server that
+# closes sooner sends its FIN, which marks the connection closed before it is picked; the rare send
+# that races a close ends as a read error, settled at the worst case, and is never retried.
+IDLE_SECONDS = 30.0
 MAX_IDLE_PER_HOST = 256
 STREAM_BUFFER = 1 << 20
 
