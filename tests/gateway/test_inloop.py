@@ -445,3 +445,73 @@ def test_tls_verifies_the_certificate_and_the_host_name_before_sending(tmp_path)
             assert (await post(c, s.url(scheme="https", host="localhost")))[0] == 200
             assert len(s.requests) == 2
     run(go())
+
+
+# -- found in review: a hostile provider's answers ------------------------------------------------
+
+@pytest.mark.parametrize("answer", [
+    b"HTTP/1.1 000 X\r\ncontent-length: 0\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}",  # 0 reads as unbilled
+    b"HTTP/1.1 101 Switching Protocols\r\nupgrade: h2c\r\nconnection: upgrade\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nx-big: " + b"a" * (2 * 1024 * 1024) + b"\r\ncontent-length: 2\r\n\r\n{}",
+    b"HTTP/1.1 200 OK\r\n" + b"x-many: 1\r\n" * 100_000 + b"content-length: 2\r\n\r\n{}",
+])
+def test_a_status_that_is_not_http_an_upgrade_or_headers_of_any_size_are_a_read_error(answer):
+    async def go() -> None:
+        async with serving(scripted(answer, then_close=False)) as s:
+            c = await started(read_timeout=5)
+            with pytest.raises(UpstreamError) as exc:
+                await post(c, s.url())
+            assert exc.value.kind == "read"
+    run(go())
+
+
+def test_a_body_cut_by_a_bare_close_over_tls_is_a_read_error(tmp_path):
+    cert, key = _certificate(tmp_path)
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert, key)
+
+    async def go() -> None:
+        # no length, no chunking: over plain http the close ends the body; over TLS it may be a cut
+        async with serving(scripted(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n{\"a\":"),
+                           ssl_context=server_ctx) as s:
+            c = await started(ssl_context=ssl.create_default_context(cafile=cert))
+            with pytest.raises(UpstreamError) as exc:
+                await post(c, s.url(scheme="https", host="localhost"))
+            assert exc.value.kind == "read"
+    run(go())
+
+
+def test_a_stream_left_while_paused_is_closed_not_pooled(monkeypatch):
+    monkeypatch.setattr(inloop, "STREAM_BUFFER", 10)
+
+    def make(server: Server) -> Handler:
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            server.requests.append(await read_request(reader))
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 102\r\n\r\nab")
+            await writer.drain()
+            await asyncio.sleep(0.1)
+            writer.write(b"x" * 100)  # the rest, and the end, in one read: over the buffer while complete
+            await writer.drain()
+            await keep_alive()(server)(reader, writer)
+        return handler
+
+    async def go() -> None:
+        async with serving(make) as s:
+            c = await started(read_timeout=2)
+            async with c.request("POST", s.url(), [], b"{}", True) as r:
+                it = r.chunks().__aiter__()
+                assert await it.__anext__() == b"ab"
+                await asyncio.sleep(0.3)
+                assert r.complete and r.paused  # left here, without reading the rest
+            assert (await post(c, s.url()))[0] == 200  # on a new connection: a paused one would time out
+            assert s.connections == 2
+    run(go())
+
+
+def test_the_tls_context_never_writes_session_keys(monkeypatch):
+    monkeypatch.setenv("SSLKEYLOGFILE", "/tmp/jackstop-test-keylog")
+
+    async def go() -> None:
+        c = await started()
+        assert c._ssl.keylog_filename is None
+    run(go())

@@ -11,13 +11,15 @@ What it does, and deliberately does not:
 - one request at a time per connection, kept alive in a pool per (scheme, host, port); an idle
   connection is used again only within IDLE_SECONDS, and never once the server has closed it;
 - no retries, ever: a POST the provider may have received is never sent twice (it could bill twice);
-- TLS with the standard library's default context (certificate and host name verified), ALPN
-  http/1.1; no redirects, no decompression (no accept-encoding is added), no cookies;
+- TLS with the standard library's default context (certificate and host name verified, never
+  SSLKEYLOGFILE), ALPN http/1.1; no redirects, no decompression (no accept-encoding is added), no cookies;
 - the request is checked before anything is sent (ValueError, which the proxy refuses unsent):
   the URL must be plain `scheme://host[:port]/path[?query]` with the path already in normal form (no
   dot segments, no character a WHATWG parser would re-encode), so the path the provider reads is
   the one the gateway routed; header names are tokens, values text without control characters;
-- the provider's header values that are not printable ASCII are dropped, as pyreqwest did;
+- the provider's header values that are not printable ASCII are dropped, as pyreqwest did; an answer
+  whose status is not 100-599, that switches protocols, or whose headers are over MAX_HEAD_BYTES is a
+  read error; over TLS a body must have a length or be chunked (a bare close could be a cut);
 - a read timeout is the longest wait for the next bytes (as pyreqwest's); a stream is read with
   back-pressure (the socket is paused while STREAM_BUFFER bytes wait for a slow client).
 """
@@ -43,6 +45,7 @@ log = logging.getLogger("jackstop.gateway")
 IDLE_SECONDS = 30.0
 MAX_IDLE_PER_HOST = 256
 STREAM_BUFFER = 1 << 20
+MAX_HEAD_BYTES = 256 * 1024  # status line and headers of one answer, interim ones included (hyper: ~400 KB)
 
 _HOST = re.compile(r"[A-Za-z0-9.-]+\Z")  # a DNS name or IPv4 address, as custody stores it
 _PORT = re.compile(r"[0-9]{1,5}\Z")
@@ -122,19 +125,28 @@ class _Connection(asyncio.Protocol):
             self.close()
             return
         self.last_read = self.client.loop.time()
+        if not r.head.done():
+            r.head_bytes += len(data)  # counted before httptools buffers a header of any size
+            if r.head_bytes > MAX_HEAD_BYTES:
+                r.keep = False
+                r.fail(UpstreamError("read", f"the provider's response headers are over {MAX_HEAD_BYTES} bytes"))
+                self.close()
+                return
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserError as exc:
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
             r.keep = False
-            r.fail(UpstreamError("read", f"the provider's response is not valid HTTP/1.1 ({exc})"))
+            r.fail(UpstreamError("read", f"the provider's response is not valid HTTP/1.1 ({exc.__class__.__name__})"))
             self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         r = self.response
         if r is not None and not r.complete:
-            if r.until_close and exc is None and r.status:
-                r.finish(keep=False)  # a body delimited by the end of the connection
+            if r.until_close and exc is None and r.head.done() and self.key[0] == "http":
+                # A body delimited by the end of the connection. Not over TLS: asyncio reports a bare
+                # TCP FIN (no close_notify) as a clean end, so anyone on the path could cut the body.
+                r.finish(keep=False)
             else:
                 r.fail(UpstreamError("read", "the provider closed the connection before its response ended"))
 
@@ -154,7 +166,7 @@ class _Connection(asyncio.Protocol):
     # -- parser callbacks -----------------------------------------------------------------
     def on_message_begin(self) -> None:
         r = self.response
-        if r.status:  # a second message after the answer, unasked: stop reading (data_received closes)
+        if r.head.done():  # a second message after the answer, unasked: stop reading (data_received closes)
             r.keep = False
             raise ValueError("a message the client did not ask for")
         r.headers = []  # an interim response's headers are not the final ones
@@ -162,6 +174,8 @@ class _Connection(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         r = self.response
+        if r.head.done():
+            return  # a chunked body's trailer: not relayed
         name = name.lower()
         if name == b"content-length" or name == b"transfer-encoding":
             r.framed = True
@@ -171,6 +185,8 @@ class _Connection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         r = self.response
         status = self.parser.get_status_code()
+        if not 100 <= status <= 599:  # "000" would read as unbilled, and let a second answer follow
+            raise ValueError("not an HTTP status")
         if 100 <= status < 200:
             if status == 101:
                 r.fail(UpstreamError("read", "the provider switched protocols"))
@@ -186,7 +202,7 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         r = self.response
-        if r.status and not r.complete:  # not the end of an interim response
+        if r.head.done() and not r.complete:  # not the end of an interim response
             r.finish(keep=self.parser.should_keep_alive())
 
 
@@ -197,6 +213,7 @@ class _Response(UpstreamResponse):
         self.status = 0
         self.headers: list[tuple[str, str]] = []
         self.head: asyncio.Future[None] = loop.create_future()
+        self.head_bytes = 0
         self.parts: list[bytes] = []
         self.buffered = 0
         self.paused = False
@@ -327,7 +344,8 @@ class _Exchange:
         if conn is None:
             return
         r, conn.response = conn.response, None
-        if r is not None and r.complete and r.keep and not conn.closed:
+        # Pooled only when read to its end and still reading (a stream left while paused is not).
+        if r is not None and r.complete and r.keep and not r.paused and not conn.closed:
             self.client.release(conn)
         else:
             conn.close()
@@ -353,6 +371,7 @@ class InloopUpstream(Upstream):
                         "not used (set upstream_client = \"pyreqwest\" to go through the proxy)")
         if self._ssl is None:
             self._ssl = ssl.create_default_context()
+            self._ssl.keylog_filename = None  # never SSLKEYLOGFILE: those secrets decrypt every provider key sent
             self._ssl.set_alpn_protocols(["http/1.1"])
 
     async def close(self) -> None:
@@ -396,7 +415,8 @@ class InloopUpstream(Upstream):
         now = self.loop.time()
         while idle:
             conn = idle.pop()
-            if not conn.closed and now - conn.idle_since < IDLE_SECONDS:
+            # is_closing: the loop has seen the server's FIN but not yet reported connection_lost
+            if not conn.closed and not conn.transport.is_closing() and now - conn.idle_since < IDLE_SECONDS:
                 return conn
             conn.close()
         scheme, host, port = key
