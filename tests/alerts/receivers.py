@@ -93,16 +93,18 @@ class WebhookReceiver:
 
 # -- SMTP server ---------------------------------------------------------------------------------
 
-def make_cert(dirpath: Any) -> tuple[str, str]:
+def make_cert(dirpath: Any, *, ip: bool = True) -> tuple[str, str]:
+    """A self-signed certificate for localhost (and 127.0.0.1 unless ip=False): (cert path, key path)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    names: list[x509.GeneralName] = [x509.DNSName("localhost")]
+    if ip:
+        names.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
     now = datetime.datetime.now(datetime.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .sign(key, hashes.SHA256()))
     cert_path, key_path = dirpath / "cert.pem", dirpath / "key.pem"

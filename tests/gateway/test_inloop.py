@@ -6,7 +6,6 @@ too: it is the default client."""
 from __future__ import annotations
 
 import asyncio
-import datetime
 import ssl
 from collections.abc import Awaitable, Callable
 
@@ -15,6 +14,7 @@ import pytest
 from jackstop.gateway import inloop
 from jackstop.gateway.inloop import InloopUpstream, split_url
 from jackstop.gateway.upstream import UpstreamError
+from tests.alerts.receivers import make_cert
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 OK = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
@@ -257,29 +257,14 @@ def scripted(answer: bytes, then_close: bool = True, wait: float = 0.0) -> Calla
     return make
 
 
-def test_a_body_cut_short_is_a_read_error():
+@pytest.mark.parametrize("answer", [
+    b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"partial\"",  # a body cut short
+    b"",  # closed before answering: the request was sent, so the provider may bill it (not "connect")
+    b"SSH-2.0-OpenSSH\r\n\r\n",  # bytes that are not HTTP
+], ids=["cut-short", "closed-unanswered", "not-http"])
+def test_an_answer_that_does_not_end_as_http_is_a_read_error(answer):
     async def go() -> None:
-        async with serving(scripted(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"partial\"")) as s:
-            c = await started()
-            with pytest.raises(UpstreamError) as exc:
-                await post(c, s.url())
-            assert exc.value.kind == "read"
-    run(go())
-
-
-def test_a_provider_that_closes_before_answering_is_a_read_error_not_a_connect_error():
-    async def go() -> None:
-        async with serving(scripted(b"")) as s:
-            c = await started()
-            with pytest.raises(UpstreamError) as exc:
-                await post(c, s.url())
-            assert exc.value.kind == "read"  # the request was sent: the provider may bill it
-    run(go())
-
-
-def test_bytes_that_are_not_http_are_a_read_error():
-    async def go() -> None:
-        async with serving(scripted(b"SSH-2.0-OpenSSH\r\n\r\n")) as s:
+        async with serving(scripted(answer)) as s:
             c = await started()
             with pytest.raises(UpstreamError) as exc:
                 await post(c, s.url())
@@ -401,30 +386,8 @@ def test_a_stream_for_a_slow_reader_pauses_the_provider_rather_than_filling_memo
 
 # -- TLS ----------------------------------------------------------------------------------------
 
-def _certificate(tmp_path) -> tuple[str, str]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return str(cert_path), str(key_path)
-
-
 def test_tls_verifies_the_certificate_and_the_host_name_before_sending(tmp_path):
-    cert, key = _certificate(tmp_path)
+    cert, key = make_cert(tmp_path, ip=False)  # issued for localhost only
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_ctx.load_cert_chain(cert, key)
     trusting = ssl.create_default_context(cafile=cert)
@@ -466,7 +429,7 @@ def test_a_status_that_is_not_http_an_upgrade_or_headers_of_any_size_are_a_read_
 
 
 def test_a_body_cut_by_a_bare_close_over_tls_is_a_read_error(tmp_path):
-    cert, key = _certificate(tmp_path)
+    cert, key = make_cert(tmp_path, ip=False)  # issued for localhost only
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_ctx.load_cert_chain(cert, key)
 
