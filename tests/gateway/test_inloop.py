@@ -108,7 +108,7 @@ def test_a_plain_url_is_split_as_written(url, expected):
     "https://api.openai.com/v1/../admin", "https://api.openai.com/v1/%2e%2E/admin", "https://api.openai.com/v1/./x",
     "https://api.openai.com/v1/a b", "https://api.openai.com/v1/x#frag", "https://api.openai.com/v1/%zz",
     "https://api.openai.com/v1/\u00e9", "https://api.openai.com/v1?q=\"x\"", "https://[::1/v1", "https:///v1",
-    "https://api.openai.com/v1/x\r\nhost: evil",
+    "https://api.openai.com/v1/x\r\nhost: evil", "https://a..example/v1", "https://" + "a" * 64 + ".example/v1",
 ])
 def test_a_url_another_parser_could_read_differently_is_refused(url):
     with pytest.raises(ValueError):
@@ -477,4 +477,55 @@ def test_the_tls_context_never_writes_session_keys(monkeypatch):
     async def go() -> None:
         c = await started()
         assert c._ssl.keylog_filename is None
+    run(go())
+
+
+def test_a_large_body_after_a_head_split_across_reads_is_read_whole():
+    head = b"HTTP/1.1 200 OK\r\n" + b"x-pad: " + b"p" * 200_000 + b"\r\ncontent-length: 600000\r\n\r\n"
+    body = b"b" * 600_000
+
+    def make(server: Server) -> Handler:
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            server.requests.append(await read_request(reader))
+            writer.write(head[:100_000])
+            await writer.drain()
+            await asyncio.sleep(0.05)
+            writer.write(head[100_000:] + body)  # the end of the head and the body, in reads as large as they come
+            await writer.drain()
+            await asyncio.sleep(30)
+        return handler
+
+    async def go() -> None:
+        async with serving(make) as s:
+            c = await started()
+            assert (await post(c, s.url()))[2] == body
+    run(go())
+
+
+def test_a_trailer_of_any_size_is_a_read_error():
+    answer = (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n"
+              b"x-trailer: " + b"t" * (2 * 1024 * 1024) + b"\r\n\r\n")
+
+    async def go() -> None:
+        async with serving(scripted(answer, then_close=False)) as s:
+            c = await started()
+            with pytest.raises(UpstreamError) as exc:
+                await post(c, s.url())
+            assert exc.value.kind == "read"
+    run(go())
+
+
+def test_a_body_until_close_that_times_out_stays_a_timeout():
+    async def go() -> None:
+        async with serving(scripted(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\ndata: 1\n\n",
+                                    then_close=False)) as s:
+            c = await started(read_timeout=0.3)
+            with pytest.raises(UpstreamError) as exc:
+                async with c.request("POST", s.url(), [], b"{}", True) as r:
+                    it = r.chunks().__aiter__()
+                    assert await it.__anext__() == b"data: 1\n\n"
+                    await asyncio.sleep(0.8)  # the timeout fires, and the connection it closes is then lost
+                    async for _ in it:
+                        pass
+            assert exc.value.kind == "timeout"  # not a clean end of a body delimited by the close
     run(go())

@@ -19,7 +19,8 @@ What it does, and deliberately does not:
   the one the gateway routed; header names are tokens, values text without control characters;
 - the provider's header values that are not printable ASCII are dropped, as pyreqwest did; an answer
   whose status is not 100-599, that switches protocols, or whose headers are over MAX_HEAD_BYTES is a
-  read error; over TLS a body must have a length or be chunked (a bare close could be a cut);
+  read error, as is a trailer over it; over TLS a body must have a length or be chunked (a bare
+  close could be a cut);
 - a read timeout is the longest wait for the next bytes (as pyreqwest's); a stream is read with
   back-pressure (the socket is paused while STREAM_BUFFER bytes wait for a slow client).
 """
@@ -45,9 +46,11 @@ log = logging.getLogger("jackstop.gateway")
 IDLE_SECONDS = 30.0
 MAX_IDLE_PER_HOST = 256
 STREAM_BUFFER = 1 << 20
-MAX_HEAD_BYTES = 256 * 1024  # status line and headers of one answer, interim ones included (hyper: ~400 KB)
+MAX_HEAD_BYTES = 256 * 1024  # bytes between body bytes: the head (interim answers too) or a trailer (hyper: ~400 KB)
 
-_HOST = re.compile(r"[A-Za-z0-9.-]+\Z")  # a DNS name or IPv4 address, as custody stores it
+# A DNS name or IPv4 address, as custody stores it: labels of 1-63 characters (a longer or empty one
+# would fail in the resolver's IDNA step, after the request was counted as sent).
+_HOST = re.compile(r"(?=.{1,253}\Z)[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.?\Z")
 _PORT = re.compile(r"[0-9]{1,5}\Z")
 # A path and query a WHATWG URL parser leaves as they are (pchar, "/", and in the query "?"), with
 # every "%" starting an escape: what the gateway routed is byte for byte what the provider reads.
@@ -125,25 +128,34 @@ class _Connection(asyncio.Protocol):
             self.close()
             return
         self.last_read = self.client.loop.time()
-        if not r.head.done():
-            r.head_bytes += len(data)  # counted before httptools buffers a header of any size
-            if r.head_bytes > MAX_HEAD_BYTES:
+        # Bytes that are not body (the head, interim answers, a chunked body's trailer) are bounded,
+        # counted before httptools buffers them: it keeps a header of any size, joined by copying.
+        # on_body resets the count, so a large body is fed in pieces that each leave room for it.
+        while data:
+            room = MAX_HEAD_BYTES - r.meta_bytes
+            if room <= 0:
                 r.keep = False
                 r.fail(UpstreamError("read", f"the provider's response headers are over {MAX_HEAD_BYTES} bytes"))
                 self.close()
                 return
-        try:
-            self.parser.feed_data(data)
-        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
-            r.keep = False
-            r.fail(UpstreamError("read", f"the provider's response is not valid HTTP/1.1 ({exc.__class__.__name__})"))
-            self.close()
+            piece, data = (data, b"") if len(data) <= room else (data[:room], data[room:])
+            r.meta_bytes += len(piece)
+            try:
+                self.parser.feed_data(piece)
+            except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
+                r.keep = False
+                r.fail(UpstreamError("read", f"the provider's response is not valid HTTP/1.1 "
+                                             f"({exc.__class__.__name__})"))
+                self.close()
+                return
+            if self.closed:
+                return
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         r = self.response
         if r is not None and not r.complete:
-            if r.until_close and exc is None and r.head.done() and self.key[0] == "http":
+            if r.until_close and exc is None and r.error is None and r.head.done() and self.key[0] == "http":
                 # A body delimited by the end of the connection. Not over TLS: asyncio reports a bare
                 # TCP FIN (no close_notify) as a clean end, so anyone on the path could cut the body.
                 r.finish(keep=False)
@@ -198,7 +210,9 @@ class _Connection(asyncio.Protocol):
             r.head.set_result(None)
 
     def on_body(self, body: bytes) -> None:
-        self.response.add(body)
+        r = self.response
+        r.meta_bytes = 0
+        r.add(body)
 
     def on_message_complete(self) -> None:
         r = self.response
@@ -213,7 +227,7 @@ class _Response(UpstreamResponse):
         self.status = 0
         self.headers: list[tuple[str, str]] = []
         self.head: asyncio.Future[None] = loop.create_future()
-        self.head_bytes = 0
+        self.meta_bytes = 0  # bytes read since the last body bytes (see _Connection.data_received)
         self.parts: list[bytes] = []
         self.buffered = 0
         self.paused = False
@@ -235,6 +249,8 @@ class _Response(UpstreamResponse):
         self._wake()
 
     def finish(self, keep: bool) -> None:
+        if self.error is not None:  # a timeout or a broken answer stays one
+            return
         self.complete = True
         self.keep = keep
         self._wake()
@@ -422,13 +438,14 @@ class InloopUpstream(Upstream):
         scheme, host, port = key
         tls = scheme == "https"
         try:
-            _, conn = await asyncio.wait_for(
-                self.loop.create_connection(lambda: _Connection(self, key), host, port,
-                                            ssl=self._ssl if tls else None, server_hostname=host if tls else None),
-                self.connect_timeout)
+            # asyncio.timeout, not wait_for: 3.11's wait_for can return a connection and lose a cancellation
+            async with asyncio.timeout(self.connect_timeout):
+                _, conn = await self.loop.create_connection(
+                    lambda: _Connection(self, key), host, port, ssl=self._ssl if tls else None,
+                    server_hostname=host if tls else None)
         except TimeoutError:
             raise UpstreamError("connect", f"no connection to {host}:{port} within {self.connect_timeout:g} s") from None
-        except (OSError, ssl.SSLError) as exc:  # refused, unreachable, unknown name, certificate not trusted
+        except (OSError, ssl.SSLError, UnicodeError) as exc:  # refused, unreachable, unknown name, untrusted
             raise UpstreamError("connect", f"cannot connect to {host}:{port} ({exc.__class__.__name__})") from None
         return conn
 
