@@ -529,3 +529,54 @@ def test_a_body_until_close_that_times_out_stays_a_timeout():
                         pass
             assert exc.value.kind == "timeout"  # not a clean end of a body delimited by the close
     run(go())
+
+
+def test_a_stream_left_at_its_last_event_is_read_to_its_end_and_its_connection_used_again():
+    def make(server: Server) -> Handler:
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            server.requests.append(await read_request(reader))
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+                         b"e\r\ndata: [DONE]\n\n\r\n")
+            await writer.drain()
+            await asyncio.sleep(0.1)
+            writer.write(b"0\r\n\r\n")  # the chunked terminator, in a later read than the last event
+            await writer.drain()
+            await keep_alive()(server)(reader, writer)
+        return handler
+
+    async def go() -> None:
+        async with serving(make) as s:
+            c = await started()
+            async with c.request("POST", s.url(), [], b"{}", True) as r:
+                it = r.chunks().__aiter__()
+                assert await it.__anext__() == b"data: [DONE]\n\n"  # the relay stops here, as the proxy does
+            await asyncio.sleep(0.3)
+            assert (await post(c, s.url()))[0] == 200
+            assert s.connections == 1
+    run(go())
+
+
+@pytest.mark.parametrize("size, pause", [(4096, 0.001), (16, 0.05)], ids=["over-drain-bytes", "over-drain-seconds"])
+def test_a_response_still_going_when_left_is_closed_after_a_bounded_read(monkeypatch, size, pause):
+    monkeypatch.setattr(inloop, "DRAIN_SECONDS", 0.3)
+
+    def make(server: Server) -> Handler:
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            server.requests.append(await read_request(reader))
+            writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+            while True:  # a provider that keeps streaming
+                writer.write(b"%x\r\n" % size + b"x" * size + b"\r\n")
+                await writer.drain()
+                await asyncio.sleep(pause)
+        return handler
+
+    async def go() -> None:
+        async with serving(make) as s:
+            c = await started()
+            async with c.request("POST", s.url(), [], b"{}", True) as r:
+                conn = r.conn
+                it = r.chunks().__aiter__()
+                await it.__anext__()
+            await asyncio.sleep(0.5)
+            assert conn.closed and c._idle.get(conn.key, []) == []  # bounded by DRAIN_BYTES or DRAIN_SECONDS
+    run(go())

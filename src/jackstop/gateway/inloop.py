@@ -9,7 +9,9 @@ proxy variable is set (it does not use HTTP(S)_PROXY; pyreqwest does).
 
 What it does, and deliberately does not:
 - one request at a time per connection, kept alive in a pool per (scheme, host, port); an idle
-  connection is used again only within IDLE_SECONDS, and never once the server has closed it;
+  connection is used again only within IDLE_SECONDS, and never once the server has closed it; a
+  response left before its end (a stream stops at its last event, before the chunked terminator)
+  is read to its end for a moment (DRAIN_SECONDS, DRAIN_BYTES) so that its connection serves again;
 - no retries, ever: a POST the provider may have received is never sent twice (it could bill twice);
 - TLS with the standard library's default context (certificate and host name verified, never
   SSLKEYLOGFILE), ALPN http/1.1; no redirects, no decompression (no accept-encoding is added), no cookies;
@@ -46,6 +48,10 @@ log = logging.getLogger("jackstop.gateway")
 IDLE_SECONDS = 30.0
 MAX_IDLE_PER_HOST = 256
 STREAM_BUFFER = 1 << 20
+# A response left before its end (a stream's last event came, its chunked terminator not yet) is read
+# to its end for up to DRAIN_SECONDS and DRAIN_BYTES, so its connection can be used again.
+DRAIN_SECONDS = 1.0
+DRAIN_BYTES = 64 * 1024
 MAX_HEAD_BYTES = 256 * 1024  # bytes between body bytes: the head (interim answers too) or a trailer (hyper: ~400 KB)
 
 # A DNS name or IPv4 address, as custody stores it: labels of 1-63 characters (a longer or empty one
@@ -178,8 +184,9 @@ class _Connection(asyncio.Protocol):
     # -- parser callbacks -----------------------------------------------------------------
     def on_message_begin(self) -> None:
         r = self.response
-        if r.head.done():  # a second message after the answer, unasked: stop reading (data_received closes)
-            r.keep = False
+        if r is None or r.head.done():  # a second message after the answer, unasked: data_received closes
+            if r is not None:
+                r.keep = False
             raise ValueError("a message the client did not ask for")
         r.headers = []  # an interim response's headers are not the final ones
         r.framed = False
@@ -238,9 +245,15 @@ class _Response(UpstreamResponse):
         self.until_close = False
         self.error: UpstreamError | None = None
         self.streaming = False
+        self.draining: asyncio.TimerHandle | None = None  # set while read to its end after its exchange
 
     # -- from the connection --------------------------------------------------------------
     def add(self, data: bytes) -> None:
+        if self.draining is not None:  # nobody reads it any more: only counted
+            self.buffered += len(data)
+            if self.buffered > DRAIN_BYTES:
+                self.conn.close()
+            return
         self.parts.append(data)
         self.buffered += len(data)
         if self.streaming and self.buffered > STREAM_BUFFER and not self.paused:
@@ -253,12 +266,25 @@ class _Response(UpstreamResponse):
             return
         self.complete = True
         self.keep = keep
+        if self.draining is not None:  # read to its end after its exchange: the connection is reusable
+            self.draining.cancel()
+            self.draining = None
+            conn = self.conn
+            conn.response = None
+            if keep and not conn.closed:
+                conn.client.release(conn)
+            else:
+                conn.close()
+            return
         self._wake()
 
     def fail(self, exc: UpstreamError) -> None:
         if self.complete or self.error is not None:
             return
         self.error = exc
+        if self.draining is not None:
+            self.draining.cancel()
+            self.draining = None
         if not self.head.done():
             self.head.set_exception(exc)
             self.head.exception()  # retrieved here too: a failure nobody awaited is not logged as lost
@@ -359,11 +385,20 @@ class _Exchange:
         conn, self.conn = self.conn, None
         if conn is None:
             return
-        r, conn.response = conn.response, None
+        r = conn.response
         # Pooled only when read to its end and still reading (a stream left while paused is not).
         if r is not None and r.complete and r.keep and not r.paused and not conn.closed:
+            conn.response = None
             self.client.release(conn)
+        elif r is not None and not r.complete and r.error is None and r.head.done() and not conn.closed:
+            # Left before its end: read the rest (briefly, and not kept) so the connection can serve again.
+            r.parts, r.buffered = [], 0
+            r.draining = self.client.loop.call_later(DRAIN_SECONDS, conn.close)
+            if r.paused:
+                r.paused = False
+                conn.resume_reading()
         else:
+            conn.response = None
             conn.close()
 
 
