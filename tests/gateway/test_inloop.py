@@ -580,3 +580,42 @@ def test_a_response_still_going_when_left_is_closed_after_a_bounded_read(monkeyp
             await asyncio.sleep(0.5)
             assert conn.closed and c._idle.get(conn.key, []) == []  # bounded by DRAIN_BYTES or DRAIN_SECONDS
     run(go())
+
+
+def test_closing_the_client_closes_a_connection_still_being_read_and_pools_nothing_after():
+    def make(server: Server) -> Handler:
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            server.requests.append(await read_request(reader))
+            writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\ne\r\ndata: [DONE]\n\n\r\n")
+            await writer.drain()
+            await asyncio.sleep(0.2)
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+            await asyncio.sleep(30)
+        return handler
+
+    async def go() -> None:
+        async with serving(make) as s:
+            c = await started()
+            async with c.request("POST", s.url(), [], b"{}", True) as r:
+                conn = r.conn
+                await r.chunks().__aiter__().__anext__()
+            assert conn in c.draining
+            await c.close()  # shutting down while it is still being read
+            await asyncio.sleep(0.4)
+            assert conn.closed and c._idle == {} and not c.draining
+    run(go())
+
+
+def test_a_response_that_cannot_serve_again_is_closed_when_left_not_read_on():
+    answer = (b"HTTP/1.1 200 OK\r\nconnection: close\r\ntransfer-encoding: chunked\r\n\r\n"
+              b"e\r\ndata: [DONE]\n\n\r\n")
+
+    async def go() -> None:
+        async with serving(scripted(answer, then_close=False)) as s:
+            c = await started()
+            async with c.request("POST", s.url(), [], b"{}", True) as r:
+                conn = r.conn
+                await r.chunks().__aiter__().__anext__()
+            assert conn.closed and not c.draining  # connection: close, so nothing to read on for
+    run(go())

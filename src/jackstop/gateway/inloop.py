@@ -159,6 +159,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.client.draining.discard(self)
         r = self.response
         if r is not None and not r.complete:
             if r.until_close and exc is None and r.error is None and r.head.done() and self.key[0] == "http":
@@ -252,6 +253,8 @@ class _Response(UpstreamResponse):
         if self.draining is not None:  # nobody reads it any more: only counted
             self.buffered += len(data)
             if self.buffered > DRAIN_BYTES:
+                self.draining.cancel()
+                self.draining = None
                 self.conn.close()
             return
         self.parts.append(data)
@@ -271,6 +274,7 @@ class _Response(UpstreamResponse):
             self.draining = None
             conn = self.conn
             conn.response = None
+            conn.client.draining.discard(conn)
             if keep and not conn.closed:
                 conn.client.release(conn)
             else:
@@ -390,10 +394,12 @@ class _Exchange:
         if r is not None and r.complete and r.keep and not r.paused and not conn.closed:
             conn.response = None
             self.client.release(conn)
-        elif r is not None and not r.complete and r.error is None and r.head.done() and not conn.closed:
+        elif (r is not None and not r.complete and r.error is None and r.head.done() and not conn.closed
+              and r.framed and conn.parser.should_keep_alive() and not self.client.closed):
             # Left before its end: read the rest (briefly, and not kept) so the connection can serve again.
             r.parts, r.buffered = [], 0
             r.draining = self.client.loop.call_later(DRAIN_SECONDS, conn.close)
+            self.client.draining.add(conn)
             if r.paused:
                 r.paused = False
                 conn.resume_reading()
@@ -409,6 +415,8 @@ class InloopUpstream(Upstream):
         self._ssl = ssl_context
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
         self._targets: dict[str, tuple[tuple[str, str, int], str, str]] = {}
+        self.draining: set[_Connection] = set()  # read to the end of a response left early (_Exchange._end)
+        self.closed = False
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]  # set by start()
 
     async def start(self) -> None:
@@ -426,9 +434,10 @@ class InloopUpstream(Upstream):
             self._ssl.set_alpn_protocols(["http/1.1"])
 
     async def close(self) -> None:
-        for conns in self._idle.values():
-            for c in conns:
-                c.close()
+        self.closed = True  # from now on nothing is pooled (release closes)
+        for c in [*self.draining, *(c for conns in self._idle.values() for c in conns)]:
+            c.close()
+        self.draining.clear()
         self._idle.clear()
 
     def request(self, method: str, url: str, headers: list[tuple[str, str]], body: bytes | None,
@@ -487,7 +496,7 @@ class InloopUpstream(Upstream):
     def release(self, conn: _Connection) -> None:
         conn.idle_since = self.loop.time()
         idle = self._idle.setdefault(conn.key, [])
-        if len(idle) >= MAX_IDLE_PER_HOST:
+        if self.closed or len(idle) >= MAX_IDLE_PER_HOST:
             conn.close()
         else:
             idle.append(conn)
