@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import ssl
 from collections.abc import AsyncIterator
@@ -38,7 +39,7 @@ from typing import Any
 
 import httptools
 
-from jackstop.gateway.upstream import Upstream, UpstreamError, UpstreamResponse
+from jackstop.gateway.upstream import PROXY_VARIABLES, Upstream, UpstreamError, UpstreamResponse
 
 log = logging.getLogger("jackstop.gateway")
 
@@ -420,10 +421,6 @@ class InloopUpstream(Upstream):
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]  # set by start()
 
     async def start(self) -> None:
-        import os
-
-        from jackstop.gateway.upstream import PROXY_VARIABLES
-
         self.loop = asyncio.get_running_loop()
         if any(os.environ.get(v) for v in PROXY_VARIABLES):
             log.warning("server.upstream_client is inloop, which connects to providers directly: HTTP(S)_PROXY is "

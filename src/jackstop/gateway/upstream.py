@@ -12,6 +12,7 @@ Streams are read with no read-ahead buffer, so each SSE event is relayed the mom
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -255,15 +256,12 @@ class AiohttpUpstream(Upstream):
 PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
 
 
-def resolve_client(kind: str, environ: Any = None) -> str:
+def resolve_client(kind: str) -> str:
     """"auto" -> "inloop", or "pyreqwest" (the fast extra) when a proxy variable is set: the in-loop
     client does not go through proxies, and pyreqwest does, as the gateway did before it."""
     if kind != "auto":
         return kind
-    import os
-
-    env = os.environ if environ is None else environ
-    if not any(env.get(v) for v in PROXY_VARIABLES):
+    if not any(os.environ.get(v) for v in PROXY_VARIABLES):
         return "inloop"
     try:
         import pyreqwest  # noqa: F401
