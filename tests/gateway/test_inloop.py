@@ -161,34 +161,24 @@ def test_a_connection_is_kept_alive_and_reused_one_request_at_a_time():
     run(go())
 
 
-def test_an_idle_connection_past_its_time_is_never_used_again(monkeypatch):
-    monkeypatch.setattr(inloop, "IDLE_SECONDS", 0.0)
-    async def go() -> None:
-        async with serving(keep_alive()) as s:
-            c = await started()
-            for _ in range(3):
-                assert (await post(c, s.url()))[0] == 200
-            assert s.connections == 3
-    run(go())
-
-
-def test_a_connection_the_provider_closes_is_not_reused_and_a_response_without_keep_alive_closes_it():
-    answer = OK.replace(b"\r\n\r\n", b"\r\nconnection: close\r\n\r\n")
-
-    def make(server: Server) -> Handler:
-        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            server.requests.append(await read_request(reader))
-            writer.write(answer)
-            await writer.drain()
-        return handler
-
-    async def go() -> None:
+def connections_for(make: Callable[[Server], Handler], posts: int = 3) -> int:
+    """How many connections `posts` sequential requests took (each must be answered 200)."""
+    async def go() -> int:
         async with serving(make) as s:
             c = await started()
-            for _ in range(3):
+            for _ in range(posts):
                 assert (await post(c, s.url()))[0] == 200
-            assert s.connections == 3
-    run(go())
+            return s.connections
+    return run(go())  # type: ignore[return-value]
+
+
+def test_an_idle_connection_past_its_time_is_never_used_again(monkeypatch):
+    monkeypatch.setattr(inloop, "IDLE_SECONDS", 0.0)
+    assert connections_for(keep_alive()) == 3
+
+
+def test_a_response_without_keep_alive_closes_its_connection():
+    assert connections_for(scripted(OK.replace(b"\r\n\r\n", b"\r\nconnection: close\r\n\r\n"))) == 3
 
 
 def test_a_kept_alive_connection_the_provider_closes_while_idle_is_not_picked():
@@ -257,19 +247,25 @@ def scripted(answer: bytes, then_close: bool = True, wait: float = 0.0) -> Calla
     return make
 
 
+def failure_kind(answer: bytes, then_close: bool = True) -> str:
+    """The UpstreamError kind a request ends with when the provider answers `answer`."""
+    async def go() -> str:
+        async with serving(scripted(answer, then_close=then_close)) as s:
+            c = await started()
+            with pytest.raises(UpstreamError) as exc:
+                await post(c, s.url())
+            return exc.value.kind
+    return run(go())  # type: ignore[return-value]
+
+
+
 @pytest.mark.parametrize("answer", [
     b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"partial\"",  # a body cut short
     b"",  # closed before answering: the request was sent, so the provider may bill it (not "connect")
     b"SSH-2.0-OpenSSH\r\n\r\n",  # bytes that are not HTTP
 ], ids=["cut-short", "closed-unanswered", "not-http"])
 def test_an_answer_that_does_not_end_as_http_is_a_read_error(answer):
-    async def go() -> None:
-        async with serving(scripted(answer)) as s:
-            c = await started()
-            with pytest.raises(UpstreamError) as exc:
-                await post(c, s.url())
-            assert exc.value.kind == "read"
-    run(go())
+    assert failure_kind(answer) == "read"
 
 
 def test_a_body_delimited_by_the_close_of_the_connection_is_read_whole():
@@ -419,13 +415,7 @@ def test_tls_verifies_the_certificate_and_the_host_name_before_sending(tmp_path)
     b"HTTP/1.1 200 OK\r\n" + b"x-many: 1\r\n" * 100_000 + b"content-length: 2\r\n\r\n{}",
 ])
 def test_a_status_that_is_not_http_an_upgrade_or_headers_of_any_size_are_a_read_error(answer):
-    async def go() -> None:
-        async with serving(scripted(answer, then_close=False)) as s:
-            c = await started(read_timeout=5)
-            with pytest.raises(UpstreamError) as exc:
-                await post(c, s.url())
-            assert exc.value.kind == "read"
-    run(go())
+    assert failure_kind(answer, then_close=False) == "read"
 
 
 def test_a_body_cut_by_a_bare_close_over_tls_is_a_read_error(tmp_path):
@@ -505,14 +495,7 @@ def test_a_large_body_after_a_head_split_across_reads_is_read_whole():
 def test_a_trailer_of_any_size_is_a_read_error():
     answer = (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n"
               b"x-trailer: " + b"t" * (2 * 1024 * 1024) + b"\r\n\r\n")
-
-    async def go() -> None:
-        async with serving(scripted(answer, then_close=False)) as s:
-            c = await started()
-            with pytest.raises(UpstreamError) as exc:
-                await post(c, s.url())
-            assert exc.value.kind == "read"
-    run(go())
+    assert failure_kind(answer, then_close=False) == "read"
 
 
 def test_a_body_until_close_that_times_out_stays_a_timeout():
