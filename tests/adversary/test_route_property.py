@@ -4,9 +4,9 @@ model, method, stream framing) the gateway classified, so what it bills is what 
 reserved for that route.
 
 This drives, as functions, the same code the servers run: httptools' URL split (what uvicorn
-hands the gateway), the gateway's path parser and route match, its upstream URL as the
-upstream client (pyreqwest's URL parser, and the in-loop client's) sends it, and the mock provider's path decoding and
-routing (a real server's reading, decoding twice for Google). test_route_identity.py sends a
+hands the gateway), the gateway's path parser and route match, its upstream URL as the upstream
+clients send it (pyreqwest's URL parser, and the in-loop client's), and the mock provider's path
+decoding and routing (a real server's reading, decoding twice for Google). test_route_identity.py sends a
 smaller number of such requests end to end through a real gateway.
 """
 
