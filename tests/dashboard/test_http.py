@@ -284,6 +284,23 @@ def test_providers_page_shows_hosts_and_last_four_only(gw, mock):
 
 
 
+def _day_start(now: float) -> float:
+    from zoneinfo import ZoneInfo
+
+    from jackstop.windows import window
+
+    return window("day", now, ZoneInfo("UTC")).start  # the gateway's default time zone
+
+
+def _two_minutes_into_the_day() -> float:
+    """Now, once the UTC day is at least two minutes old: rows written a minute or two back must
+    fall in today's day window, whenever the suite runs (it once ran at 00:00 and failed)."""
+    now = time.time()
+    if now - _day_start(now) < 120:
+        time.sleep(120 - (now - _day_start(now)))
+    return time.time()
+
+
 def test_overview_caps_filters_sorting_and_new_networks(gw):
     from jackstop.monitor import eventlog
     from jackstop.monitor.events import Event
@@ -293,9 +310,9 @@ def test_overview_caps_filters_sorting_and_new_networks(gw):
     gw.control.upsert_project("web", {"budgets": [{"amount": "2", "window": "day"}]}, [], "test", create=True)
     gw.create_key("oai", "cheap-key", project="web")
     gw.create_key("oai", "dear-key", project="web", policy={"budgets": [{"amount": "1.00", "window": "day"}]})
-    now = time.time()
+    now = _two_minutes_into_the_day()
     store = gw.control.store
-    store.insert_ledger([LedgerRow(ts=now - 7200, request_id="n1", endpoint="chat.completions", status=200,
+    store.insert_ledger([LedgerRow(ts=max(now - 7200, _day_start(now) + 1), request_id="n1", endpoint="chat.completions", status=200,
                                    key_name="dear-key", project="web", provider="oai", model="gpt-4o-mini",
                                    source_ip="10.1.1.1", cost_nusd=500_000_000)])
     eventlog.write(store, [Event(now - 60, "network_fanout", "warning", "new networks", key="dear-key")])
