@@ -32,7 +32,8 @@ from jackstop.monitor.settings import MonitorSettings
 log = logging.getLogger("jackstop.monitor")
 
 QUEUE_MAX = 1_000_000
-POLL = 0.05
+POLL = 0.05  # the wait for rows when idle
+BUSY_POLL = 0.005  # ... and after a batch: small batches keep the event loop's waits for the GIL short
 RELOAD_EVERY = 5.0
 HOLDS_EVERY = 0.25  # how often an instance reads the blocks and throttles others placed
 ACTOR = "monitor"
@@ -181,10 +182,11 @@ class Monitor:
         except Exception:
             log.exception("monitor warm-up failed; starting with empty baselines")
         self._ready.set()
+        busy = False
         while not self._stop.is_set():
             if not self._queue:
-                self._stop.wait(POLL)
-            self.process_pending()
+                self._stop.wait(BUSY_POLL if busy else POLL)
+            busy = self.process_pending() > 0
             if self.shared is not None and time.monotonic() - self._holds_pulled > HOLDS_EVERY:
                 self.pull_holds()
             if time.monotonic() - self._last_reload > RELOAD_EVERY:
