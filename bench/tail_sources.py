@@ -4,8 +4,9 @@ One gateway (1 worker, pinned to cpu0 as in bench/overhead.py) serves wrk at one
 A probe loaded into it (bench/_tail_probe) asks the loop to run a callback every millisecond and
 records each time it ran more than 1.5 ms late (a stall), along with when the ledger writer and the
 monitor worked on a batch and when the garbage collector ran. Each stall is attributed to the
-first of those that overlaps it (gc, then ledger, then monitor); the rest is "other" (the
-machine, the request path itself). Printed: wrk's p50 and p99, the share of loop time lost to
+first of those that overlaps it (gc, then ledger, then monitor; overlap is not proof of cause);
+the rest is "other" (the machine, the request path itself). The probe writes its records only
+after wrk has finished, so that writing them does not stall the loop it measures. Printed: wrk's p50 and p99, the share of loop time lost to
 stalls by source, and the batches' lengths.
 
     python bench/tail_sources.py [--seconds 10] [--connections 1] [--mode json|stream] [--checkout PATH]
@@ -34,11 +35,11 @@ def quantile(values: list[float], q: float) -> float:
     return v[min(len(v) - 1, int(len(v) * q))] if v else 0.0
 
 
-def attribute(data: dict, since: float) -> dict[str, list[float]]:
-    spans = {k: [(a, b) for a, b, *_ in data[k] if b >= since] for k in ("gc", "ledger", "monitor")}
+def attribute(data: dict, since: float, until: float) -> dict[str, list[float]]:
+    spans = {k: [(a, b) for a, b, *_ in data[k] if b >= since and a <= until] for k in ("gc", "ledger", "monitor")}
     out: dict[str, list[float]] = {"gc": [], "ledger": [], "monitor": [], "other": []}
     for due, late in data["stalls"]:
-        if due < since:
+        if due < since or due > until:
             continue
         for source in ("gc", "ledger", "monitor"):
             if any(a - SLACK <= due + late and b + SLACK >= due for a, b in spans[source]):
@@ -70,12 +71,15 @@ def main() -> int:
         run_wrk(url, script, args.connections, 2)  # warm up
         start = time.perf_counter()
         r = run_wrk(url, script, args.connections, args.seconds)
-        time.sleep(1.5)  # the probe writes its file every second
+        (tmp / "probe.json.go").touch()  # now the probe writes its records
+        deadline = time.monotonic() + 30
+        while not out.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
         data = json.loads(out.read_text())
     finally:
         g.stop()
         upstream.terminate()
-    stalls = attribute(data, start)
+    stalls = attribute(data, start, start + args.seconds)
     lost = {k: sum(v) for k, v in stalls.items()}
     total = sum(lost.values())
     print(f"tail sources of {src.parent} ({args.mode}, {args.connections} connection(s), {args.seconds:g} s, 1 worker on cpu0): "
@@ -88,7 +92,7 @@ def main() -> int:
         print(f"  {source:<8}{len(v):>6} stalls  {share:6.1%} of the stalled time  "
               f"p50 {quantile(v, 0.5) * 1e3:5.2f} ms  max {max(v, default=0) * 1e3:6.2f} ms")
     for source in ("ledger", "monitor"):
-        d = [(b - a) * 1e3 for a, b, *_ in data[source] if b >= start]
+        d = [(b - a) * 1e3 for a, b, *_ in data[source] if start <= b and a <= start + args.seconds]
         print(f"  {source} batches: {len(d)}, length p50 {quantile(d, 0.5):.2f} ms, p99 {quantile(d, 0.99):.2f} ms")
     return 0
 

@@ -1,7 +1,7 @@
 """Loaded by bench/tail_sources.py into the gateway it starts (through PYTHONPATH), and only when
 JACKSTOP_TAIL_PROBE names an output file: records when the event loop ran late, when the ledger
 writer and the monitor worked on a batch, and when the garbage collector ran, so the script can
-tell which of them the loop was waiting for. It patches the gateway at import; nothing of it is
+tell which of them overlapped each stall. It patches the gateway at import; nothing of it is
 part of jackstop."""
 
 import gc
@@ -84,11 +84,13 @@ if OUT:
     sys.meta_path.insert(0, Hook())
 
     def dump() -> None:
-        while True:
-            time.sleep(1.0)
-            data = {**rec, "ticks": ticks[0]}
-            with open(OUT + ".tmp", "w") as f:
-                json.dump(data, f)
-            os.replace(OUT + ".tmp", OUT)
+        # Written once, when the script asks (after wrk has finished), so that serialising the
+        # records never stalls the loop being measured.
+        while not os.path.exists(OUT + ".go"):
+            time.sleep(0.2)
+        data = {**rec, "ticks": ticks[0]}
+        with open(OUT + ".tmp", "w") as f:
+            json.dump(data, f)
+        os.replace(OUT + ".tmp", OUT)
 
     threading.Thread(target=dump, name="tail-probe", daemon=True).start()

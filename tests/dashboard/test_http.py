@@ -284,20 +284,30 @@ def test_providers_page_shows_hosts_and_last_four_only(gw, mock):
 
 
 
-def _day_start(now: float) -> float:
+def _today(now: float):
     from zoneinfo import ZoneInfo
 
     from jackstop.windows import window
 
-    return window("day", now, ZoneInfo("UTC")).start  # the gateway's default time zone
+    return window("day", now, ZoneInfo("UTC"))  # the gateway's default time zone
+
+
+def _day_start(now: float) -> float:
+    return _today(now).start
 
 
 def _two_minutes_into_the_day() -> float:
-    """Now, once the UTC day is at least two minutes old: rows written a minute or two back must
-    fall in today's day window, whenever the suite runs (it once ran at 00:00 and failed)."""
+    """Now, once the UTC day is at least two minutes old and has at least a minute left: rows
+    written a minute or two back must fall in today's day window, and the page read just after
+    must still be on that day, whenever the suite runs (it once ran at 00:00 and failed)."""
     now = time.time()
-    if now - _day_start(now) < 120:
-        time.sleep(120 - (now - _day_start(now)))
+    day = _today(now)
+    if day.end - now < 60:  # too close to midnight: wait into the next day
+        now = day.end
+        time.sleep(max(0.0, day.end - time.time()))
+        day = _today(now + 1)
+    if now - day.start < 120:
+        time.sleep(max(0.0, day.start + 120 - time.time()))
     return time.time()
 
 
