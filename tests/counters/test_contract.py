@@ -199,6 +199,30 @@ def test_tokens_per_minute_reserve_worst_then_settle_actual(make):
     assert isinstance(too_big, Refused) and too_big.retry_after is None
 
 
+def test_tokens_per_minute_count_each_admission_until_its_minute_ends(make):
+    c = make()
+    tpm = RateCheck("key:a", "tpm", 1000)
+
+    async def go():
+        a = await c.admit(req(tokens=600, rates=[tpm]))
+        await c.settle(a.ticket, 0, 100, T0 + 1)  # a counts 100 from now on
+        b = await c.admit(req(tokens=800, rates=[tpm], now=T0 + 10))  # 100 + 800
+        # 150 too many: a's 100 leaving is not enough, b's 800 is: wait for b (T0 + 70)
+        waits = await c.admit(req(tokens=250, rates=[tpm], now=T0 + 20))
+        # a's minute ended: 100 leaves (not its estimate of 600), b's 800 stays
+        over = await c.admit(req(tokens=201, rates=[tpm], now=T0 + 61))
+        fits = await c.admit(req(tokens=1000, rates=[tpm], now=T0 + 71))  # b's minute ended too
+        await c.settle(b.ticket, 0, 5, T0 + 72)  # too late: b no longer counts, so nothing changes
+        full = await c.admit(req(tokens=1, rates=[tpm], now=T0 + 72))
+        return a, b, waits, over, fits, full
+
+    a, b, waits, over, fits, full = run(go())
+    assert isinstance(a, Admitted) and isinstance(b, Admitted) and isinstance(fits, Admitted)
+    assert isinstance(waits, Refused) and waits.rule == "tpm_limit" and waits.retry_after == pytest.approx(50, abs=0.01)
+    assert isinstance(over, Refused) and over.rule == "tpm_limit"
+    assert isinstance(full, Refused) and full.rule == "tpm_limit"
+
+
 def test_concurrency_counts_in_flight_requests(make):
     c = make()
     conc = RateCheck("key:a", "concurrency", 2)

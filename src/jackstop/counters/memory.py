@@ -59,12 +59,32 @@ class _Budget:
 
 @dataclass
 class _Tokens:
-    entries: deque[list] = field(default_factory=deque)  # [ts, tokens, request id]
+    """A minute of admissions: `entries` holds (ts, entry number) in admission order, `live` the
+    tokens each entry counts (the estimate until it settles, then the actual count). Only tuples and
+    numbers, which the garbage collector stops tracking: a mutable entry per request kept for a
+    minute was ~200k objects for each full collection to walk (30 ms pauses at 3,500 requests/s)."""
+
+    entries: deque[tuple[float, int]] = field(default_factory=deque)
+    live: dict[int, int] = field(default_factory=dict)
     total: int = 0
+    last: int = 0  # the last entry number handed out
+
+    def add(self, now: float, tokens: int) -> int:
+        self.last += 1
+        self.entries.append((now, self.last))
+        self.live[self.last] = tokens
+        self.total += tokens
+        return self.last
 
     def purge(self, now: float) -> None:
         while self.entries and self.entries[0][0] <= now - MINUTE:
-            self.total -= self.entries.popleft()[1]
+            self.total -= self.live.pop(self.entries.popleft()[1])
+
+    def correct(self, number: int, tokens: int) -> None:
+        counted = self.live.get(number)
+        if counted is not None:  # not purged yet: it counts the actual number from now on
+            self.total += tokens - counted
+            self.live[number] = tokens
 
 
 class MemoryCounters(Counters):
@@ -146,8 +166,8 @@ class MemoryCounters(Counters):
                     return Refused("tpm_limit", None, rc, None, rates=tuple(self._rate_state(r, now) for r in req.rates))
                 if t.total + req.tokens > rc.limit:
                     need, freed, wait = t.total + req.tokens - rc.limit, 0, MINUTE
-                    for ts, tok, _ in t.entries:
-                        freed += tok
+                    for ts, number in t.entries:
+                        freed += t.live[number]
                         if freed >= need:
                             wait = ts + MINUTE - now
                             break
@@ -179,19 +199,16 @@ class MemoryCounters(Counters):
             b.leases[req.request_id] = (deadline, req.cost)
             if deadline < b.earliest:
                 b.earliest = deadline
-        tpm_entries = []
+        tpm = []
         for rc in req.rates:
             if rc.kind == "rpm":
                 self._rpm[rc.counter].append(now)
             elif rc.kind == "tpm":
-                entry = [now, req.tokens, req.request_id]
                 t = self._tpm[rc.counter]
-                t.entries.append(entry)
-                t.total += req.tokens
-                tpm_entries.append((t, entry))
+                tpm.append((t, t.add(now, req.tokens)))
             elif rc.kind == "concurrency":
                 self._inflight[rc.counter][req.request_id] = deadline
-        ticket = Ticket(req, state=(budgets, tpm_entries))
+        ticket = Ticket(req, state=(budgets, tpm))
         return Admitted(ticket, tuple(self._rate_state(r, now) for r in req.rates))
 
     async def settle(self, ticket: Ticket, cost: int, tokens: int, now: float) -> list[Settled]:
@@ -199,7 +216,7 @@ class MemoryCounters(Counters):
             return []
         ticket.settled = True
         req = ticket.request
-        budgets, tpm_entries = ticket.state
+        budgets, tpm = ticket.state
         out = []
         for bc, b in budgets:
             lease = b.leases.pop(req.request_id, None)
@@ -209,10 +226,8 @@ class MemoryCounters(Counters):
             b.reserved -= lease[1]
             b.add(bc, now, cost)
             out.append(Settled(bc, before, before + cost))
-        for t, entry in tpm_entries:
-            if entry[0] > now - MINUTE:  # still inside the window: correct it to the actual count
-                t.total += tokens - entry[1]
-                entry[1] = tokens
+        for t, number in tpm:
+            t.correct(number, tokens)
         for rc in req.rates:
             if rc.kind == "concurrency":
                 self._inflight.get(rc.counter, {}).pop(req.request_id, None)
