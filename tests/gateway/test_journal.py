@@ -7,6 +7,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -94,6 +95,39 @@ def test_a_file_filled_before_any_settlement_rotates_on_reserve(tmp_path: pathli
     die(j)
     got = recover(folder, store)
     assert sorted(r.request_id for r in got) == [f"req{i:04d}" for i in range(30)]
+
+
+def test_the_ledger_threads_rotation_never_makes_a_reservation_wait_for_the_disk(tmp_path: pathlib.Path, store):
+    """Making the next file and letting the old one go (closing an unlinked file with megabytes of
+    dirty pages took up to 10 ms) happen outside the lock each reservation takes on the event loop."""
+    folder = tmp_path / "journal"
+    j = ReservationJournal(folder)
+    j.reserve(row(0))
+    for i, stage in enumerate(("_make_file", "_let_go"), start=1):
+        inside, go_on, real = threading.Event(), threading.Event(), getattr(j, stage)
+
+        def slow(*a, real=real, inside=inside, go_on=go_on):  # noqa: ANN001, ANN002, ANN202
+            inside.set()
+            assert go_on.wait(10)
+            return real(*a)
+        setattr(j, stage, slow)
+        rotation = threading.Thread(target=j._rotate)
+        rotation.start()
+        assert inside.wait(10)
+        reserving = threading.Thread(target=j.reserve, args=(row(i),))  # the event loop's part
+        reserving.start()
+        reserving.join(5)
+        done_while_rotating = not reserving.is_alive()
+        go_on.set()
+        rotation.join(10)
+        reserving.join(10)
+        delattr(j, stage)
+        assert done_while_rotating, f"a reservation waited for the rotation's {stage}"
+    # the reservation made while the file was being made was carried into it
+    assert j.path is not None and b"req0001" in j.path.read_bytes() and b"req0000" in j.path.read_bytes()
+    assert len(list(folder.glob("reservations-*.log"))) == 1 and not list(folder.glob(".making-*"))
+    die(j)
+    assert sorted(r.request_id for r in recover(folder, store)) == ["req0000", "req0001", "req0002"]
 
 
 def test_a_journal_kept_at_close_is_trimmed_and_recovered(tmp_path: pathlib.Path, store):
