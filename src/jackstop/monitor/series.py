@@ -28,13 +28,16 @@ def quantile(values: list[float], q: float) -> float:
 
 
 class Series:
-    __slots__ = ("_min_stamp", "_min_val", "_hour_sum", "_minute", "_hour", "_cur_total", "_cur_peak",
+    __slots__ = ("_min_stamp", "_min_val", "_hour_sum", "_five", "_minute", "_hour", "_cur_total", "_cur_peak",
                  "_h_stamp", "_h_total", "_h_peak", "first_hour", "ref_total", "ref_peak", "hours_seen")
 
     def __init__(self) -> None:
         self._min_stamp = array("q", [-1]) * MINUTES
         self._min_val = array("d", [0.0]) * (MINUTES * METRICS)
         self._hour_sum = [0.0] * METRICS  # running sum of the last 60 minutes
+        # Running sum of the last 5 minutes, read on every observation (the peak below, the spend
+        # detector); summed afresh from the minutes each time the minute moves.
+        self._five = [0.0] * METRICS
         self._minute = -1
         self._hour = -1
         self._cur_total = [0.0] * METRICS
@@ -69,6 +72,7 @@ class Series:
         if minute - last >= MINUTES:
             self._hour_sum = [0.0] * METRICS
         self._minute = minute
+        self._five = [self._sum(5, i) for i in range(METRICS)]
         hour = minute // 60
         if hour != self._hour:
             self._close_hour(hour)
@@ -116,23 +120,29 @@ class Series:
         if self._min_stamp[slot] != minute:
             self._min_stamp[slot] = minute
         base = slot * METRICS
-        val, hsum, cur = self._min_val, self._hour_sum, self._cur_total
+        val, hsum, cur, five = self._min_val, self._hour_sum, self._cur_total, self._five
+        recent = minute > self._minute - 5
         for i, v in enumerate(values):
             if v:
                 val[base + i] += v
                 hsum[i] += v
                 cur[i] += v
+                if recent:
+                    five[i] += v
         peak = self._cur_peak
         for i in (COST, TOKENS):
-            if values[i]:
-                s5 = self.window(5, i)
-                if s5 > peak[i]:
-                    peak[i] = s5
+            if values[i] and five[i] > peak[i]:
+                peak[i] = five[i]
 
     def window(self, minutes: int, metric: int) -> float:
         """Sum of `metric` over the last `minutes` (1-60) minutes, the current one included."""
+        if minutes == 5:
+            return self._five[metric]
         if minutes >= MINUTES:
             return self._hour_sum[metric]
+        return self._sum(minutes, metric)
+
+    def _sum(self, minutes: int, metric: int) -> float:
         total = 0.0
         now = self._minute
         stamp, val = self._min_stamp, self._min_val

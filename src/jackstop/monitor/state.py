@@ -49,18 +49,28 @@ class Addresses:
         use.stamp = ts
         self.decayed = self.decayed * _decay(ts - self.stamp, half_life) + cost
         self.stamp = ts
-        b = use.buckets.setdefault(bucket, [0.0, 0.0])
+        b = use.buckets.get(bucket)
+        if b is None:  # a sub-window new to this address: the time to forget its old ones
+            b = use.buckets[bucket] = [0.0, 0.0]
+            _forget(use.buckets, bucket - keep)
         b[0] += cost
         b[1] += 1
-        self.buckets[bucket] = self.buckets.get(bucket, 0.0) + cost
-        for d in (use.buckets, self.buckets):
-            for old in [k for k in d if k <= bucket - keep]:
-                del d[old]
+        total = self.buckets.get(bucket)
+        if total is None:
+            total = 0.0
+            _forget(self.buckets, bucket - keep)
+        self.buckets[bucket] = total + cost
         return use
 
     def share(self, use: AddressUse, ts: float, half_life: float) -> float:
         total = self.decayed * _decay(ts - self.stamp, half_life)
         return use.decayed * _decay(ts - use.stamp, half_life) / total if total > 0 else 0.0
+
+
+def _forget(buckets: dict, upto: int) -> None:
+    """Drop the sub-windows up to `upto`. Called only when a new one opens: none grows old in between."""
+    for old in [k for k in buckets if k <= upto]:
+        del buckets[old]
 
 
 def _decay(seconds: float, half_life: float) -> float:
