@@ -78,6 +78,25 @@ def test_ledger_batches_and_usage(store):
     assert back[0].stream is True and back[1].stream is False
 
 
+def test_a_long_ledger_write_offers_the_core_to_other_threads_as_it_goes(store, monkeypatch):
+    """The gateway's ledger writer shares one core with the event loop: a batch written in one go
+    held back every request that arrived meanwhile (the 1-connection p99)."""
+    import os
+
+    from jackstop.store import base
+
+    written: list[int] = []  # rows in the ledger each time the core was offered
+    monkeypatch.setattr(os, "sched_yield", lambda: written.append(len(seen)))
+    seen: list[str] = []
+    rows = [LedgerRow(ts=time.time(), request_id=f"y{i}", endpoint="chat.completions", status=200, key_name="app")
+            for i in range(100)]
+    real_values = LedgerRow.values
+    monkeypatch.setattr(LedgerRow, "values", lambda self: (seen.append(self.request_id), real_values(self))[1])
+    store.insert_ledger(rows)
+    assert written == list(range(base.YIELD_EVERY, 100, base.YIELD_EVERY))  # every 16 rows, while writing
+    assert sorted(r.request_id for r in store.ledger() if r.request_id.startswith("y")) == sorted(f"y{i}" for i in range(100))
+
+
 def test_concurrent_writers_get_distinct_epochs(store):
     seed(store)
     errors = []
