@@ -80,6 +80,7 @@ def report(src: pathlib.Path, mode: str, connections: int, seconds: float) -> No
         run_wrk(url, script, connections, 2)  # warm up
         start = time.perf_counter()
         r = run_wrk(url, script, connections, seconds)
+        end = time.perf_counter()  # wrk runs whole seconds, and its start comes after `start`
         (tmp / "probe.json.go").touch()  # now the probe writes its records
         deadline = time.monotonic() + 30
         while not out.exists() and time.monotonic() < deadline:
@@ -88,14 +89,13 @@ def report(src: pathlib.Path, mode: str, connections: int, seconds: float) -> No
     finally:
         g.stop()
         upstream.terminate()
-    end = start + seconds
     stalls = attribute(data, start, end)
     lost = {k: sum(v) for k, v in stalls.items()}
     total = sum(lost.values())
     print(f"tail sources of {src.parent} ({mode}, {connections} connection(s), {seconds:g} s, 1 worker on cpu0): "
           f"{r['rps']:.0f} req/s, p50 {r['p50']:.3f} ms, p99 {r['p99']:.3f} ms (p99/p50 {r['p99'] / r['p50']:.1f}x)")
     print(f"event-loop stalls over 1.5 ms: {sum(len(v) for v in stalls.values())}, "
-          f"{total * 1e3:.0f} ms lost ({total / seconds:.1%} of the run)")
+          f"{total * 1e3:.0f} ms lost ({total / (end - start):.1%} of the run)")
     for source in ("monitor", "ledger", "gc", "other"):
         v = stalls[source]
         share = lost[source] / total if total else 0.0

@@ -223,6 +223,26 @@ def test_tokens_per_minute_count_each_admission_until_its_minute_ends(make):
     assert isinstance(full, Refused) and full.rule == "tpm_limit"
 
 
+def test_a_settlement_stamped_before_a_purge_of_its_entry_changes_nothing(make):
+    """Workers' clocks differ: one worker's later `now` can purge an admission that another worker
+    then settles with an earlier `now`. The entry is gone, so the settlement must not move the count
+    (the old deque-of-lists counters subtracted it a second time and then admitted past the limit)."""
+    c = make()
+    tpm = RateCheck("key:a", "tpm", 1000)
+
+    async def go():
+        a = await c.admit(req(tokens=600, rates=[tpm]))
+        b = await c.admit(req(tokens=400, rates=[tpm], now=T0 + 60.5))  # a leaves the window here
+        await c.settle(a.ticket, 0, 100, T0 + 59.9)
+        over = await c.admit(req(tokens=1000, rates=[tpm], now=T0 + 61))  # 400 + 1000 > 1000
+        fits = await c.admit(req(tokens=600, rates=[tpm], now=T0 + 61))  # 400 + 600
+        return b, over, fits
+
+    b, over, fits = run(go())
+    assert isinstance(b, Admitted) and isinstance(fits, Admitted)
+    assert isinstance(over, Refused) and over.rule == "tpm_limit"
+
+
 def test_concurrency_counts_in_flight_requests(make):
     c = make()
     conc = RateCheck("key:a", "concurrency", 2)

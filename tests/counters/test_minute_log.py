@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 from collections import deque
 
-from jackstop.counters.minute import COMPACT_AT, MINUTE, MinuteLog
+from jackstop.counters.minute import COMPACT_AT, MAX_COUNT, MINUTE, MinuteLog
 
 
 def test_it_counts_exactly_what_a_deque_of_entries_counts_across_compactions():
@@ -50,3 +50,14 @@ def test_a_correction_after_its_entry_left_the_window_changes_nothing():
     log.purge(60.0)  # the first entry is a minute old: gone
     log.correct(old, 7)
     assert log.total == 5 and list(log) == [(30.0, 5)]
+
+
+def test_a_count_too_big_for_the_array_is_clamped_and_the_total_stays_true():
+    log = MinuteLog()
+    first = log.add(0.0, 300)
+    log.correct(first, 2**64)  # a provider's usage can say anything that parses as an integer
+    huge = log.add(1.0, 2**63)
+    assert log.total == 2 * MAX_COUNT and list(log) == [(0.0, MAX_COUNT), (1.0, MAX_COUNT)]
+    log.correct(huge, 7)
+    log.purge(60.5)  # the first entry leaves: it takes exactly what it counted
+    assert log.total == 7 and list(log) == [(1.0, 7)]

@@ -97,6 +97,18 @@ def test_a_file_filled_before_any_settlement_rotates_on_reserve(tmp_path: pathli
     assert sorted(r.request_id for r in got) == [f"req{i:04d}" for i in range(30)]
 
 
+def _held_at(j: ReservationJournal, stage: str) -> tuple[threading.Event, threading.Event]:
+    """Make the ledger thread's rotation stop inside `stage` until the second event is set."""
+    inside, go_on, real = threading.Event(), threading.Event(), getattr(j, stage)
+
+    def held(*a):  # noqa: ANN002, ANN202
+        inside.set()
+        assert go_on.wait(10)
+        return real(*a)
+    setattr(j, stage, held)
+    return inside, go_on
+
+
 def test_the_ledger_threads_rotation_never_makes_a_reservation_wait_for_the_disk(tmp_path: pathlib.Path, store):
     """Making the next file and letting the old one go (closing an unlinked file with megabytes of
     dirty pages took up to 10 ms) happen outside the lock each reservation takes on the event loop."""
@@ -104,13 +116,7 @@ def test_the_ledger_threads_rotation_never_makes_a_reservation_wait_for_the_disk
     j = ReservationJournal(folder)
     j.reserve(row(0))
     for i, stage in enumerate(("_make_file", "_let_go"), start=1):
-        inside, go_on, real = threading.Event(), threading.Event(), getattr(j, stage)
-
-        def slow(*a, real=real, inside=inside, go_on=go_on):  # noqa: ANN001, ANN002, ANN202
-            inside.set()
-            assert go_on.wait(10)
-            return real(*a)
-        setattr(j, stage, slow)
+        inside, go_on = _held_at(j, stage)
         rotation = threading.Thread(target=j._rotate)
         rotation.start()
         assert inside.wait(10)
@@ -128,6 +134,45 @@ def test_the_ledger_threads_rotation_never_makes_a_reservation_wait_for_the_disk
     assert len(list(folder.glob("reservations-*.log"))) == 1 and not list(folder.glob(".making-*"))
     die(j)
     assert sorted(r.request_id for r in recover(folder, store)) == ["req0000", "req0001", "req0002"]
+
+
+@pytest.mark.parametrize("stage", ["_make_file", "_let_go"])
+def test_a_close_during_a_rotation_keeps_every_reservation_for_recovery(tmp_path: pathlib.Path, store, stage):
+    folder = tmp_path / "journal"
+    j = ReservationJournal(folder)
+    j.reserve(row(0))
+    inside, go_on = _held_at(j, stage)
+    rotation = threading.Thread(target=j._rotate)
+    rotation.start()
+    assert inside.wait(10)
+    j.reserve(row(1))
+    j.close()  # shutdown while the ledger thread is mid-rotation
+    go_on.set()
+    rotation.join(10)
+    assert len(list(folder.glob("reservations-*.log"))) == 1 and not list(folder.glob(".making-*"))
+    assert sorted(r.request_id for r in recover(folder, store)) == ["req0000", "req0001"]
+
+
+def test_a_crash_between_the_swap_and_letting_go_counts_each_reservation_once(tmp_path: pathlib.Path, store):
+    import shutil
+
+    folder = tmp_path / "journal"
+    j = ReservationJournal(folder)
+    for i in range(3):
+        j.reserve(row(i))
+    j.settled([row(0)])
+    inside, go_on = _held_at(j, "_let_go")
+    rotation = threading.Thread(target=j._rotate)
+    rotation.start()
+    assert inside.wait(10)
+    j.reserve(row(3))
+    j.settled([row(1)])
+    crashed = tmp_path / "crashed"
+    shutil.copytree(folder, crashed)  # what a crash right now leaves: both files, old and new
+    go_on.set()
+    rotation.join(10)
+    assert len(list(crashed.glob("reservations-*.log"))) == 2
+    assert sorted(r.request_id for r in recover(crashed, store)) == ["req0002", "req0003"]
 
 
 def test_a_journal_kept_at_close_is_trimmed_and_recovered(tmp_path: pathlib.Path, store):

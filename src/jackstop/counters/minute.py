@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 MINUTE = 60.0
 COMPACT_AT = 4096  # entries that have left the window before the arrays are shifted down
+MAX_COUNT = 2**62  # a count is clamped to this: far above any limit, and always fits the int64 array
 
 
 class MinuteLog:
@@ -37,8 +38,13 @@ class MinuteLog:
         return self._ts[self._head]
 
     def add(self, now: float, count: int) -> int:
-        self._ts.append(now)
+        count = min(count, MAX_COUNT)
         self._counts.append(count)
+        try:
+            self._ts.append(now)
+        except BaseException:
+            self._counts.pop()  # the two arrays stay aligned
+            raise
         self.total += count
         return self._base + len(self._ts) - 1
 
@@ -60,8 +66,10 @@ class MinuteLog:
         """The entry `number` counts `count` from now on, if it is still in the window."""
         i = number - self._base
         if self._head <= i < len(self._counts):
-            self.total += count - self._counts[i]
-            self._counts[i] = count
+            count = min(count, MAX_COUNT)  # e.g. a provider's usage past 2**63 tokens
+            before = self._counts[i]
+            self._counts[i] = count  # stored first: the total moves only with the entry
+            self.total += count - before
 
     def __iter__(self) -> Iterator[tuple[float, int]]:
         """(timestamp, count) of each entry in the window, oldest first."""

@@ -95,7 +95,8 @@ class ReservationJournal:
         """The ledger thread's move to a new file. Only the swap holds the lock the event loop takes
         for each reservation: making the file (open, flock, fallocate, mmap) comes before it, and
         letting the old one go after it (closing an unlinked file with megabytes of dirty pages
-        took 1.6-10 ms, and with the lock held every request arriving meanwhile waited)."""
+        took 1.6-10 ms, and with the lock held every request arriving meanwhile waited). In `fsync`
+        mode the swap also syncs the new file and the folder, so there it still waits for the disk."""
         with self._lock:
             size = sum(len(line) for line in self._open.values())
         made = self._make_file(max(self.file_bytes, 2 * size + 4096))

@@ -15,7 +15,7 @@ MAX_ADDRESSES = 256
 
 
 class AddressUse:
-    __slots__ = ("first", "decayed", "stamp", "buckets", "fresh_network")
+    __slots__ = ("first", "decayed", "stamp", "buckets", "oldest", "fresh_network")
 
     def __init__(self, ts: float, fresh_network: bool = False) -> None:
         self.first = ts
@@ -23,18 +23,20 @@ class AddressUse:
         self.decayed = 0.0  # spend, halved every `half_life`: the address's weight in the key's history
         self.stamp = ts
         self.buckets: dict[int, list[float]] = {}  # sub-window index -> [spend, requests]
+        self.oldest = math.inf  # the oldest sub-window in `buckets`
 
 
 class Addresses:
     """Per key: each egress address's spend, decayed and per sub-window, and the key's totals."""
 
-    __slots__ = ("uses", "decayed", "stamp", "buckets")
+    __slots__ = ("uses", "decayed", "stamp", "buckets", "oldest")
 
     def __init__(self) -> None:
         self.uses: OrderedDict[str, AddressUse] = OrderedDict()
         self.decayed = 0.0
         self.stamp = 0.0
         self.buckets: dict[int, float] = {}
+        self.oldest = math.inf  # the oldest sub-window in `buckets`
 
     def add(self, ip: str, ts: float, cost: float, bucket: int, keep: int, half_life: float,
             new_network: bool = False) -> AddressUse:
@@ -50,16 +52,19 @@ class Addresses:
         self.decayed = self.decayed * _decay(ts - self.stamp, half_life) + cost
         self.stamp = ts
         b = use.buckets.get(bucket)
-        if b is None:  # a sub-window new to this address: the time to forget its old ones
+        if b is None:
             b = use.buckets[bucket] = [0.0, 0.0]
-            _forget(use.buckets, bucket - keep)
+            use.oldest = min(use.oldest, bucket)
         b[0] += cost
         b[1] += 1
-        total = self.buckets.get(bucket)
-        if total is None:
-            total = 0.0
-            _forget(self.buckets, bucket - keep)
-        self.buckets[bucket] = total + cost
+        self.buckets[bucket] = self.buckets.get(bucket, 0.0) + cost
+        self.oldest = min(self.oldest, bucket)
+        # Sub-windows `keep` or more behind this one are forgotten; looked for only when the oldest
+        # kept is one of them, not on every request.
+        if use.oldest <= bucket - keep:
+            use.oldest = _forget(use.buckets, bucket - keep)
+        if self.oldest <= bucket - keep:
+            self.oldest = _forget(self.buckets, bucket - keep)
         return use
 
     def share(self, use: AddressUse, ts: float, half_life: float) -> float:
@@ -67,10 +72,11 @@ class Addresses:
         return use.decayed * _decay(ts - use.stamp, half_life) / total if total > 0 else 0.0
 
 
-def _forget(buckets: dict, upto: int) -> None:
-    """Drop the sub-windows up to `upto`. Called only when a new one opens: none grows old in between."""
+def _forget(buckets: dict, upto: int) -> float:
+    """Drop the sub-windows up to `upto`; returns the oldest left."""
     for old in [k for k in buckets if k <= upto]:
         del buckets[old]
+    return min(buckets, default=math.inf)
 
 
 def _decay(seconds: float, half_life: float) -> float:
