@@ -22,6 +22,7 @@ import openai
 import pytest
 
 from tests.dashboard.conftest import BUDGET
+from tests.daytime import clear_of_midnight
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -114,6 +115,7 @@ def test_login_watch_spend_live_attack_revoke_and_logout(browser, gw, artifacts)
 
     from jackstop.monitor import eventlog
 
+    clear_of_midnight(ahead=300)  # its day budget's bar must not start again mid-test
     token = gw.create_key("oai", "shop", policy={"budgets": [{"amount": "0.0001", "window": "day"},
                                                              *BUDGET["budgets"][1:]]})
     ctx, page, watch = open_page(browser, gw)

@@ -16,6 +16,7 @@ from jackstop.dashboard.guard import CSP
 from jackstop.dashboard.sessions import Sessions
 from jackstop.store import LedgerRow
 from tests.dashboard.conftest import admin_token, login
+from tests.daytime import clear_of_midnight, utc_day
 
 PAGES = ("/ui/", "/ui/keys", "/ui/alerts", "/ui/providers", "/ui/audit")
 XSS_UA = '<script>window.__xss=1</script>"><img src=x onerror="window.__xss=2">'
@@ -283,34 +284,6 @@ def test_providers_page_shows_hosts_and_last_four_only(gw, mock):
     assert secret not in page and secret[:-4] not in page and mock.base_url not in page
 
 
-
-def _today(now: float):
-    from zoneinfo import ZoneInfo
-
-    from jackstop.windows import window
-
-    return window("day", now, ZoneInfo("UTC"))  # the gateway's default time zone
-
-
-def _day_start(now: float) -> float:
-    return _today(now).start
-
-
-def _two_minutes_into_the_day() -> float:
-    """Now, once the UTC day is at least two minutes old and has at least a minute left: rows
-    written a minute or two back must fall in today's day window, and the page read just after
-    must still be on that day, whenever the suite runs (it once ran at 00:00 and failed)."""
-    now = time.time()
-    day = _today(now)
-    if day.end - now < 60:  # too close to midnight: wait into the next day
-        now = day.end
-        time.sleep(max(0.0, day.end - time.time()))
-        day = _today(now + 1)
-    if now - day.start < 120:
-        time.sleep(max(0.0, day.start + 120 - time.time()))
-    return time.time()
-
-
 def test_overview_caps_filters_sorting_and_new_networks(gw):
     from jackstop.monitor import eventlog
     from jackstop.monitor.events import Event
@@ -320,9 +293,10 @@ def test_overview_caps_filters_sorting_and_new_networks(gw):
     gw.control.upsert_project("web", {"budgets": [{"amount": "2", "window": "day"}]}, [], "test", create=True)
     gw.create_key("oai", "cheap-key", project="web")
     gw.create_key("oai", "dear-key", project="web", policy={"budgets": [{"amount": "1.00", "window": "day"}]})
-    now = _two_minutes_into_the_day()
+    # rows a minute or two back fall in today, and the pages read just after are still on it
+    now = clear_of_midnight(ahead=60, behind=120)
     store = gw.control.store
-    store.insert_ledger([LedgerRow(ts=max(now - 7200, _day_start(now) + 1), request_id="n1", endpoint="chat.completions", status=200,
+    store.insert_ledger([LedgerRow(ts=max(now - 7200, utc_day(now).start + 1), request_id="n1", endpoint="chat.completions", status=200,
                                    key_name="dear-key", project="web", provider="oai", model="gpt-4o-mini",
                                    source_ip="10.1.1.1", cost_nusd=500_000_000)])
     eventlog.write(store, [Event(now - 60, "network_fanout", "warning", "new networks", key="dear-key")])

@@ -12,6 +12,7 @@ import pytest
 
 from jackstop.pricing.money import format_usd
 from tests.alerts.receivers import SMTP_PASSWORD, SmtpServer, WebhookReceiver, eventually
+from tests.daytime import clear_of_midnight
 from tests.gateway.conftest import start_gateway
 from tests.gateway.util import key_name_of, ledger_rows
 
@@ -32,6 +33,7 @@ def receivers(tmp_path):
 
 
 def test_fifty_and_eighty_fire_exactly_two_alerts_per_channel_and_refusals_fire_none(tmp_path, mock, receivers):
+    clear_of_midnight()  # its day budget must not start again mid-test
     hook, slack, down, smtp = receivers
     mail = smtp.settings()
     config = f"""
@@ -115,6 +117,7 @@ ca_file = "{mail['ca_file']}"
 def test_a_request_refused_at_one_percent_spent_fires_no_alert(tmp_path, mock):
     """The bug this guards: a request whose worst case does not fit fired "Budget 100% exhausted"
     with 1.3 % of the budget spent. A refusal is a 402 naming the rule; alerts come from spend."""
+    clear_of_midnight()
     hook = WebhookReceiver().start()
     config = f"""
 [alerts]

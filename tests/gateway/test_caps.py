@@ -16,6 +16,7 @@ import pytest
 from jackstop.control.policy import parse_budget
 from jackstop.pricing import Catalog, cost_nusd, usage_from_openai_chat
 from jackstop.pricing.money import format_usd
+from tests.daytime import clear_of_midnight
 from tests.gateway.util import ledger_rows
 
 MODEL = "gpt-4o-mini"
@@ -81,6 +82,7 @@ async def fire(url: str, key: str, n: int, stream: bool, disconnect_every: int =
 @pytest.mark.slow
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
 def test_key_cap_is_never_overshot_by_200_concurrent_requests(gateway, fresh_mock, stream):
+    clear_of_midnight()  # a day budget that starts again mid-test would admit more than the cap
     cap = worst_case(stream) * 10
     budget = f"{format_usd(cap)}/day"
     key = gateway.create_key("oai", policy={"budgets": [budget]})
@@ -103,6 +105,7 @@ def test_key_cap_is_never_overshot_by_200_concurrent_requests(gateway, fresh_moc
 def test_project_cap_shared_by_several_keys_holds(gateway, fresh_mock):
     import uuid
 
+    clear_of_midnight()
     cap = worst_case() * 10
     project = f"p-{uuid.uuid4().hex[:6]}"
     gateway.control.upsert_project(project, {"budgets": [f"{format_usd(cap)}/day"]}, [], "test", create=True)

@@ -17,6 +17,7 @@ import pytest
 
 from jackstop.pricing.money import format_usd
 from tests.conftest import free_port
+from tests.daytime import clear_of_midnight
 from tests.gateway.conftest import GatewayProc, start_gateway, tier_env
 from tests.gateway.util import key_name_of, ledger_rows
 from tests.metrics.conftest import Scrape
@@ -72,6 +73,7 @@ def chat(g: GatewayProc, key: str | None, *, stream: bool = False, fault: str | 
 
 
 def test_counts_spend_tokens_and_budget_match_the_traffic_and_the_ledger(gateway: GatewayProc) -> None:
+    clear_of_midnight()  # the day budget's gauges must see one day's spend
     cap = 5_000_000_000  # $5/day
     rich = gateway.create_key("oai", policy={"budgets": [f"{format_usd(cap)}/day"]})
     poor = gateway.create_key("oai", policy={"budgets": [f"{format_usd(1000)}/day"]})  # below any request's worst case
