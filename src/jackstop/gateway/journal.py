@@ -115,17 +115,16 @@ class ReservationJournal:
         does not read (the lock comes after the open, and recovery must not find a journal that its
         owner has not locked yet). Returns (fd, mapping, final path, cap)."""
         name = f"reservations-{os.getpid()}-{os.urandom(4).hex()}.log"
-        path, making = self.folder / name, self.folder / f"{MAKING}{name}"
+        path = self.folder / name
         fd, mapped = -1, None
         try:
-            fd = os.open(making, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = os.open(_making(path), os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             _reserve_space(fd, cap)
             mapped = mmap.mmap(fd, cap)
         except OSError as exc:
             self._discard((fd, mapped, path, cap))
-            raise JournalError(f"cannot create the reservation journal {path} ({cap} bytes): {exc.strerror}; "
-                               f"make JACKSTOP_HOME writable and give it free space") from None
+            raise _cannot_create(path, cap, exc) from None
         return fd, mapped, path, cap
 
     def _discard(self, made: tuple[int, mmap.mmap | None, pathlib.Path, int]) -> None:
@@ -134,7 +133,7 @@ class ReservationJournal:
             mapped.close()
         if fd >= 0:
             os.close(fd)
-        (self.folder / f"{MAKING}{path.name}").unlink(missing_ok=True)
+        _making(path).unlink(missing_ok=True)
         path.unlink(missing_ok=True)  # renamed before a later step failed: its lines are still in the current file
 
     def _install(self, made: tuple[int, mmap.mmap, pathlib.Path, int], carry: bytes,
@@ -146,13 +145,12 @@ class ReservationJournal:
             mapped[:len(carry)] = carry
             if self.sync == "fsync":
                 os.fdatasync(fd)
-            os.rename(self.folder / f"{MAKING}{path.name}", path)
+            os.rename(_making(path), path)
             if self.sync == "fsync":
                 _sync_folder(self.folder)  # the rename survives power loss before the old file goes
         except OSError as exc:
             self._discard(made)
-            raise JournalError(f"cannot create the reservation journal {path} ({cap} bytes): {exc.strerror}; "
-                               f"make JACKSTOP_HOME writable and give it free space") from None
+            raise _cannot_create(path, cap, exc) from None
         old = (self._fd, self._map, self.path)
         self._fd, self._map, self.path, self._pos, self._cap = fd, mapped, path, len(carry), cap
         return old
@@ -257,6 +255,16 @@ class ReservationJournal:
                     os.ftruncate(self._fd, self._pos)  # kept for recovery: give back the unused space
                 os.close(self._fd)
                 self._fd = -1
+
+
+def _making(path: pathlib.Path) -> pathlib.Path:
+    """The name a journal file has until it is locked and filled (recovery does not read it)."""
+    return path.with_name(MAKING + path.name)
+
+
+def _cannot_create(path: pathlib.Path, cap: int, exc: OSError) -> JournalError:
+    return JournalError(f"cannot create the reservation journal {path} ({cap} bytes): {exc.strerror}; "
+                        f"make JACKSTOP_HOME writable and give it free space")
 
 
 def _sync_folder(folder: pathlib.Path) -> None:
