@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from uvicorn.protocols.http.flow_control import FlowControl
 
-from jackstop.gateway.onewrite import OneWriteCycle
+from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
+
+from jackstop.gateway.onewrite import HeadHolder
 
 HEAD_JSON = {"type": "http.response.start", "status": 200,
              "headers": [(b"content-type", b"application/json"), (b"content-length", b"11")]}
@@ -42,12 +44,16 @@ class Recorder:
         pass
 
 
-def cycle(transport: Recorder, *, method: str = "POST", keep_alive: bool = True) -> OneWriteCycle:
+def cycle(transport: Recorder, *, method: str = "POST", keep_alive: bool = True,
+          expect_100_continue: bool = False) -> RequestResponseCycle:
+    """uvicorn's own cycle, given a HeadHolder as the connection guard gives it (guard.on_headers_complete)."""
     log = logging.getLogger("test")
-    return OneWriteCycle(scope={"method": method, "http_version": "1.1"}, transport=transport,  # type: ignore[arg-type]
-                         flow=FlowControl(transport), logger=log, access_logger=log, access_log=False,  # type: ignore[arg-type]
-                         default_headers=[], message_event=asyncio.Event(), expect_100_continue=False,
-                         keep_alive=keep_alive, on_response=lambda: None)
+    c = RequestResponseCycle(scope={"method": method, "http_version": "1.1"}, transport=transport,  # type: ignore[arg-type]
+                             flow=FlowControl(transport), logger=log, access_logger=log, access_log=False,  # type: ignore[arg-type]
+                             default_headers=[], message_event=asyncio.Event(),
+                             expect_100_continue=expect_100_continue, keep_alive=keep_alive, on_response=lambda: None)
+    c.transport = HeadHolder(c, transport)  # type: ignore[assignment]
+    return c
 
 
 def run(coro: Any) -> Any:
@@ -160,43 +166,83 @@ def test_a_head_uvicorn_refuses_is_never_written(headers):
         c = cycle(t)
         with pytest.raises(RuntimeError):
             await c.send({"type": "http.response.start", "status": 200, "headers": headers})
-        assert c.transport is t  # the real transport is back
         await asyncio.sleep(0)
         return t
 
     assert run(go()).calls == []
 
 
-def test_the_guard_writes_a_held_head_before_anything_of_its_own():
-    """Whatever the connection guard writes on the socket itself, a head still held goes first
-    (defence in depth: the guard only answers once a response is complete, which writes the head)."""
+def test_the_guard_writes_a_held_head_before_its_own_refusal():
+    """A HEAD answer is complete with its head still held until the end of the turn (no body bytes
+    carry it). A refusal the connection guard writes in that turn (say the next pipelined request's
+    headers are too large, which it may answer once the previous response is complete) comes after it."""
     from types import SimpleNamespace
 
     from jackstop.gateway.guard import GuardedHttpToolsProtocol
 
     async def go() -> Recorder:
         t = Recorder()
-        c = cycle(t)
-        await c.send(HEAD_STREAM)
-        assert t.calls == []  # held until the end of this turn
+        c = cycle(t, method="HEAD")
+        await c.send(HEAD_JSON)
+        await c.send({"type": "http.response.body", "body": b""})
+        assert c.response_complete and t.calls == []
         guard = SimpleNamespace(cycle=c, transport=t, limits=SimpleNamespace(error_body=lambda *a: b"{}"),
                                 _path_so_far=lambda: "/v1/chat/completions")
-        GuardedHttpToolsProtocol._write_error(guard, 408, "body_timeout", "late", [])  # type: ignore[arg-type]
+        GuardedHttpToolsProtocol._write_error(guard, 431, "header_too_large", "too large", [])  # type: ignore[arg-type]
         await asyncio.sleep(0)
         return t
 
     t = run(go())
     assert len(t.calls) == 2
-    assert t.calls[0].startswith(b"HTTP/1.1 200 OK") and t.calls[1].startswith(b"HTTP/1.1 408")
+    assert t.calls[0].startswith(b"HTTP/1.1 200 OK") and t.calls[1].startswith(b"HTTP/1.1 431")
 
 
-def test_a_head_answer_is_written_as_soon_as_it_is_complete():
-    async def go() -> list[Any]:
+def test_an_interim_100_continue_passes_through_before_the_head():
+    async def go() -> Recorder:
         t = Recorder()
-        c = cycle(t, method="HEAD")
+        c = cycle(t, expect_100_continue=True)
+        c.body, c.more_body = bytearray(b"{}"), False
+        c.message_event.set()  # the body has arrived (what the protocol does on_message_complete)
+        await c.receive()  # uvicorn answers "100 Continue" when the app first reads the body
+        assert t.calls == [b"HTTP/1.1 100 Continue\r\n\r\n"]
         await c.send(HEAD_JSON)
-        await c.send({"type": "http.response.body", "body": b""})
-        return list(t.calls)  # before the turn ends
+        await c.send({"type": "http.response.body", "body": b'{"ok":true}'})
+        return t
 
-    calls = run(go())
-    assert len(calls) == 1 and calls[0].endswith(b"content-length: 11\r\n\r\n")
+    t = run(go())
+    assert len(t.calls) == 2 and t.calls[1].startswith(b"HTTP/1.1 200 OK") and t.calls[1].endswith(b'{"ok":true}')
+
+
+def test_the_guard_gives_every_request_a_head_holder():
+    """The wiring: a real request through the guarded protocol reaches the app with a HeadHolder."""
+    from uvicorn.config import Config
+    from uvicorn.server import ServerState
+
+    from jackstop.gateway.guard import ConnectionLimits, guarded_protocol
+
+    seen: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send(HEAD_JSON)
+        await send({"type": "http.response.body", "body": b'{"ok":true}'})
+
+    async def go() -> Recorder:
+        config = Config(app, http="httptools", lifespan="off", access_log=False, log_level="warning")
+        config.load()
+        proto = guarded_protocol(ConnectionLimits(16384, 30.0, 300.0, lambda *a: b"{}"))(
+            config=config, server_state=ServerState(), app_state={})
+        t = Recorder()
+        t.get_extra_info = lambda name, default=None: {"sockname": ("127.0.0.1", 1), "peername": ("127.0.0.1", 2)}.get(name, default)  # type: ignore[attr-defined]
+        t.set_write_buffer_limits = lambda *a, **k: None  # type: ignore[attr-defined]
+        proto.connection_made(t)
+        proto.data_received(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+        seen.append(type(proto.cycle.transport))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        proto.connection_lost(None)
+        return t
+
+    t = run(go())
+    assert seen == [HeadHolder]
+    writes = [c for c in t.calls if c != "close"]
+    assert len(writes) == 1 and writes[0].startswith(b"HTTP/1.1 200 OK") and writes[0].endswith(b'{"ok":true}')
