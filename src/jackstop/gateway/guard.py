@@ -28,7 +28,6 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from jackstop.gateway.http import ARRIVED
-from jackstop.gateway.onewrite import HeadHolder
 
 log = logging.getLogger("jackstop.gateway")
 
@@ -127,9 +126,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         # When the request had arrived: a store check begun after this covers it (State.arefresh_if_changed).
         self.scope[ARRIVED] = time.perf_counter()
         super().on_headers_complete()
-        cycle = self.cycle
-        if cycle is not None and cycle.transport is self.transport:
-            cycle.transport = HeadHolder(cycle, self.transport)  # head and body in one write (onewrite.py)
         if self._body_timer is None and self.transport is not None:
             self._body_timer = self.loop.call_later(self.limits.body_timeout, self._body_late)
 
@@ -206,8 +202,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.close()
 
     def _write_error(self, status: int, rule: str, message: str, headers: list[tuple[bytes, bytes]]) -> None:
-        if self.cycle is not None and type(self.cycle.transport) is HeadHolder:
-            self.cycle.transport.release()  # a held head goes first (onewrite.py)
         body = self.limits.error_body(self._path_so_far(), headers, status, rule, f"jackstop: {message}")
         self.transport.write(b"".join([
             STATUS_LINE[status], b"content-type: application/json\r\n",
