@@ -11,7 +11,9 @@ journal, the monitor on; on the embedded tier (SQLite, in-process counters) and 
 
 CPU per request is the proxy's own CPU time (user + system from /proc, summed over its process
 tree: workers and the admission process included) divided by the requests wrk completed. wrk's CPU
-is not counted: it runs on cpu1 in its own process.
+is not counted: it runs on cpu1 in its own process. For the workers goal the summary says how much
+of the machine wrk and the upstream took during the 2-worker run (they share cpu1 with the second
+worker) and the throughput per core the gateway was left.
 
     python bench/overhead.py            # the whole matrix, 3 x 5 s per point (~15 min)
     python bench/overhead.py --quick    # 1 x 2 s per point (a few minutes)
@@ -24,6 +26,7 @@ import json
 import os
 import pathlib
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -189,9 +192,23 @@ def settled_cpu(pid: int, step: float = 0.2, limit: float = 5.0) -> float:
     return last
 
 
-def measure(pid: int | None, url: str, script: pathlib.Path, conns: int, duration: float) -> dict[str, float]:
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)  # children reaped so far: here, each wrk run
+    return ru.ru_utime + ru.ru_stime
+
+
+def measure(pid: int | None, url: str, script: pathlib.Path, conns: int, duration: float,
+            upstream_pid: int | None = None) -> dict[str, float]:
+    """One wrk run at a target. Besides the target's own CPU, what the client and the upstream took
+    of the machine meanwhile (as cores: CPU seconds over the run's wall time), since on this 2-core
+    machine they share cpu1 with a second worker."""
     c0 = settled_cpu(pid) if pid else 0.0
+    w0, u0, t0 = _children_cpu(), cpu_seconds(upstream_pid) if upstream_pid else 0.0, time.monotonic()
     r = run_wrk(url, script, conns, duration)
+    wall = time.monotonic() - t0
+    r["wrk_cores"] = (_children_cpu() - w0) / wall
+    if upstream_pid:
+        r["upstream_cores"] = (cpu_seconds(upstream_pid) - u0) / wall
     if pid:
         r["cpu_us"] = (settled_cpu(pid) - c0) / max(r["requests"], 1) * 1e6
     return r
@@ -388,7 +405,7 @@ def main() -> int:
                         run_wrk(f"http://127.0.0.1:{up_port}{up_path}", scripts[mode]["direct"], conns, duration))
                     for label, pid, url, _k in targets:
                         path, script = path_and_script(label, mode)
-                        runs.setdefault(label, []).append(measure(pid, url + path, script, conns, duration))
+                        runs.setdefault(label, []).append(measure(pid, url + path, script, conns, duration, upstream.pid))
                 med = {}
                 for label, rs in runs.items():
                     m = dict(sorted(rs, key=lambda x: x.get("cpu_us", x["p50"]))[len(rs) // 2])
@@ -431,6 +448,19 @@ def main() -> int:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _client_share(one: dict, two: dict) -> str:
+    """How the client's CPU is accounted in the workers goal: wrk and the upstream are not charged to
+    the gateway, but in the 2-worker run they sit on the second worker's core, so the gateway has
+    2 - (wrk + upstream) cores, not 2. Throughput per core the gateway had, 2 workers against 1."""
+    taken = two.get("wrk_cores", 0.0) + two.get("upstream_cores", 0.0)
+    had = 2.0 - taken
+    return (f"client on the same machine: in the 2-worker run wrk used {two.get('wrk_cores', 0.0):.2f} and the "
+            f"upstream nginx {two.get('upstream_cores', 0.0):.2f} of a core (not charged to the gateway), leaving it "
+            f"{had:.2f} cores, of which it used {two['cpu_us'] * two['rps'] / 1e6:.2f}; "
+            f"req/s per core left: {two['rps'] / had:.0f} with 2 workers against "
+            f"{one['rps']:.0f} with 1 ({two['rps'] / had / one['rps']:.2f}×)")
+
+
 def _summary(results: list[dict]) -> None:
     def get(mode: str, conns: int, target: str) -> dict | None:
         return next((r for r in results if r["mode"] == mode and r["connections"] == conns
@@ -451,6 +481,7 @@ def _summary(results: list[dict]) -> None:
             if one and two:
                 print(f"goal: 2 workers >= 1.7× 1 worker at 64 connections ({mode}, {tier}): "
                       f"{two['rps']:.0f} / {one['rps']:.0f} req/s = {two['rps'] / one['rps']:.2f}×")
+                print("  " + _client_share(one, two))
         for tier in ("embedded", "scaleout"):
             b, a = get(mode, 16, f"jackstop {tier}-before 1w"), get(mode, 16, f"jackstop {tier} 1w")
             if a and b:
