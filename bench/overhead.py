@@ -198,17 +198,16 @@ def _children_cpu() -> float:
 
 
 def measure(pid: int | None, url: str, script: pathlib.Path, conns: int, duration: float,
-            upstream_pid: int | None = None) -> dict[str, float]:
+            upstream_pid: int) -> dict[str, float]:
     """One wrk run at a target. Besides the target's own CPU, what the client and the upstream took
     of the machine meanwhile (as cores: CPU seconds over the run's wall time), since on this 2-core
     machine they share cpu1 with a second worker."""
     c0 = settled_cpu(pid) if pid else 0.0
-    w0, u0, t0 = _children_cpu(), cpu_seconds(upstream_pid) if upstream_pid else 0.0, time.monotonic()
+    w0, u0, t0 = _children_cpu(), cpu_seconds(upstream_pid), time.monotonic()
     r = run_wrk(url, script, conns, duration)
     wall = time.monotonic() - t0
     r["wrk_cores"] = (_children_cpu() - w0) / wall
-    if upstream_pid:
-        r["upstream_cores"] = (cpu_seconds(upstream_pid) - u0) / wall
+    r["upstream_cores"] = (cpu_seconds(upstream_pid) - u0) / wall
     if pid:
         r["cpu_us"] = (settled_cpu(pid) - c0) / max(r["requests"], 1) * 1e6
     return r
@@ -452,10 +451,9 @@ def _client_share(one: dict, two: dict) -> str:
     """How the client's CPU is accounted in the workers goal: wrk and the upstream are not charged to
     the gateway, but in the 2-worker run they sit on the second worker's core, so the gateway has
     2 - (wrk + upstream) cores, not 2. Throughput per core the gateway had, 2 workers against 1."""
-    taken = two.get("wrk_cores", 0.0) + two.get("upstream_cores", 0.0)
-    had = 2.0 - taken
-    return (f"client on the same machine: in the 2-worker run wrk used {two.get('wrk_cores', 0.0):.2f} and the "
-            f"upstream nginx {two.get('upstream_cores', 0.0):.2f} of a core (not charged to the gateway), leaving it "
+    had = 2.0 - two["wrk_cores"] - two["upstream_cores"]
+    return (f"client on the same machine: in the 2-worker run wrk used {two['wrk_cores']:.2f} and the "
+            f"upstream nginx {two['upstream_cores']:.2f} of a core (not charged to the gateway), leaving it "
             f"{had:.2f} cores, of which it used {two['cpu_us'] * two['rps'] / 1e6:.2f}; "
             f"req/s per core left: {two['rps'] / had:.0f} with 2 workers against "
             f"{one['rps']:.0f} with 1 ({two['rps'] / had / one['rps']:.2f}×)")
